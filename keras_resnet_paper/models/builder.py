@@ -1,0 +1,217 @@
+"""The one parameterised builder behind every named model (Table 1, Sec. 4.2).
+
+`build_resnet` takes a stem function and a list of stages and does everything the two
+families share: argument checks, input handling, the stage/block loop (flat, or nested one
+Keras model per stage and per block for very deep nets), the head, and weight loading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable, Sequence
+
+import keras
+
+from keras_resnet_paper.models.blocks import make_block
+from keras_resnet_paper.models.layers import LayerFactory
+from keras_resnet_paper.models.shortcuts import validate_shortcut
+from keras_resnet_paper.models.spec import BLOCK_TYPES
+
+#: Above this many blocks a model is built nested (one sub-model per stage and per block), so
+#: Keras's recursive graph walks stay far below Python's recursion limit (ResNet-1202: 600).
+NESTED_BLOCK_THRESHOLD = 100
+
+POOLING_OPTIONS = (None, "avg", "max")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One stage (conv2_x, conv3_x, ...): `index` in the paper's numbering, width, depth, stride."""
+
+    index: int
+    width: int
+    blocks: int
+    strides: int
+
+
+def validate_pooling(pooling: str | None) -> str | None:
+    if pooling not in POOLING_OPTIONS:
+        raise ValueError(f"pooling={pooling!r} is not allowed; allowed: None, 'avg', 'max'.")
+    return pooling
+
+
+def validate_weights(weights: Any) -> Any:
+    """None, 'imagenet', or a path to an existing weights file."""
+    if weights is None or weights == "imagenet":
+        return weights
+    if isinstance(weights, (str, os.PathLike)):
+        if not os.path.isfile(weights):
+            raise ValueError(
+                f"weights={weights!r} is neither None, 'imagenet', nor the path of an existing weights file."
+            )
+        return os.fspath(weights)
+    raise ValueError(f"weights={weights!r} must be None, 'imagenet' or a path to a weights file.")
+
+
+def resolve_input_shape(
+    input_shape: Sequence[int | None] | None,
+    input_tensor: Any,
+    *,
+    include_top: bool,
+    default_size: int,
+    min_size: int,
+    pretrained: bool,
+    data_format: str,
+) -> tuple[int | None, int | None, int]:
+    """The (H, W, C) or (C, H, W) input shape, validated (keras.applications conventions)."""
+    if input_shape is None and input_tensor is not None:
+        input_shape = tuple(keras.ops.shape(input_tensor)[1:])
+    if input_shape is None:
+        size = default_size if include_top else None
+        input_shape = (3, size, size) if data_format == "channels_first" else (size, size, 3)
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape={input_shape!r} must have 3 dimensions (height, width, channels).")
+    if data_format == "channels_first":
+        channels, spatial = input_shape[0], input_shape[1:]
+    else:
+        channels, spatial = input_shape[-1], input_shape[:2]
+    if channels is None or int(channels) < 1:
+        raise ValueError(f"input_shape={input_shape!r} needs a known positive number of channels.")
+    if pretrained and channels != 3:
+        raise ValueError(f"input_shape={input_shape!r}: pretrained weights need 3 input channels, got {channels}.")
+    for dim in spatial:
+        if dim is not None and dim < min_size:
+            raise ValueError(
+                f"input_shape={input_shape!r} is too small: spatial dimensions must be at least "
+                f"{min_size} pixels for the network's total stride of {min_size} (or None)."
+            )
+    return input_shape
+
+
+def _head_dtype(dtype: Any) -> Any:
+    """float32 for the classifier under a mixed policy (numerically safe softmax), else `dtype`."""
+    policy = keras.dtype_policies.get(dtype) if dtype is not None else keras.config.dtype_policy()
+    if policy.compute_dtype != policy.variable_dtype:
+        return "float32"
+    return dtype
+
+
+def _as_submodel(x, fn: Callable, name: str):
+    """Run `fn` on a fresh Input shaped like `x`, wrap it as a Keras model `name`, apply it to `x`."""
+    inputs = keras.Input(shape=tuple(x.shape[1:]), dtype=x.dtype, name=f"{name}_input")
+    return keras.Model(inputs, fn(inputs), name=name)(x)
+
+
+def build_resnet(
+    *,
+    stem: Callable,
+    stages: Sequence[Stage],
+    block: str,
+    residual: bool,
+    shortcut: str,
+    stride_in_1x1: bool,
+    include_top: bool,
+    weights: Any,
+    input_tensor: Any,
+    input_shape: Sequence[int | None] | None,
+    pooling: str | None,
+    classes: int,
+    classifier_activation: Any,
+    bn_momentum: float,
+    bn_epsilon: float,
+    zero_init_residual: bool,
+    kernel_initializer: Any,
+    nested: bool | None,
+    dtype: Any,
+    name: str,
+    default_size: int,
+    min_size: int,
+    weights_name: str,
+) -> keras.Model:
+    """Build a ResNet/plain net from its stem and stages; see `imagenet_resnet` for the arguments."""
+    if block not in BLOCK_TYPES:
+        raise ValueError(f"block={block!r} is not a block type; allowed: 'basic', 'bottleneck'.")
+    shortcut = validate_shortcut(shortcut)
+    pooling = validate_pooling(pooling)
+    weights = validate_weights(weights)
+    if include_top and (not isinstance(classes, int) or isinstance(classes, bool) or classes < 1):
+        raise ValueError(f"classes={classes!r} must be a positive integer when include_top=True.")
+    if weights is not None and include_top and classifier_activation not in (None, "softmax"):
+        raise ValueError(
+            f"classifier_activation={classifier_activation!r}: with pretrained weights only None or "
+            "'softmax' are allowed."
+        )
+    data_format = keras.config.image_data_format()
+    input_shape = resolve_input_shape(
+        input_shape,
+        input_tensor,
+        include_top=include_top,
+        default_size=default_size,
+        min_size=min_size,
+        pretrained=weights is not None,
+        data_format=data_format,
+    )
+    if input_tensor is None:
+        img_input = keras.Input(shape=input_shape, name="input_layer")
+    elif keras.backend.is_keras_tensor(input_tensor):
+        img_input = input_tensor
+    else:
+        img_input = keras.Input(tensor=input_tensor, shape=input_shape)
+
+    factory = LayerFactory(
+        data_format=data_format,
+        dtype=dtype,
+        bn_momentum=bn_momentum,
+        bn_epsilon=bn_epsilon,
+        kernel_initializer=kernel_initializer,
+    )
+    if nested is None:
+        nested = sum(stage.blocks for stage in stages) > NESTED_BLOCK_THRESHOLD
+    options = dict(
+        residual=residual,
+        shortcut=shortcut,
+        stride_in_1x1=stride_in_1x1,
+        zero_init_residual=zero_init_residual,
+    )
+
+    x = stem(img_input, factory)
+    for stage in stages:
+
+        def run_stage(x, stage=stage):
+            for b in range(1, stage.blocks + 1):
+                prefix = f"conv{stage.index}_block{b}"
+                strides = stage.strides if b == 1 else 1
+
+                def run_block(x, prefix=prefix, strides=strides):
+                    return make_block(block, x, stage.width, strides, prefix, factory, **options)
+
+                x = _as_submodel(x, run_block, prefix) if nested else run_block(x)
+            return x
+
+        x = _as_submodel(x, run_stage, f"conv{stage.index}_x") if nested else run_stage(x)
+
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(data_format=data_format, dtype=dtype, name="avg_pool")(x)
+        x = keras.layers.Dense(
+            classes, activation=classifier_activation, dtype=_head_dtype(dtype), name="predictions"
+        )(x)
+    elif pooling == "avg":
+        x = keras.layers.GlobalAveragePooling2D(data_format=data_format, dtype=dtype, name="avg_pool")(x)
+    elif pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(data_format=data_format, dtype=dtype, name="max_pool")(x)
+
+    inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else img_input
+    model = keras.Model(inputs, x, name=name)
+    if weights is not None:
+        load_pretrained(model, weights, model_name=weights_name, include_top=include_top)
+    return model
+
+
+
+def load_pretrained(model: keras.Model, weights: str, *, model_name: str, include_top: bool) -> None:
+    """Load `weights` ('imagenet' or a file) into `model` through the weight registry."""
+    from keras_resnet_paper.models import weights as weights_lib  # noqa: PLC0415 (h5py only when needed)
+
+    weights_lib.load_weights(model, weights, model_name=model_name, include_top=include_top)

@@ -1,0 +1,140 @@
+"""The ImageNet family (Table 1): ResNet-18/34/50/101/152 and their plain twins."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+
+from keras_resnet_paper.models.builder import Stage, build_resnet
+from keras_resnet_paper.models.layers import LayerFactory
+from keras_resnet_paper.models.spec import BLOCK_TYPES, BOTTLENECK, IMAGENET_WIDTHS, imagenet_spec
+
+#: Depths with ImageNet weights from the authors' release (via keras.applications).
+PRETRAINED_DEPTHS = (50, 101, 152)
+
+
+def imagenet_stem(x, factory: LayerFactory):
+    """conv1: 7x7, 64, stride 2, BN, ReLU; then 3x3 max-pool, stride 2 (Table 1).
+
+    Symmetric zero padding (3 for the conv, 1 for the pool) as in the authors' Caffe models; the
+    pool's zero padding equals -inf padding because its input is non-negative after the ReLU.
+    """
+    x = factory.conv_bn(x, 64, 7, 2, "conv1")
+    x = factory.relu(name="conv1_relu")(x)
+    x = factory.pad(1, name="pool1_pad")(x)
+    return keras.layers.MaxPooling2D(3, strides=2, data_format=factory.data_format, dtype=factory.dtype, name="pool1_pool")(x)
+
+
+def _layer_depth(block: str, blocks: Sequence[int]) -> int:
+    """Weighted layers: conv1 + 2 or 3 per block + fc (Table 1's depth)."""
+    return 2 + sum(blocks) * (3 if block == BOTTLENECK else 2)
+
+
+def imagenet_resnet(
+    depth: int | None = None,
+    residual: bool = True,
+    *,
+    blocks: Sequence[int] | None = None,
+    block: str | None = None,
+    shortcut: str = "B",
+    stride_in_1x1: bool = True,
+    include_top: bool = True,
+    weights: str | None = None,
+    input_tensor: Any = None,
+    input_shape: Sequence[int | None] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: Any = "softmax",
+    bn_momentum: float = 0.9,
+    bn_epsilon: float = 1e-5,
+    zero_init_residual: bool = False,
+    kernel_initializer: Any = "he_normal",
+    nested: bool | None = None,
+    dtype: Any = None,
+    name: str | None = None,
+) -> keras.Model:
+    """An ImageNet ResNet (or plain net) of Table 1.
+
+    Args:
+        depth: 18, 34, 50, 101 or 152 (Table 1); or None with `blocks` and `block` for a custom net.
+        residual: False builds the plain twin (same layers, no shortcuts; Sec. 4.1).
+        blocks: blocks per stage conv2_x..conv5_x for a custom net, e.g. (3, 4, 6, 3).
+        block: "basic" (two 3x3) or "bottleneck" (1x1, 3x3, 1x1) for a custom net.
+        shortcut: "A" zero-padding identity, "B" projection where dimensions increase (the
+            paper's choice for ImageNet), "C" projection everywhere (Sec. 3.3, Table 3).
+        stride_in_1x1: stride a downsampling bottleneck on its first 1x1 conv as the authors'
+            released models do; False puts it on the 3x3 ("v1.5").
+        include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation:
+            as in keras.applications. `weights` is None, "imagenet" (ResNet-50/101/152 with
+            option B and `stride_in_1x1=True`) or a path to a weights file.
+        bn_momentum, bn_epsilon: BatchNormalization settings (Keras momentum convention).
+        zero_init_residual: zero gamma in each residual branch's last BN (not in the paper).
+        kernel_initializer: conv initialiser; He initialisation as in Sec. 3.4.
+        nested: build one Keras sub-model per stage and block (None: only for very deep nets).
+        dtype: dtype policy for every layer, e.g. "mixed_float16" (None: the global policy).
+        name: model name; default "resnet50", "plain34", ...
+    """
+    if blocks is None:
+        if depth is None:
+            raise ValueError("depth=None needs blocks=(...) and block='basic'|'bottleneck' for a custom net.")
+        spec = imagenet_spec(depth)
+        block, blocks = block or spec.block, spec.blocks
+        if block != spec.block:
+            raise ValueError(f"block={block!r} contradicts depth={depth} of Table 1, which uses {spec.block!r}.")
+    else:
+        blocks = tuple(int(n) for n in blocks)
+        if len(blocks) != 4 or min(blocks) < 1:
+            raise ValueError(f"blocks={blocks!r} must give 4 positive block counts (conv2_x..conv5_x).")
+        if block not in BLOCK_TYPES:
+            raise ValueError(f"block={block!r} is not a block type; allowed: 'basic', 'bottleneck'.")
+        layer_depth = _layer_depth(block, blocks)
+        if depth is not None and depth != layer_depth:
+            raise ValueError(f"depth={depth!r} contradicts blocks={blocks!r} with {block} blocks ({layer_depth} layers).")
+        depth = layer_depth
+    if weights == "imagenet":
+        _check_pretrained(depth, residual, shortcut, stride_in_1x1, blocks, include_top, classes)
+    stages = [
+        Stage(index=i + 2, width=w, blocks=n, strides=1 if i == 0 else 2)
+        for i, (w, n) in enumerate(zip(IMAGENET_WIDTHS, blocks))
+    ]
+    return build_resnet(
+        stem=imagenet_stem,
+        stages=stages,
+        block=block,
+        residual=residual,
+        shortcut=shortcut,
+        stride_in_1x1=stride_in_1x1,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        bn_momentum=bn_momentum,
+        bn_epsilon=bn_epsilon,
+        zero_init_residual=zero_init_residual,
+        kernel_initializer=kernel_initializer,
+        nested=nested,
+        dtype=dtype,
+        name=name or f"{'resnet' if residual else 'plain'}{depth}",
+        default_size=224,
+        min_size=32,
+        weights_name=f"resnet{depth}",
+    )
+
+
+def _check_pretrained(depth, residual, shortcut, stride_in_1x1, blocks, include_top, classes):
+    if depth not in PRETRAINED_DEPTHS or not residual or tuple(blocks) != imagenet_spec(depth).blocks:
+        raise ValueError(
+            f"weights='imagenet' exists for ResNet-{'/'.join(map(str, PRETRAINED_DEPTHS))} only, "
+            f"not for {'ResNet' if residual else 'plain'}-{depth}; use weights=None or a file."
+        )
+    if str(shortcut).upper() != "B" or not stride_in_1x1:
+        raise ValueError(
+            f"weights='imagenet' needs shortcut='B' and stride_in_1x1=True (the authors' release); "
+            f"got shortcut={shortcut!r}, stride_in_1x1={stride_in_1x1!r}."
+        )
+    if include_top and classes != 1000:
+        raise ValueError(f"classes={classes!r}: weights='imagenet' with include_top=True needs classes=1000.")

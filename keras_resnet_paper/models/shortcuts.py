@@ -1,0 +1,95 @@
+"""Shortcut connections (Sec. 3.3, PAPER.md "Shortcut options").
+
+Option A is the parameter-free identity shortcut that subsamples with stride 2 and pads the
+extra channels with zeros where the dimensions increase; B projects (1x1 conv + BN) only where
+they increase; C projects on every shortcut.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_resnet_paper.models.spec import SHORTCUT_OPTIONS
+
+
+@keras.saving.register_keras_serializable(package="keras_resnet_paper")
+class ZeroPaddingShortcut(keras.layers.Layer):
+    """Option A shortcut: keep every `strides`-th pixel and append zero channels.
+
+    Sec. 3.3 option (A): "the shortcut still performs identity mapping, with extra zero entries
+    padded for increasing dimensions"; with stride 2 where the feature map shrinks. No weights.
+    Pixels 0, 2, 4, ... are kept, the same sampling grid as a stride-2 1x1 convolution.
+    """
+
+    def __init__(self, filters: int, strides: int = 1, data_format: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if int(filters) < 1:
+            raise ValueError(f"filters={filters!r} must be a positive integer.")
+        if int(strides) < 1:
+            raise ValueError(f"strides={strides!r} must be a positive integer.")
+        self.filters = int(filters)
+        self.strides = int(strides)
+        data_format = data_format or keras.config.image_data_format()
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError(
+                f"data_format={data_format!r} is not allowed; allowed: 'channels_last', 'channels_first'."
+            )
+        self.data_format = data_format
+
+    @property
+    def _channel_axis(self) -> int:
+        return 1 if self.data_format == "channels_first" else 3
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis]
+        if channels is not None and channels > self.filters:
+            raise ValueError(
+                f"ZeroPaddingShortcut cannot shrink {channels} channels to filters={self.filters}."
+            )
+        self.built = True
+
+    def call(self, inputs):
+        s = self.strides
+        if s > 1:
+            if self.data_format == "channels_first":
+                inputs = inputs[:, :, ::s, ::s]
+            else:
+                inputs = inputs[:, ::s, ::s, :]
+        extra = self.filters - inputs.shape[self._channel_axis]
+        if extra == 0:
+            return inputs
+        pad = [[0, 0], [0, 0], [0, 0], [0, 0]]
+        pad[self._channel_axis] = [0, extra]
+        return ops.pad(inputs, pad)
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        spatial = (2, 3) if self.data_format == "channels_first" else (1, 2)
+        for axis in spatial:
+            if shape[axis] is not None:
+                shape[axis] = -(-shape[axis] // self.strides)
+        shape[self._channel_axis] = self.filters
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, strides=self.strides, data_format=self.data_format)
+        return config
+
+
+def validate_shortcut(shortcut: str) -> str:
+    """Return the option letter, upper-cased; ValueError if it is not A, B or C."""
+    option = shortcut.upper() if isinstance(shortcut, str) else shortcut
+    if option not in SHORTCUT_OPTIONS:
+        raise ValueError(
+            f"shortcut={shortcut!r} is not a shortcut option of the paper; allowed: 'A', 'B', 'C' "
+            "(Sec. 3.3: A zero-padding identity, B projection where dimensions increase, "
+            "C projection everywhere)."
+        )
+    return option
+
+
+def needs_projection(option: str, dims_change: bool) -> bool:
+    """True where the option uses a 1x1-conv projection shortcut (B where dims change, C always)."""
+    return option == "C" or (option == "B" and dims_change)

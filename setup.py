@@ -1,0 +1,47 @@
+"""Install keras_resnet_paper: `pip install .` (extras: test, examples, cv)."""
+
+import pathlib
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = {}
+exec((HERE / "keras_resnet_paper" / "version.py").read_text(), VERSION)
+
+EXAMPLES = ["scikit-learn>=1.2", "matplotlib>=3.5", "pillow>=9"]
+
+setup(
+    name="keras_resnet_paper",
+    version=VERSION["__version__"],
+    description=(
+        "Deep Residual Learning for Image Recognition (He et al., CVPR 2016), "
+        "faithfully in Keras 3 / TensorFlow"
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_resnet_paper", "keras_resnet_paper.*"]),
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.0",
+        "tensorflow-datasets>=4.9",
+        "absl-py>=1.0",
+        "numpy>=1.23",
+        "h5py>=3.0",
+    ],
+    extras_require={
+        # The offline main job (scikit-learn's digits) and its plots.
+        "examples": EXAMPLES,
+        "test": ["pytest>=7"] + EXAMPLES,
+        "cv": ["keras-cv>=0.9"],
+    },
+    entry_points={
+        "console_scripts": ["keras-resnet-paper-train=keras_resnet_paper.train:run"],
+    },
+    classifiers=[
+        "License :: OSI Approved :: Apache Software License",
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
