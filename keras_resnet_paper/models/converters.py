@@ -1,0 +1,218 @@
+"""Converters from torchvision-layout ResNet checkpoints (safetensors or NumPy .npz; no torch).
+
+Names of a torchvision state dict and our layers:
+
+=====================================  ==========================================
+torchvision                            keras_resnet_paper
+=====================================  ==========================================
+``conv1.weight`` (O, I, H, W)          ``conv1_conv`` kernel (H, W, I, O)
+``bn1.{weight,bias,running_mean,       ``conv1_bn`` {gamma, beta, moving_mean,
+running_var}``                         moving_variance}
+``layer{s}.{i}.conv{k}.weight``        ``conv{s+1}_block{i+1}_{k}_conv``
+``layer{s}.{i}.bn{k}.*``               ``conv{s+1}_block{i+1}_{k}_bn``
+``layer{s}.{i}.downsample.0.weight``   ``conv{s+1}_block{i+1}_0_conv`` (projection)
+``layer{s}.{i}.downsample.1.*``        ``conv{s+1}_block{i+1}_0_bn``
+``fc.weight`` (out, in), ``fc.bias``   ``predictions`` kernel (in, out), bias
+=====================================  ==========================================
+
+``*.num_batches_tracked`` (a training counter with no effect on the outputs) is ignored.
+
+Numerically equivalent combinations (same outputs up to float32 rounding; logits, since torchvision
+has no softmax: build with ``classifier_activation=None`` to compare logits):
+
+- torchvision ``resnet18`` / ``resnet34`` (every release) = ``ResNet18`` / ``ResNet34`` with
+  option B (the default), ``bn_epsilon=1e-5`` (the default). Basic blocks have one geometry.
+- torchvision ``resnet50`` / ``resnet101`` / ``resnet152`` (every release, IMAGENET1K_V1 and V2;
+  also timm's plain ``resnet50`` family) put the stride-2 of a downsampling bottleneck on the 3x3
+  ("v1.5") = our builders with ``stride_in_1x1=False``, option B, ``bn_epsilon=1e-5``:
+  ``source_layout="torchvision"`` (the default) and refused for a ``stride_in_1x1=True`` model.
+- A port of the authors' Caffe models to torchvision names (stride on the 1x1) = the default
+  ``stride_in_1x1=True``; load it with ``source_layout="caffe"``.
+- Always: symmetric padding (explicit ``ZeroPadding2D`` + "valid" in our stem and stride-2 3x3,
+  PyTorch's ``padding=1/3``) and the max pool's zero padding after a ReLU equal PyTorch's.
+  Use the ``"torch"`` preprocessing of these weights (RGB / 255, ImageNet mean and std).
+- Not equivalent, refused by the name/shape check: option A or C models, plain nets, CIFAR nets,
+  ResNeXt / wide ResNets, deep-stem (v1c/v1d) variants.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Mapping
+
+import numpy as np
+
+from keras_resnet_paper.models.safetensors_io import read_safetensors, write_safetensors
+from keras_resnet_paper.models.weights import (
+    WeightsMismatchError,
+    _short_name,
+    assign_all,
+    detect_stride_in_1x1,
+    leaf_layers,
+)
+
+#: Our BatchNormalization variables -> torchvision's.
+BN_NAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+#: Stride placement each source layout uses in downsampling bottlenecks.
+SOURCE_LAYOUTS = {"torchvision": False, "caffe": True}
+IGNORED_SUFFIXES = ("num_batches_tracked",)
+
+_BLOCK = re.compile(r"^conv(\d+)_block(\d+)_(\d)_(conv|bn)$")
+
+
+def _torch_prefix(layer_name: str) -> str | None:
+    """Our layer name -> torchvision module prefix (None if it has no torchvision counterpart)."""
+    if layer_name == "conv1_conv":
+        return "conv1"
+    if layer_name == "conv1_bn":
+        return "bn1"
+    if layer_name == "predictions":
+        return "fc"
+    m = _BLOCK.match(layer_name)
+    if not m:
+        return None
+    stage, block, k, kind = int(m[1]), int(m[2]), int(m[3]), m[4]
+    base = f"layer{stage - 1}.{block - 1}"
+    if k == 0:
+        return f"{base}.downsample.{0 if kind == 'conv' else 1}"
+    return f"{base}.{kind}{k}"
+
+
+def torchvision_mapping(model) -> dict[str, tuple[Any, str]]:
+    """{torchvision tensor name: (our variable, kind)} covering every variable of `model`.
+
+    kind is "conv" (OIHW <-> HWIO), "dense" ((out, in) <-> (in, out)) or "vector".
+    Raises `WeightsMismatchError` for a layer with weights and no torchvision counterpart.
+    """
+    import keras
+
+    mapping: dict[str, tuple[Any, str]] = {}
+    for layer in leaf_layers(model):
+        if not layer.weights:
+            continue
+        prefix = _torch_prefix(layer.name)
+        if prefix is None:
+            raise WeightsMismatchError(
+                f"Layer {layer.name!r} of model {model.name!r} has no torchvision counterpart "
+                "(only ImageNet ResNets with option B map onto torchvision checkpoints)."
+            )
+        for var in layer.weights:
+            short = _short_name(var.path)
+            if isinstance(layer, keras.layers.BatchNormalization):
+                mapping[f"{prefix}.{BN_NAMES[short]}"] = (var, "vector")
+            elif short == "kernel":
+                kind = "conv" if len(var.shape) == 4 else "dense"
+                mapping[f"{prefix}.weight"] = (var, kind)
+            else:
+                mapping[f"{prefix}.{short}"] = (var, "vector")
+    return mapping
+
+
+def _to_keras(value: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "conv" and value.ndim == 4:
+        return value.transpose(2, 3, 1, 0)
+    if kind == "dense" and value.ndim == 2:
+        return value.T
+    return value
+
+
+def _to_torch(value: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "conv":
+        return value.transpose(3, 2, 0, 1)
+    if kind == "dense":
+        return value.T
+    return value
+
+
+def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """{name: array} from a .safetensors file, an .npz file (allow_pickle=False) or a mapping."""
+    if isinstance(source, Mapping):
+        return {str(k): np.asarray(v) for k, v in source.items()}
+    path = os.fspath(source)
+    if path.lower().endswith(".safetensors"):
+        return read_safetensors(path)
+    if path.lower().endswith(".npz"):
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {k: np.asarray(data[k]) for k in data.files}
+        except (OSError, ValueError, EOFError) as err:
+            raise WeightsMismatchError(f"Cannot read {path!r} as .npz (truncated?): {err}") from err
+    raise ValueError(f"{path!r}: a torchvision-layout checkpoint must be .safetensors or .npz "
+                     "(export a .pth with torch: save_file(state_dict) or np.savez).")
+
+
+def _check_geometry(model, source_layout: str) -> None:
+    if source_layout not in SOURCE_LAYOUTS:
+        raise ValueError(f"source_layout={source_layout!r}; allowed: {sorted(SOURCE_LAYOUTS)}.")
+    stride = detect_stride_in_1x1(model)
+    want = SOURCE_LAYOUTS[source_layout]
+    if stride is not None and stride != want:
+        raise WeightsMismatchError(
+            f"A {source_layout!r}-layout bottleneck checkpoint strides on the "
+            f"{'1x1' if want else '3x3'} but model {model.name!r} has stride_in_1x1={stride}: "
+            f"build it with stride_in_1x1={want}"
+            + (" (torchvision's v1.5)." if not want else ".")
+        )
+
+
+def convert_torchvision(model, state_dict: Mapping[str, Any], source_layout: str = "torchvision"):
+    """Match a torchvision-layout state dict onto `model`: [(variable, value)], nothing assigned.
+
+    Raises `WeightsMismatchError` listing every missing, extra and mis-shaped tensor.
+    """
+    _check_geometry(model, source_layout)
+    mapping = torchvision_mapping(model)
+    given = {k: v for k, v in read_state_dict(state_dict).items() if not k.endswith(IGNORED_SUFFIXES)}
+    missing = [name for name in mapping if name not in given]
+    extra = [name for name in given if name not in mapping]
+    misshaped = []
+    assignments = []
+    for name, (var, kind) in mapping.items():
+        if name not in given:
+            continue
+        value = _to_keras(np.asarray(given[name]), kind)
+        if tuple(value.shape) != tuple(var.shape):
+            misshaped.append(f"{name}: {tuple(np.shape(given[name]))} in the checkpoint, expected "
+                             f"{tuple(_to_torch(np.zeros(var.shape), kind).shape)}")
+            continue
+        assignments.append((var, value.astype(np.float32)))
+    if missing or extra or misshaped:
+        parts = []
+        for title, items in (("missing", missing), ("unexpected", extra), ("mis-shaped", misshaped)):
+            if items:
+                parts.append(f"{len(items)} {title}: " + ", ".join(items[:20])
+                             + (" ..." if len(items) > 20 else ""))
+        raise WeightsMismatchError(
+            f"torchvision checkpoint does not match model {model.name!r}; nothing was loaded. "
+            + "; ".join(parts)
+        )
+    return assignments
+
+
+def load_torchvision_weights(model, source, source_layout: str = "torchvision"):
+    """Load a torchvision-layout checkpoint (path to .safetensors/.npz, or a mapping) into `model`."""
+    assign_all(convert_torchvision(model, source, source_layout))
+    return model
+
+
+def to_torchvision_state_dict(model, include_num_batches_tracked: bool = True) -> dict[str, np.ndarray]:
+    """The reverse mapping: `model`'s weights as a torchvision-layout {name: array} state dict."""
+    out = {}
+    for name, (var, kind) in torchvision_mapping(model).items():
+        out[name] = np.ascontiguousarray(_to_torch(np.asarray(var.numpy()), kind))
+        if include_num_batches_tracked and name.endswith(".running_var"):
+            out[name[: -len("running_var")] + "num_batches_tracked"] = np.array(0, dtype=np.int64)
+    return out
+
+
+def save_torchvision_checkpoint(model, path: str | os.PathLike) -> None:
+    """Export `model` as a torchvision-layout .safetensors or .npz file."""
+    state = to_torchvision_state_dict(model)
+    path = os.fspath(path)
+    if path.lower().endswith(".safetensors"):
+        write_safetensors(path, state, metadata={"format": "pt", "source": "keras_resnet_paper"})
+    elif path.lower().endswith(".npz"):
+        np.savez(path, **state)
+    else:
+        raise ValueError(f"{path!r}: use a .safetensors or .npz file name.")

@@ -1,0 +1,191 @@
+"""torchvision-layout converters: round trips, an independent NumPy forward pass, strict checking."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from weights_testutils import randomize, rel_error
+
+import keras_resnet_paper.models as models
+from keras_resnet_paper.models import converters
+from keras_resnet_paper.models.safetensors_io import (
+    SafetensorsError,
+    read_safetensors,
+    read_safetensors_metadata,
+    write_safetensors,
+)
+from keras_resnet_paper.models.weights import WeightsMismatchError
+
+SIZE = 64
+
+
+def _build(depth, **kw):
+    kw.setdefault("classifier_activation", None)
+    return models.imagenet_resnet(depth, input_shape=(SIZE, SIZE, 3), **kw)
+
+
+def _x(n=2):
+    return np.random.default_rng(3).normal(0, 1, (n, SIZE, SIZE, 3)).astype("float32")
+
+
+# --- an independent forward pass in NumPy, NCHW with torchvision's tensors ------------------
+
+def _conv(x, w, stride=1, pad=0):
+    x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    _, _, h, wd = x.shape
+    _, _, kh, kw = w.shape
+    oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
+    out = 0.0
+    for a in range(kh):
+        for b in range(kw):
+            patch = x[:, :, a:a + stride * (oh - 1) + 1:stride, b:b + stride * (ow - 1) + 1:stride]
+            out = out + np.einsum("nchw,oc->nohw", patch, w[:, :, a, b])
+    return out
+
+
+def _bn(x, sd, p, eps=1e-5):
+    s = lambda k: sd[f"{p}.{k}"][None, :, None, None].astype(np.float64)  # noqa: E731
+    return (x - s("running_mean")) / np.sqrt(s("running_var") + eps) * s("weight") + s("bias")
+
+
+def _relu(x):
+    return np.maximum(x, 0)
+
+
+def _maxpool(x):
+    x = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    oh, ow = (x.shape[2] - 3) // 2 + 1, (x.shape[3] - 3) // 2 + 1
+    return np.max([x[:, :, a:a + 2 * oh - 1:2, b:b + 2 * ow - 1:2] for a in range(3) for b in range(3)], 0)
+
+
+def _block(x, sd, p, bottleneck, stride, stride_in_1x1=False):
+    if bottleneck:
+        s1, s2 = (stride, 1) if stride_in_1x1 else (1, stride)
+        y = _relu(_bn(_conv(x, sd[f"{p}.conv1.weight"], s1), sd, f"{p}.bn1"))
+        y = _relu(_bn(_conv(y, sd[f"{p}.conv2.weight"], s2, 1), sd, f"{p}.bn2"))
+        y = _bn(_conv(y, sd[f"{p}.conv3.weight"]), sd, f"{p}.bn3")
+    else:
+        y = _relu(_bn(_conv(x, sd[f"{p}.conv1.weight"], stride, 1), sd, f"{p}.bn1"))
+        y = _bn(_conv(y, sd[f"{p}.conv2.weight"], 1, 1), sd, f"{p}.bn2")
+    if f"{p}.downsample.0.weight" in sd:
+        x = _bn(_conv(x, sd[f"{p}.downsample.0.weight"], stride), sd, f"{p}.downsample.1")
+    return _relu(y + x)
+
+
+def _nchw(t):
+    return np.asarray(t, np.float64).transpose(0, 3, 1, 2)
+
+
+def _probe(model, names):
+    return keras.Model(model.input, [models.find_layer(model, n).output for n in names])
+
+
+def _numpy_reference_check(model, sd, bottleneck, stride_in_1x1=False):
+    """Stem, the first downsampling block of conv3_x and the fc head, from torchvision tensors only."""
+    x = _x(1)
+    stem, c2, c3, logits = _probe(model, ["pool1_pool", f"conv2_block{2 if not bottleneck else 3}_out",
+                                          "conv3_block1_out", "predictions"]).predict(x, verbose=0)
+    ref_stem = _maxpool(_relu(_bn(_conv(_nchw(x), sd["conv1.weight"], 2, 3), sd, "bn1")))
+    assert rel_error(_nchw(stem), ref_stem) < 1e-4
+    ref_c3 = _block(_nchw(c2), sd, "layer2.0", bottleneck, 2, stride_in_1x1)
+    assert rel_error(_nchw(c3), ref_c3) < 1e-4
+    pooled = keras.Model(model.input, models.find_layer(model, "avg_pool").output).predict(x, verbose=0)
+    assert rel_error(logits, pooled @ sd["fc.weight"].T + sd["fc.bias"]) < 1e-4
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+def test_safetensors_round_trip_and_truncation(tmp_path):
+    tensors = {"a": np.arange(6, dtype="float32").reshape(2, 3), "b": np.array(3, dtype="int64"),
+               "c": np.ones((0, 4), "float16")}
+    path = tmp_path / "t.safetensors"
+    write_safetensors(path, tensors, metadata={"format": "pt"})
+    back = read_safetensors(path)
+    assert set(back) == set(tensors)
+    for k in tensors:
+        np.testing.assert_array_equal(back[k], tensors[k])
+        assert back[k].dtype == tensors[k].dtype
+    assert read_safetensors_metadata(path) == {"format": "pt"}
+    blob = path.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(blob[:-5])
+    with pytest.raises(SafetensorsError, match="truncated"):
+        read_safetensors(tmp_path / "cut.safetensors")
+
+
+def test_bf16_is_widened():
+    import json
+    import struct
+    import tempfile
+
+    value = np.array([1.5, -2.0], np.float32)
+    raw = (value.view(np.uint32) >> 16).astype("<u2").tobytes()
+    head = json.dumps({"x": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}}).encode()
+    with tempfile.NamedTemporaryFile(suffix=".safetensors", delete=False) as f:
+        f.write(struct.pack("<Q", len(head)) + head + raw)
+    np.testing.assert_array_equal(read_safetensors(f.name)["x"], value)
+
+
+def test_resnet18_round_trip_and_numpy_forward(tmp_path):
+    src = randomize(_build(18))
+    sd = converters.to_torchvision_state_dict(src)
+    assert sd["conv1.weight"].shape == (64, 3, 7, 7) and sd["fc.weight"].shape == (1000, 512)
+    assert "layer1.0.downsample.0.weight" not in sd and "layer2.0.downsample.0.weight" in sd
+    _numpy_reference_check(src, sd, bottleneck=False)
+    for ext in ("safetensors", "npz"):
+        path = tmp_path / f"r18.{ext}"
+        converters.save_torchvision_checkpoint(src, path)
+        loaded = _build(18, weights=str(path))
+        assert rel_error(loaded.predict(_x(), verbose=0), src.predict(_x(), verbose=0)) < 1e-6
+
+
+def test_resnet50_v1_5_round_trip_and_numpy_forward(tmp_path):
+    src = randomize(_build(50, stride_in_1x1=False, include_top=True))
+    sd = converters.to_torchvision_state_dict(src)
+    assert len([k for k in sd if not k.endswith("num_batches_tracked")]) == len(src.weights)
+    _numpy_reference_check(src, sd, bottleneck=True, stride_in_1x1=False)
+    path = tmp_path / "r50.safetensors"
+    converters.save_torchvision_checkpoint(src, path)
+    loaded = _build(50, stride_in_1x1=False, weights=str(path))
+    assert rel_error(loaded.predict(_x(), verbose=0), src.predict(_x(), verbose=0)) < 1e-6
+    # The same torchvision file on the Caffe geometry is refused: shapes could not tell them apart.
+    with pytest.raises(WeightsMismatchError, match="stride_in_1x1=False"):
+        _build(50, weights=str(path))
+    caffe = _build(50, weights=None)
+    converters.load_torchvision_weights(caffe, converters.to_torchvision_state_dict(src),
+                                        source_layout="caffe")
+
+
+def test_missing_extra_misshaped_are_listed_and_nothing_loaded():
+    model = randomize(_build(18, include_top=False, pooling="avg"))
+    sd = converters.to_torchvision_state_dict(model)
+    del sd["layer3.1.bn2.running_var"]
+    sd["layer5.0.conv1.weight"] = np.zeros((1, 1, 1, 1), "float32")
+    sd["layer4.0.conv2.weight"] = sd["layer4.0.conv2.weight"][:, :, :2]
+    before = [np.array(v.numpy()) for v in model.weights]
+    target = _build(18, include_top=False, pooling="avg")
+    fresh = [np.array(v.numpy()) for v in target.weights]
+    with pytest.raises(WeightsMismatchError) as err:
+        converters.load_torchvision_weights(target, sd)
+    msg = str(err.value)
+    assert "1 missing: layer3.1.bn2.running_var" in msg
+    assert "1 unexpected: layer5.0.conv1.weight" in msg
+    assert "1 mis-shaped: layer4.0.conv2.weight" in msg
+    for a, b in zip(fresh, [np.array(v.numpy()) for v in target.weights]):
+        np.testing.assert_array_equal(a, b)
+    assert len(before) == len(fresh)
+
+
+def test_option_a_and_cifar_models_are_refused():
+    sd = converters.to_torchvision_state_dict(_build(18, include_top=False))
+    with pytest.raises(WeightsMismatchError, match="unexpected"):
+        converters.load_torchvision_weights(_build(18, include_top=False, shortcut="A"), sd)
+    with pytest.raises(WeightsMismatchError, match="missing"):
+        converters.load_torchvision_weights(models.cifar_resnet(20, include_top=False), sd)
+
+
+def test_npz_is_read_without_pickle(tmp_path):
+    path = tmp_path / "obj.npz"
+    np.savez(path, a=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(WeightsMismatchError, match="npz"):
+        converters.read_state_dict(path)
