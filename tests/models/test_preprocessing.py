@@ -1,0 +1,76 @@
+"""preprocess_input / decode_predictions match the pretrained weights' conventions."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_resnet_paper.models import preprocessing
+
+
+def test_caffe_matches_keras_applications():
+    x = np.random.default_rng(0).uniform(0, 255, (2, 5, 6, 3)).astype("float32")
+    ref = keras.applications.resnet.preprocess_input(x.copy())
+    out = preprocessing.preprocess_input(x)
+    np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-4)
+    np.testing.assert_array_equal(out[..., 0], x[..., 2] - np.float32(103.939))
+    assert out is not x and x.max() > 1  # the input is left alone
+    t = preprocessing.preprocess_input(tf.constant(x))
+    np.testing.assert_allclose(np.asarray(t), ref, rtol=1e-6, atol=1e-4)
+    first = np.transpose(x, (0, 3, 1, 2))
+    ref_first = keras.applications.resnet.preprocess_input(first.copy(), data_format="channels_first")
+    np.testing.assert_allclose(preprocessing.preprocess_input(first, "channels_first"), ref_first, atol=1e-4)
+    np.testing.assert_allclose(preprocessing.preprocess_input(first[0], "channels_first"), ref_first[0],
+                               atol=1e-4)
+    ints = preprocessing.preprocess_input(x.astype("uint8"))
+    assert ints.dtype == np.float32
+
+
+def test_torch_mode_and_release_metadata():
+    x = np.full((1, 2, 2, 3), 255.0, "float32")
+    out = preprocessing.preprocess_input(x, mode="torch")
+    np.testing.assert_allclose(out[0, 0, 0], (1 - np.array([0.485, 0.456, 0.406])) /
+                               np.array([0.229, 0.224, 0.225]), rtol=1e-6)
+    cfg = preprocessing.preprocessing_for("ResNet101")
+    assert cfg["color_order"] == "BGR" and cfg["input_size"] == (224, 224, 3)
+    assert round(224 / cfg["crop_pct"]) == 256
+    with pytest.raises(ValueError, match="mode"):
+        preprocessing.preprocess_input(x, mode="tf")
+
+
+def test_resize_and_center_crop():
+    img = np.zeros((300, 400, 3), "float32")
+    assert tuple(preprocessing.resize_and_center_crop(img).shape) == (224, 224, 3)
+
+
+def test_decode_predictions_with_local_index(tmp_path):
+    index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
+    path = tmp_path / "index.json"
+    path.write_text(json.dumps(index))
+    preds = np.zeros((2, 1000), "float32")
+    preds[0, [7, 3, 500]] = [0.5, 0.3, 0.2]
+    preds[1, 999] = 1.0
+    out = preprocessing.decode_predictions(preds, top=3, class_index=str(path))
+    assert [r[1] for r in out[0]] == ["class_7", "class_3", "class_500"]
+    assert out[0][0] == ("n00000007", "class_7", pytest.approx(0.5))
+    assert out[1][0][1] == "class_999"
+    with pytest.raises(ValueError, match="1000"):
+        preprocessing.decode_predictions(np.zeros((1, 10)), class_index=index)
+
+
+def test_decode_predictions_downloads_pinned_index(monkeypatch, tmp_path):
+    path = tmp_path / "imagenet_class_index.json"
+    path.write_text(json.dumps({str(i): ["w", f"c{i}"] for i in range(1000)}))
+    seen = {}
+
+    def fake_get_file(fname, origin, cache_subdir, file_hash):
+        seen.update(fname=fname, origin=origin, file_hash=file_hash)
+        return str(path)
+
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    assert preprocessing.decode_predictions(np.eye(1000)[:1], top=1)[0][0][1] == "c0"
+    assert seen["file_hash"] == "c2c37ea517e94d9795004a39431a14cb"
