@@ -16,11 +16,14 @@ _STAGE = re.compile(r"^conv(\d+)_x$")
 
 
 def iter_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
-    """Every leaf layer of `model` in graph order, descending into nested sub-models."""
+    """Every leaf layer of `model` in graph order, descending into nested sub-models.
+
+    Input layers are left out, so a nested model and its flat twin list the same layers.
+    """
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             yield from iter_layers(layer)
-        else:
+        elif not isinstance(layer, keras.layers.InputLayer):
             yield layer
 
 
@@ -67,4 +70,5 @@ def feature_extractor(model: keras.Model, stages: tuple[str, ...] | None = None,
         if unknown:
             raise ValueError(f"stages={stages!r}: unknown {unknown}; allowed: {list(outputs)}.")
         outputs = {s: outputs[s] for s in stages}
-    return keras.Model(model.inputs, outputs, name=name or f"{model.name}_features")
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, outputs, name=name or f"{model.name}_features")

@@ -64,19 +64,20 @@ def preprocess_input(x, data_format: str | None = None, mode: str | Mapping[str,
 
 
 def resize_and_center_crop(images, size: int = 224, crop_pct: float = 0.875):
-    """Evaluation geometry of the releases: shorter side to size / crop_pct (256), centre crop."""
-    import tensorflow as tf
+    """Evaluation geometry of the releases: shorter side to size / crop_pct (256), centre crop.
 
-    images = tf.convert_to_tensor(images)
-    squeeze = images.shape.rank == 3
+    Eager helper on concrete arrays (keras.ops, any backend); the tf.data version for
+    pipelines is `keras_resnet_paper.data` (Sec. 3.4, single-crop testing).
+    """
+    images = keras.ops.convert_to_tensor(images)
+    squeeze = len(images.shape) == 3
     if squeeze:
         images = images[None]
-    h, w = tf.shape(images)[1], tf.shape(images)[2]
-    short = tf.cast(tf.minimum(h, w), tf.float32)
-    scale = (size / crop_pct) / short
-    new_h = tf.cast(tf.round(tf.cast(h, tf.float32) * scale), tf.int32)
-    new_w = tf.cast(tf.round(tf.cast(w, tf.float32) * scale), tf.int32)
-    images = tf.image.resize(images, tf.stack([new_h, new_w]), method="bilinear")
+    h, w = int(images.shape[1]), int(images.shape[2])
+    scale = (size / crop_pct) / min(h, w)
+    new_h, new_w = max(size, int(round(h * scale))), max(size, int(round(w * scale)))
+    images = keras.ops.image.resize(keras.ops.cast(images, "float32"), (new_h, new_w),
+                                    interpolation="bilinear", antialias=False)
     top, left = (new_h - size) // 2, (new_w - size) // 2
     images = images[:, top:top + size, left:left + size, :]
     return images[0] if squeeze else images
