@@ -1,0 +1,117 @@
+"""Command line: train a model of the paper with one of its recipes.
+
+    python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet20 --offline
+    python -m keras_resnet_paper.train --list_recipes
+    python -m keras_resnet_paper.train --recipe imagenet_paper --print_recipe
+    keras-resnet-paper-train --recipe cifar10_paper --model resnet110 --data_dir ~/tensorflow_datasets
+
+Run it again with the same --model_dir to resume after an interruption.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("recipe", "cifar10_paper", "Recipe name (see --list_recipes).")
+flags.DEFINE_bool("list_recipes", False, "List the recipes and exit.")
+flags.DEFINE_bool("print_recipe", False, "Print the recipe (after overrides) and exit.")
+flags.DEFINE_string("model", None, "Model: resnet20/32/44/56/110/1202, plain20.., resnet18..152, plain18.., or resnet/plain<6n+2>. Default: the recipe's.")
+flags.DEFINE_string("dataset", None, "Data set: cifar10, cifar100, digits, imagenet (default: the recipe's).")
+flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+flags.DEFINE_bool("offline", False, "Train on scikit-learn's digits upsampled to 32x32 (no network); shortens the schedule at the same fractions.")
+flags.DEFINE_integer("batch_size", None, "Global batch (the lr scales linearly, with gradual warm-up, when it differs from the recipe's).")
+flags.DEFINE_float("lr", None, "Base learning rate for the recipe's batch size.")
+flags.DEFINE_integer("iterations", None, "Total iterations; the lr boundaries move to the same fractions.")
+flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_worker", "tpu"], "Distribution strategy.")
+flags.DEFINE_string("tpu", None, "TPU name/address for --strategy=tpu.")
+flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Precision policy.")
+flags.DEFINE_integer("steps_per_execution", 1, "Train steps per tf.function call.")
+flags.DEFINE_string("model_dir", None, "Checkpoints, logs, report (default runs/<recipe>/<model>).")
+flags.DEFINE_bool("deterministic", False, "Deterministic ops and input order (repeatable runs on one machine).")
+flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_bool("holdout", None, "CIFAR: train on 45k and validate on the 5k holdout.")
+flags.DEFINE_bool("augment_on_device", False, "Run the pad/crop/flip augmentation on the accelerator.")
+flags.DEFINE_bool("recalibrate_bn", None, "Re-estimate BN statistics over training batches after training.")
+flags.DEFINE_integer("eval_every", None, "Iterations between evaluations/log rows.")
+flags.DEFINE_multi_string("override", [], "Recipe field override key=value (repeatable), e.g. boundaries=400,600.")
+flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per evaluation.")
+
+
+def main(argv) -> int:
+    del argv
+    from keras_resnet_paper.training import recipes as recipes_lib
+
+    if FLAGS.list_recipes:
+        for name in recipes_lib.list_recipes():
+            print(f"{name:18s} {recipes_lib.RECIPES[name].description}")
+        return 0
+    overrides = recipes_lib.parse_overrides(FLAGS.override)
+    if FLAGS.dataset:
+        overrides["dataset"] = FLAGS.dataset
+    recipe = recipes_lib.get_recipe(FLAGS.recipe, **overrides)
+    if FLAGS.print_recipe:
+        from keras_resnet_paper.training.trainer import offline_recipe
+
+        shown = offline_recipe(recipe) if FLAGS.offline else recipe
+        if FLAGS.iterations:
+            shown = shown.shortened(FLAGS.iterations)
+        print(shown.describe())
+        return 0
+
+    from keras_resnet_paper.training.callbacks import NonFiniteLossError
+    from keras_resnet_paper.training.trainer import train
+
+    model = FLAGS.model or recipe.model
+    model_dir = FLAGS.model_dir or f"runs/{recipe.name}{'_offline' if FLAGS.offline else ''}/{model}"
+    try:
+        result = train(
+            recipe,
+            model,
+            model_dir=model_dir,
+            strategy=FLAGS.strategy if FLAGS.strategy != "tpu" else _tpu_strategy(),
+            batch_size=FLAGS.batch_size,
+            lr=FLAGS.lr,
+            iterations=FLAGS.iterations,
+            jit_compile=FLAGS.jit_compile,
+            precision=FLAGS.precision,
+            steps_per_execution=FLAGS.steps_per_execution,
+            deterministic=FLAGS.deterministic,
+            seed=FLAGS.seed,
+            offline=FLAGS.offline,
+            data_dir=FLAGS.data_dir,
+            holdout=FLAGS.holdout,
+            augment="device" if FLAGS.augment_on_device else None,
+            recalibrate_bn=FLAGS.recalibrate_bn,
+            eval_every=FLAGS.eval_every,
+            verbose=FLAGS.verbose,
+        )
+    except NonFiniteLossError as e:
+        print(str(e), file=sys.stderr, flush=True)
+        return 3
+    print(
+        f"Done: {result.model_name} {result.recipe.name}, {result.steps} iterations, "
+        f"test top-1 error {100 * result.final['top1_error']:.2f}%, top-5 {100 * result.final['top5_error']:.2f}%, "
+        f"{result.wall_time_s:.0f} s. Outputs in {model_dir}.",
+        flush=True,
+    )
+    return 0
+
+
+def _tpu_strategy():
+    from keras_resnet_paper.training.strategies import make_strategy
+
+    return make_strategy("tpu", tpu=FLAGS.tpu)
+
+
+def run() -> None:
+    """Console-script entry point (`keras-resnet-paper-train`)."""
+    app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+    run()

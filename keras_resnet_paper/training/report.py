@@ -1,0 +1,145 @@
+"""End-of-run report: top-1/top-5 error and Fig. 4/6-style plots of error against iterations.
+
+Each run directory holds `history.csv` (one row per evaluation, with `iteration`) and
+`recipe.json`. `write_report` writes `report.json`, `report.md` and `error_curves.png` into the
+run's directory; runs that share the parent directory (e.g. runs/plain20 and runs/resnet20) are
+overlaid in the plot, plain nets in warm colours and ResNets in cool ones, training error thin and
+dashed, test error bold, as in the paper's figures.
+
+Command line: `python -m keras_resnet_paper.training.report RUN_DIR [RUN_DIR ...] --out fig.png`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from typing import Mapping, Sequence
+
+__all__ = ["load_run", "plot_error_curves", "write_report", "find_sibling_runs"]
+
+
+def load_run(run_dir: str) -> dict:
+    """{"label", "residual", "history": [rows]} for a run directory."""
+    rows = []
+    path = os.path.join(run_dir, "history.csv")
+    if os.path.exists(path):
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                rows.append({k: float(v) for k, v in row.items() if v not in ("", None)})
+    meta = {}
+    if os.path.exists(os.path.join(run_dir, "recipe.json")):
+        with open(os.path.join(run_dir, "recipe.json")) as f:
+            meta = json.load(f)
+    model = meta.get("model") or os.path.basename(os.path.normpath(run_dir))
+    return {"label": model, "residual": not model.lower().startswith("plain"), "history": rows, "dir": run_dir}
+
+
+def find_sibling_runs(run_dir: str) -> list[str]:
+    """Run directories next to `run_dir` (same parent) that have a history.csv, `run_dir` first."""
+    parent = os.path.dirname(os.path.abspath(run_dir))
+    runs = [os.path.abspath(run_dir)]
+    for name in sorted(os.listdir(parent)):
+        d = os.path.join(parent, name)
+        if d not in runs and os.path.exists(os.path.join(d, "history.csv")) and os.path.exists(os.path.join(d, "recipe.json")):
+            runs.append(d)
+    return runs
+
+
+def _series(history, key):
+    xs, ys = [], []
+    for row in history:
+        if key in row and "iteration" in row:
+            xs.append(row["iteration"])
+            ys.append(100.0 * row[key])
+    return xs, ys
+
+
+def plot_error_curves(runs: Sequence[Mapping], path: str, title: str | None = None) -> str:
+    """Training (dashed) and test (bold) top-1 error % against iterations; returns `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    warm = plt.get_cmap("autumn")
+    cool = plt.get_cmap("winter")
+    plain = [r for r in runs if not r["residual"]]
+    res = [r for r in runs if r["residual"]]
+    for group, cmap in ((plain, warm), (res, cool)):
+        for i, run in enumerate(group):
+            colour = cmap(0.15 + 0.7 * i / max(1, len(group) - 1))
+            hist = run["history"]
+            scale = 1e4 if max([r.get("iteration", 0) for r in hist] or [0]) >= 2e4 else 1.0
+            x, y = _series(hist, "top1_error")
+            ax.plot([v / scale for v in x], y, "--", lw=0.9, color=colour, label=f"{run['label']} train")
+            x, y = _series(hist, "val_top1_error")
+            ax.plot([v / scale for v in x], y, "-", lw=2.0, color=colour, label=f"{run['label']} test")
+    ax.set_xlabel("iter. (1e4)" if any(max([r.get("iteration", 0) for r in run["history"]] or [0]) >= 2e4 for run in runs) else "iter.")
+    ax.set_ylabel("error (%)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2 if len(runs) > 2 else 1)
+    ax.set_title(title or "training (dashed) and test (bold) error")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_report(result, label: str | None = None) -> dict:
+    """Write report.json, report.md and error_curves.png for a `TrainResult`; return the report."""
+    run_dir = result.model_dir
+    report = {
+        "model": label or result.model_name,
+        "recipe": result.recipe.name,
+        "dataset": result.recipe.dataset,
+        "iterations": result.steps,
+        "resumed_from": result.resumed_from,
+        "wall_time_s": round(result.wall_time_s, 1),
+        "test_top1_error": result.final.get("top1_error"),
+        "test_top5_error": result.final.get("top5_error"),
+        "test_loss": result.final.get("loss"),
+        "fallbacks": list(result.fallbacks),
+    }
+    runs = [load_run(d) for d in find_sibling_runs(run_dir)]
+    if label:
+        runs[0]["label"] = label
+    report["plot"] = plot_error_curves(runs, os.path.join(run_dir, "error_curves.png"))
+    report["overlaid_runs"] = [r["dir"] for r in runs]
+    with open(os.path.join(run_dir, "report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    md = (
+        f"# {report['model']} — {report['recipe']} ({report['dataset']})\n\n"
+        f"| iterations | top-1 error | top-5 error | wall time |\n|---|---|---|---|\n"
+        f"| {report['iterations']} | {100 * report['test_top1_error']:.2f}% | "
+        f"{100 * report['test_top5_error']:.2f}% | {report['wall_time_s']:.0f} s |\n\n"
+        f"![error curves](error_curves.png)\n"
+    )
+    with open(os.path.join(run_dir, "report.md"), "w") as f:
+        f.write(md)
+    print(
+        f"[report] {report['model']}: test top-1 error {100 * report['test_top1_error']:.2f}%, "
+        f"top-5 error {100 * report['test_top5_error']:.2f}% after {report['iterations']} iterations "
+        f"({report['wall_time_s']:.0f} s). Plot: {report['plot']}",
+        flush=True,
+    )
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Overlay the error curves of training runs (Fig. 4/6 style).")
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--out", default="error_curves.png")
+    args = parser.parse_args(argv)
+    print(plot_error_curves([load_run(d) for d in args.runs], args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
