@@ -5,6 +5,13 @@ from keras_resnet_paper.models.cifar import cifar_resnet
 from keras_resnet_paper.models.graph import feature_extractor, find_layer, iter_layers, stage_outputs
 from keras_resnet_paper.models.imagenet import imagenet_resnet
 from keras_resnet_paper.models.shortcuts import ZeroPaddingShortcut
+from keras_resnet_paper.models.transfer import (
+    backbone_stages,
+    freeze_backbone,
+    frozen_stages,
+    parameter_counts,
+    unfreeze,
+)
 from keras_resnet_paper.models.zoo import (
     MODELS,
     Plain18,
@@ -38,13 +45,18 @@ __all__ = [
     "ResNet18", "ResNet20", "ResNet32", "ResNet34", "ResNet44", "ResNet50", "ResNet56",
     "ResNet101", "ResNet110", "ResNet152", "ResNet1202",
     "ZeroPaddingShortcut",
+    "backbone_stages",
     "basic_block",
     "bottleneck_block",
     "cifar_resnet",
     "feature_extractor",
     "find_layer",
+    "freeze_backbone",
+    "frozen_stages",
     "get_model",
     "imagenet_resnet",
     "iter_layers",
+    "parameter_counts",
     "stage_outputs",
+    "unfreeze",
 ]
