@@ -1,0 +1,32 @@
+"""Input pipelines of the paper as tf.data (PAPER.md, Sec. 3.4 ImageNet and Sec. 4.2 CIFAR).
+
+    from keras_resnet_paper import data
+    cifar = data.cifar_datasets("cifar10", batch_size=128, seed=0)     # or source="digits" offline
+    imagenet = data.imagenet_datasets("imagenet2012", batch_size=256, data_dir="~/tfds")
+"""
+
+from keras_resnet_paper.data.augment import (
+    PadCropFlip,
+    inception_crop_window,
+    lighting,
+    pad_crop_flip,
+    random_flip,
+    scale_augmentation_window,
+)
+from keras_resnet_paper.data.cifar import CifarData, cifar_datasets, holdout_split, load_cifar_arrays, pixel_mean
+from keras_resnet_paper.data.digits import load_digits_32
+
+__all__ = [
+    "CifarData",
+    "PadCropFlip",
+    "cifar_datasets",
+    "holdout_split",
+    "inception_crop_window",
+    "lighting",
+    "load_cifar_arrays",
+    "load_digits_32",
+    "pad_crop_flip",
+    "pixel_mean",
+    "random_flip",
+    "scale_augmentation_window",
+]

@@ -1,0 +1,168 @@
+"""CIFAR input pipelines (PAPER.md, "CIFAR-10 (Sec. 4.2, Table 6)").
+
+The whole set lives in memory. Training: per-pixel mean subtracted, pad 4 / random 32x32 crop /
+random flip (on the host, or on the accelerator with `PadCropFlip`), shuffled, infinite, batched
+with drop_remainder. Test: the original images, same mean. The 45k/5k train/validation split that
+chose the schedule is `holdout=True`.
+
+    data = cifar_datasets("cifar10", batch_size=128, augment="device", seed=0)
+    model = keras.Sequential([data.augmentation, ResNet20()])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence, Union
+
+import numpy as np
+import tensorflow as tf
+
+from keras_resnet_paper.data.augment import PadCropFlip, example_seed, pad_crop_flip
+from keras_resnet_paper.data.digits import load_digits_32
+from keras_resnet_paper.data.pipeline import base_seed, resolve_seed, shard_for, with_options
+
+__all__ = ["CifarData", "cifar_datasets", "load_cifar_arrays", "pixel_mean", "holdout_split", "AUGMENT_MODES"]
+
+AUGMENT_MODES = ("host", "device", "none")
+CIFAR_HOLDOUT = 5000  # Sec. 4.2: "45k/5k train/val split"
+HOLDOUT_SEED = 0
+CifarSource = Union[str, Sequence[np.ndarray]]
+
+
+@dataclasses.dataclass
+class CifarData:
+    """What `cifar_datasets` returns; see docs/CONTRACTS.md ("Data")."""
+
+    train: tf.data.Dataset
+    test: tf.data.Dataset
+    validation: tf.data.Dataset | None
+    num_classes: int
+    train_size: int
+    mean: np.ndarray
+    augmentation: Any = None
+
+
+def load_cifar_arrays(source: CifarSource, data_dir: str | None = None):
+    """(x_train, y_train, x_test, y_test) as uint8 NHWC images and int32 labels.
+
+    `source` is "digits" (offline, `digits.load_digits_32`), a tensorflow-datasets name
+    ("cifar10", "cifar100", or any set with fixed-size images and "train"/"test" splits), or a
+    tuple of four arrays.
+    """
+    if isinstance(source, str):
+        if source == "digits":
+            arrays = load_digits_32()
+        else:
+            import tensorflow_datasets as tfds
+
+            train, test = tfds.load(source, split=["train", "test"], batch_size=-1, as_supervised=True, data_dir=data_dir)
+            arrays = (*tfds.as_numpy(train), *tfds.as_numpy(test))
+    elif isinstance(source, (tuple, list)) and len(source) == 4:
+        arrays = tuple(source)
+    else:
+        raise ValueError(
+            f"source={source!r:.80} is not allowed: use 'cifar10', 'cifar100', 'digits', another "
+            "tensorflow-datasets name, or a tuple (x_train, y_train, x_test, y_test)."
+        )
+    x_train, y_train, x_test, y_test = (np.asarray(a) for a in arrays)
+    for name, x in (("x_train", x_train), ("x_test", x_test)):
+        if x.ndim != 4 or x.shape[-1] not in (1, 3):
+            raise ValueError(f"{name} must be NHWC with 1 or 3 channels; got shape {x.shape}.")
+    if x_train.shape[1:3] != x_test.shape[1:3]:
+        raise ValueError(f"train and test image sizes differ: {x_train.shape[1:3]} vs {x_test.shape[1:3]}.")
+    if x_train.shape[-1] == 1:
+        x_train, x_test = np.repeat(x_train, 3, -1), np.repeat(x_test, 3, -1)
+    y_train, y_test = (np.asarray(y).reshape(-1).astype(np.int32) for y in (y_train, y_test))
+    if len(y_train) != len(x_train) or len(y_test) != len(x_test):
+        raise ValueError(
+            f"images and labels differ in length: {len(x_train)}/{len(y_train)} train, {len(x_test)}/{len(y_test)} test."
+        )
+    return x_train, y_train, x_test, y_test
+
+
+def holdout_split(num_examples: int, holdout_size: int | None = None, seed: int = HOLDOUT_SEED):
+    """Fixed (train_indices, validation_indices): 5000 held out of 50000 (Sec. 4.2), else 10%."""
+    if holdout_size is None:
+        holdout_size = CIFAR_HOLDOUT if num_examples == 50000 else max(1, num_examples // 10)
+    if not 0 < holdout_size < num_examples:
+        raise ValueError(f"holdout_size={holdout_size} must be in (0, {num_examples}).")
+    order = np.random.default_rng(seed).permutation(num_examples)
+    return np.sort(order[holdout_size:]), np.sort(order[:holdout_size])
+
+
+def pixel_mean(images: np.ndarray) -> np.ndarray:
+    """The per-pixel mean image (Sec. 4.2), HxWx3 float32, of uint8 images [N, H, W, 3]."""
+    return np.mean(np.asarray(images, np.float64), axis=0).astype(np.float32)
+
+
+def cifar_datasets(
+    source: CifarSource = "cifar10",
+    batch_size: int = 128,
+    *,
+    holdout: bool = False,
+    augment: str = "host",
+    seed: int | None = None,
+    input_context: tf.distribute.InputContext | None = None,
+    deterministic: bool = False,
+    data_dir: str | None = None,
+    eval_batch_size: int | None = None,
+) -> CifarData:
+    """CIFAR pipelines of Sec. 4.2 for `source` (see `load_cifar_arrays`).
+
+    `batch_size` is the global batch; with an `input_context` each worker reads its shard and
+    batches `input_context.get_per_replica_batch_size(batch_size)`. `augment`: "host" (tf.data),
+    "device" (`CifarData.augmentation`, a `PadCropFlip` layer to put in front of the model; the
+    train stream is then not augmented) or "none". `seed` fixes shuffling and augmentation.
+    """
+    if augment not in AUGMENT_MODES:
+        raise ValueError(f"augment={augment!r} is not allowed; use one of {AUGMENT_MODES}.")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+    seed = resolve_seed(seed)
+    x_train, y_train, x_test, y_test = load_cifar_arrays(source, data_dir)
+    x_val = y_val = None
+    if holdout:
+        keep, held = holdout_split(len(x_train))
+        x_val, y_val = x_train[held], y_train[held]
+        x_train, y_train = x_train[keep], y_train[keep]
+    mean = pixel_mean(x_train)
+    per_replica = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
+    eval_batch = eval_batch_size or per_replica
+    mean_t = tf.constant(mean)
+    stream_seed = base_seed(seed, input_context)
+
+    def normalise(image):
+        return tf.cast(image, tf.float32) - mean_t
+
+    def train_map(index, example):
+        image, label = example
+        image = normalise(image)
+        if augment == "host":
+            image = pad_crop_flip(image, example_seed(stream_seed, index))
+        return image, label
+
+    train = shard_for(tf.data.Dataset.from_tensor_slices((x_train, y_train)), input_context)
+    train = (
+        train.cache()
+        .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .enumerate()
+        .map(train_map, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(per_replica, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+    def evaluation(x, y):
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+        ds = ds.map(lambda i, l: (normalise(i), l), num_parallel_calls=tf.data.AUTOTUNE)
+        return with_options(ds.batch(eval_batch).prefetch(tf.data.AUTOTUNE), deterministic=True)
+
+    return CifarData(
+        train=with_options(train, deterministic),
+        test=evaluation(x_test, y_test),
+        validation=evaluation(x_val, y_val) if holdout else None,
+        num_classes=int(max(y_train.max(), y_test.max())) + 1,
+        train_size=len(x_train),
+        mean=mean,
+        augmentation=PadCropFlip(4, seed=seed, name="pad_crop_flip") if augment == "device" else None,
+    )
