@@ -14,11 +14,29 @@ from keras_resnet_paper.data.augment import (
     scale_augmentation_window,
 )
 from keras_resnet_paper.data.cifar import CifarData, cifar_datasets, holdout_split, load_cifar_arrays, pixel_mean
+from keras_resnet_paper.data.crops import TEST_SCALES, center_crop, multi_scale, resize_shorter_side, ten_crop
+from keras_resnet_paper.data.decode import decode_rgb, decode_window
 from keras_resnet_paper.data.digits import load_digits_32
+from keras_resnet_paper.data.imagenet import IMAGENET_CHANNEL_MEAN, ImageData, imagenet_datasets, mean_image
+from keras_resnet_paper.data.sources import FolderSource, TfdsSource, TFRecordSource
 
 __all__ = [
+    "IMAGENET_CHANNEL_MEAN",
+    "TEST_SCALES",
     "CifarData",
+    "FolderSource",
+    "ImageData",
     "PadCropFlip",
+    "TFRecordSource",
+    "TfdsSource",
+    "center_crop",
+    "decode_rgb",
+    "decode_window",
+    "imagenet_datasets",
+    "mean_image",
+    "multi_scale",
+    "resize_shorter_side",
+    "ten_crop",
     "cifar_datasets",
     "holdout_split",
     "inception_crop_window",

@@ -1,0 +1,207 @@
+"""ImageNet-style input pipelines (PAPER.md, "ImageNet recipe (Sec. 3.4)").
+
+Training ("paper"): scale augmentation (shorter side uniform in [256, 480]) and a random 224x224
+crop, decoded straight from the crop window of the JPEG; random horizontal flip; AlexNet PCA
+lighting; mean subtraction (per-channel, or the per-pixel mean image of `mean_image`).
+"inception" replaces the first step with the random-resized crop of later recipes.
+Validation: shorter side 256, centre 224 crop. `ImageData.validation_images` gives the decoded
+full images for `evaluation.evaluate_ten_crop` / `evaluate_multi_scale`.
+
+    data = imagenet_datasets("imagenet2012", batch_size=256, data_dir="~/tfds", seed=0)
+    data = imagenet_datasets("/data/imagenet/tfrecords", label_offset=-1, num_classes=1000)
+    data = imagenet_datasets("/data/my_photos")          # class subfolders
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from keras_resnet_paper.data.augment import (
+    example_seed,
+    inception_crop_window,
+    lighting as lighting_noise,
+    random_flip,
+    scale_augmentation_window,
+    split_seed,
+)
+from keras_resnet_paper.data.crops import center_crop, center_crop_window, resize_shorter_side
+from keras_resnet_paper.data.decode import CorruptCounter, decode_rgb, decode_window, guarded_map
+from keras_resnet_paper.data.pipeline import base_seed, resolve_seed, with_options
+from keras_resnet_paper.data.sources import make_source
+
+__all__ = ["ImageData", "imagenet_datasets", "mean_image", "IMAGENET_CHANNEL_MEAN", "TRAIN_AUGMENTATIONS"]
+
+TRAIN_AUGMENTATIONS = ("paper", "inception", "none")
+MEAN_MODES = ("channel", "pixel")
+# RGB mean of the ImageNet training set on the 0..255 scale (the usual constants).
+IMAGENET_CHANNEL_MEAN = np.array([123.675, 116.28, 103.53], np.float32)
+SCALE_RANGE = (256, 480)  # Sec. 3.4 scale augmentation
+EVAL_SIDE = 256  # Sec. 3.4: test crops come from the image with shorter side 256
+
+
+@dataclasses.dataclass
+class ImageData:
+    """What `imagenet_datasets` returns; see docs/CONTRACTS.md ("Data, ImageNet side")."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset | None
+    num_classes: int
+    train_size: int
+    mean: np.ndarray
+    validation_images: tf.data.Dataset | None = None
+    corrupt: CorruptCounter | None = None
+
+    @property
+    def skipped(self) -> int:
+        """Corrupt files skipped so far (always 0 unless skip_corrupt=True)."""
+        return 0 if self.corrupt is None else self.corrupt.count
+
+
+def _eval_crop(encoded, image_size: int, eval_side: int) -> tf.Tensor:
+    """Sec. 3.4 single-crop test view: shorter side `eval_side`, centre image_size crop; float32."""
+    return center_crop(resize_shorter_side(decode_rgb(encoded), eval_side), image_size)
+
+
+def mean_image(
+    source,
+    *,
+    image_size: int = 224,
+    eval_side: int = EVAL_SIDE,
+    max_images: int | None = 10000,
+    data_dir: str | None = None,
+    label_offset: int = 0,
+    skip_corrupt: bool = False,
+) -> np.ndarray:
+    """The per-pixel mean image (Sec. 3.4) of a source's training images, image_size^2 x 3 float32.
+
+    Each image is seen as at test time (shorter side `eval_side`, centre crop); the first
+    `max_images` in file order (None: all of them); corrupt files fail or, with `skip_corrupt`,
+    are left out.
+    """
+    source = make_source(source, data_dir=data_dir, label_offset=label_offset)
+    records = source.records("train", shuffle=False)
+    if max_images is not None:
+        records = records.take(max_images)
+    images = guarded_map(
+        records, lambda encoded, label: (_eval_crop(encoded, image_size, eval_side), label), skip_corrupt=skip_corrupt
+    )
+    total, count = tf.zeros([image_size, image_size, 3], tf.float64), 0
+    for batch, _ in images.batch(64):
+        total += tf.reduce_sum(tf.cast(batch, tf.float64), axis=0)
+        count += int(batch.shape[0])
+    if count == 0:
+        raise ValueError("mean_image: the source has no training images.")
+    return (total / count).numpy().astype(np.float32)
+
+
+def _resolve_mean(mean, source, source_arg, image_size, eval_side, skip_corrupt) -> np.ndarray:
+    if isinstance(mean, str):
+        if mean not in MEAN_MODES:
+            raise ValueError(f"mean={mean!r} is not allowed; use 'channel', 'pixel' or an array.")
+        if mean == "channel" and source_arg == "imagenet2012":
+            return IMAGENET_CHANNEL_MEAN.copy()
+        pixel = mean_image(source, image_size=image_size, eval_side=eval_side, skip_corrupt=skip_corrupt)
+        return pixel if mean == "pixel" else pixel.mean(axis=(0, 1)).astype(np.float32)
+    array = np.asarray(mean, np.float32)
+    if array.shape not in ((3,), (image_size, image_size, 3)):
+        raise ValueError(f"mean array must have shape (3,) or ({image_size}, {image_size}, 3); got {array.shape}.")
+    return array
+
+
+def imagenet_datasets(
+    source="imagenet2012",
+    batch_size: int = 256,
+    *,
+    image_size: int = 224,
+    augment: str = "paper",
+    mean="channel",
+    lighting: bool = True,
+    seed: int | None = None,
+    input_context: tf.distribute.InputContext | None = None,
+    deterministic: bool = False,
+    data_dir: str | None = None,
+    skip_corrupt: bool = False,
+    label_offset: int = 0,
+    num_classes: int | None = None,
+    manual_dir: str | None = None,
+    scale_range: tuple[int, int] = SCALE_RANGE,
+    eval_side: int = EVAL_SIDE,
+    shuffle_buffer: int = 8192,
+    eval_batch_size: int | None = None,
+) -> ImageData:
+    """ImageNet-style pipelines of Sec. 3.4 for a tfds name, TFRecord pattern or image folder.
+
+    `batch_size` is the global batch; with an `input_context` each worker reads its shard and
+    batches `input_context.get_per_replica_batch_size(batch_size)`. `mean`: "channel" (the usual
+    ImageNet RGB means for imagenet2012, else computed from the source), "pixel" (`mean_image`)
+    or an array. A corrupt file stops iteration with an error naming it, or with `skip_corrupt`
+    is skipped and counted in `ImageData.skipped`.
+    """
+    if augment not in TRAIN_AUGMENTATIONS:
+        raise ValueError(f"augment={augment!r} is not allowed; use one of {TRAIN_AUGMENTATIONS}.")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+    if not (isinstance(image_size, int) and 0 < image_size <= min(scale_range[0], eval_side)):
+        raise ValueError(
+            f"image_size={image_size!r} must be a positive int no larger than scale_range[0]={scale_range[0]} "
+            f"and eval_side={eval_side}."
+        )
+    seed = resolve_seed(seed)
+    src = make_source(source, data_dir=data_dir, manual_dir=manual_dir, label_offset=label_offset, num_classes=num_classes)
+    mean_array = _resolve_mean(mean, src, source, image_size, eval_side, skip_corrupt)
+    mean_t = tf.constant(mean_array)
+    per_replica = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
+    stream_seed = base_seed(seed, input_context)
+    counter = CorruptCounter() if skip_corrupt else None
+    min_side, max_side = scale_range
+
+    def window_for(crop_seed):
+        if augment == "paper":
+            return lambda shape: scale_augmentation_window(shape, crop_seed, min_side, max_side, image_size)[0]
+        if augment == "inception":
+            return lambda shape: inception_crop_window(shape, crop_seed)
+        return lambda shape: center_crop_window(shape, image_size, eval_side)
+
+    def train_example(index, encoded, label):
+        crop_seed, flip_seed, light_seed = split_seed(example_seed(stream_seed, index), 3)
+        image = decode_window(encoded, window_for(crop_seed))
+        image = tf.image.resize(image, [image_size, image_size], method="bilinear", antialias=True)
+        if augment != "none":
+            image = random_flip(image, flip_seed)
+            if lighting:
+                image = lighting_noise(image, light_seed)
+        image = tf.ensure_shape(image - mean_t, [image_size, image_size, 3])
+        return image, label
+
+    train = src.records("train", shuffle=True, seed=seed, input_context=input_context)
+    train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat().enumerate()
+    train = train.map(lambda index, ex: (ex[0], index, ex[1], ex[2]))
+    train = guarded_map(train, train_example, skip_corrupt=skip_corrupt, counter=counter)
+    train = train.batch(per_replica, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+    validation = validation_images = None
+    if src.has_validation:
+        eval_batch = eval_batch_size or per_replica
+
+        def eval_example(encoded, label):
+            image = tf.ensure_shape(_eval_crop(encoded, image_size, eval_side) - mean_t, [image_size, image_size, 3])
+            return image, label
+
+        records = src.records("validation", shuffle=False, input_context=input_context)
+        validation = guarded_map(records, eval_example, skip_corrupt=skip_corrupt, counter=counter)
+        validation = with_options(validation.batch(eval_batch).prefetch(tf.data.AUTOTUNE), deterministic=True)
+        validation_images = guarded_map(records, lambda e, l: (decode_rgb(e), l), skip_corrupt=skip_corrupt, counter=counter)
+        validation_images = with_options(validation_images, deterministic=True)
+
+    return ImageData(
+        train=with_options(train, deterministic),
+        validation=validation,
+        num_classes=int(src.num_classes),
+        train_size=src.size("train"),
+        mean=mean_array,
+        validation_images=validation_images,
+        corrupt=counter,
+    )

@@ -1,0 +1,119 @@
+"""Fully-convolutional multi-scale testing (PAPER.md, "ImageNet recipe (Sec. 3.4)", Table 4).
+
+The paper adopts the fully-convolutional form: the final fc layer becomes a 1x1 convolution over
+the conv5 feature map, giving a class score map at any input size; the map is averaged over
+positions, and the scores are averaged over the shorter sides {224, 256, 384, 480, 640}.
+
+`fully_convolutional(model)` builds that form explicitly from a model whose head is `avg_pool`
+then the Dense `predictions`: the Dense kernel is applied at every position (logits, before the
+softmax). We average the logit map over positions, apply the softmax once per scale, and average
+the softmax scores over scales (and over the horizontal flip with `flip=True`). Because the fc
+layer is linear, the position-averaged logits are exactly the logits of the global-pool model run
+on the whole image; the tests check this.
+
+    model = ResNet50(weights="imagenet", input_shape=(None, None, 3))
+    evaluate_multi_scale(model, data.validation_images, mean=data.mean)
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_resnet_paper.data.crops import TEST_SCALES, shorter_side_size
+from keras_resnet_paper.evaluation.topk import top1_top5_error
+from keras_resnet_paper.models import find_layer
+
+__all__ = ["fully_convolutional", "multi_scale_scores", "evaluate_multi_scale"]
+
+
+class _ClassScoreMap(keras.layers.Layer):
+    """The fc layer as a 1x1 convolution: logits at every position of a [B, h, w, D] feature map."""
+
+    def __init__(self, dense: keras.layers.Dense, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = dense
+
+    def call(self, features):
+        logits = keras.ops.matmul(keras.ops.cast(features, self.dense.kernel.dtype), self.dense.kernel)
+        return logits + self.dense.bias if self.dense.use_bias else logits
+
+
+def fully_convolutional(model: keras.Model) -> keras.Model:
+    """The model's fully-convolutional form: image -> class score map (logits) [B, h, w, classes].
+
+    Needs a model with a `predictions` Dense head after `avg_pool` (include_top=True) and spatial
+    input dimensions left open, e.g. `ResNet50(input_shape=(None, None, 3))`.
+    """
+    shape = tuple(model.input_shape[1:3]) if hasattr(model, "input_shape") else ()
+    if any(d is not None for d in shape):
+        raise ValueError(
+            f"multi-scale testing needs a model built with input_shape=(None, None, 3); got input shape {model.input_shape}."
+        )
+    try:
+        dense = find_layer(model, "predictions")
+        pool = find_layer(model, "avg_pool")
+    except ValueError as err:
+        raise ValueError(f"fully_convolutional needs layers 'avg_pool' and 'predictions' (include_top=True): {err}") from None
+    if not isinstance(dense, keras.layers.Dense):
+        raise ValueError(f"layer 'predictions' must be Dense; got {type(dense).__name__}.")
+    features = pool.input
+    return keras.Model(model.inputs, _ClassScoreMap(dense, name="score_map")(features), name=f"{model.name}_fcn")
+
+
+def multi_scale_scores(
+    model: keras.Model,
+    dataset: tf.data.Dataset,
+    *,
+    scales: Sequence[int] = TEST_SCALES,
+    mean=None,
+    flip: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(softmax scores [N, C] averaged over scales, labels [N]) for a dataset of (image, label).
+
+    Images are single [H, W, 3] RGB images on the 0..255 scale, resized so the shorter side is
+    each of `scales`. `mean` is a per-channel mean (3,); a per-pixel mean image is reduced to its
+    per-channel mean, since the inputs have no fixed size.
+    """
+    scales = tuple(int(s) for s in scales)
+    if not scales or min(scales) < 1:
+        raise ValueError(f"scales must be positive shorter sides, e.g. {TEST_SCALES}; got {scales}.")
+    fcn = fully_convolutional(model)
+    channel_mean = np.zeros(3, np.float32) if mean is None else np.asarray(mean, np.float32)
+    if channel_mean.ndim == 3:
+        channel_mean = channel_mean.mean(axis=(0, 1))
+    if channel_mean.shape != (3,):
+        raise ValueError(f"mean must have shape (3,) or (h, w, 3); got {np.shape(mean)}.")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32), tf.TensorSpec([], tf.int32)])
+    def scale_scores(image, side):
+        size = shorter_side_size(tf.shape(image), side)
+        x = tf.image.resize(image, size, method="bilinear", antialias=True) - channel_mean
+        batch = tf.stack([x, tf.reverse(x, axis=[1])]) if flip else x[None]
+        logits = tf.reduce_mean(tf.cast(fcn(batch, training=False), tf.float32), axis=[1, 2])
+        return tf.reduce_mean(tf.nn.softmax(logits, axis=-1), axis=0)
+
+    scores, labels = [], []
+    for image, label in dataset:
+        image = tf.cast(image, tf.float32)
+        scores.append(np.mean([scale_scores(image, tf.constant(s)).numpy() for s in scales], axis=0))
+        labels.append(int(label))
+    if not scores:
+        raise ValueError("multi-scale evaluation got an empty dataset.")
+    return np.stack(scores), np.asarray(labels)
+
+
+def evaluate_multi_scale(
+    model: keras.Model,
+    dataset: tf.data.Dataset,
+    *,
+    scales: Sequence[int] = TEST_SCALES,
+    mean=None,
+    flip: bool = False,
+) -> dict[str, float]:
+    """{"top1_error", "top5_error"} of fully-convolutional multi-scale testing (Sec. 3.4, Table 4)."""
+    scores, labels = multi_scale_scores(model, dataset, scales=scales, mean=mean, flip=flip)
+    return top1_top5_error(scores, labels)

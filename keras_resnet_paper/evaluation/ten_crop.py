@@ -1,0 +1,74 @@
+"""10-crop testing (PAPER.md, "ImageNet results" and "ImageNet recipe (Sec. 3.4)").
+
+Each image is resized to shorter side 256; the four corner and the centre 224 crops and their
+horizontal flips go through the model; the 10 softmax score vectors are averaged, and top-1 /
+top-5 errors are computed from the averages (`evaluation.topk`).
+
+    data = imagenet_datasets("imagenet2012", data_dir="~/tfds")
+    evaluate_ten_crop(model, data.validation_images, mean=data.mean)
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_resnet_paper.data.crops import ten_crop
+from keras_resnet_paper.evaluation.topk import top1_top5_error
+
+__all__ = ["evaluate_ten_crop", "ten_crop_scores"]
+
+
+def _subtract_mean(mean) -> Callable[[tf.Tensor], tf.Tensor]:
+    if mean is None:
+        return lambda x: x
+    return lambda x: x - tf.constant(np.asarray(mean, np.float32))
+
+
+def ten_crop_scores(
+    model: keras.Model,
+    dataset: tf.data.Dataset,
+    *,
+    mean=None,
+    crop_size: int = 224,
+    resize_side: int = 256,
+    batch_size: int = 8,
+    from_logits: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores [N, C] averaged over the 10 crops, labels [N]) for a dataset of (image, label).
+
+    Images are single [H, W, 3] RGB images of any size on the 0..255 scale; `mean` (shape (3,) or
+    (crop_size, crop_size, 3)) is subtracted from every crop. With `from_logits` the model's outputs
+    go through a softmax before averaging.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    if len(dataset.element_spec) != 2 or dataset.element_spec[0].shape.rank != 3:
+        raise ValueError(f"dataset must yield (image [H, W, C], label); got {dataset.element_spec}.")
+    normalise = _subtract_mean(mean)
+    crops = dataset.map(
+        lambda image, label: (normalise(ten_crop(image, crop_size, resize_side)), label),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    scores, labels = [], []
+    for batch, label in crops:
+        n = int(batch.shape[0])
+        flat = tf.reshape(batch, [n * 10, crop_size, crop_size, batch.shape[-1]])
+        out = model(flat, training=False)
+        if from_logits:
+            out = keras.ops.softmax(out, axis=-1)
+        out = keras.ops.convert_to_numpy(out).astype(np.float64).reshape(n, 10, -1)
+        scores.append(out.mean(axis=1))
+        labels.append(label.numpy().reshape(-1))
+    if not scores:
+        raise ValueError("ten-crop evaluation got an empty dataset.")
+    return np.concatenate(scores), np.concatenate(labels)
+
+
+def evaluate_ten_crop(model: keras.Model, dataset: tf.data.Dataset, **kwargs) -> dict[str, float]:
+    """{"top1_error", "top5_error"} of 10-crop testing (Sec. 3.4); arguments as `ten_crop_scores`."""
+    scores, labels = ten_crop_scores(model, dataset, **kwargs)
+    return top1_top5_error(scores, labels)
