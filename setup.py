@@ -33,7 +33,7 @@ setup(
     extras_require={
         # The offline main job (scikit-learn's digits) and its plots.
         "examples": EXAMPLES,
-        "test": ["pytest>=7"] + EXAMPLES,
+        "test": ["pytest>=7", "keras-cv>=0.9"] + EXAMPLES,
         "cv": ["keras-cv>=0.9"],
     },
     entry_points={

@@ -10,6 +10,7 @@ from keras_resnet_paper.models.transfer import (
     freeze_backbone,
     frozen_stages,
     parameter_counts,
+    recompute_bn_statistics,
     unfreeze,
 )
 from keras_resnet_paper.models.zoo import (
@@ -57,6 +58,7 @@ __all__ = [
     "imagenet_resnet",
     "iter_layers",
     "parameter_counts",
+    "recompute_bn_statistics",
     "stage_outputs",
     "unfreeze",
 ]

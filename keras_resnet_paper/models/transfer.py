@@ -15,7 +15,7 @@ statistics and leaves them untouched even when the model is called with ``traini
 (``tests/models/test_transfer.py`` checks this on flat and nested models). By default `unfreeze`
 keeps the BatchNormalization layers frozen, so a small target data set fine-tunes the
 convolutions without overwriting the ImageNet statistics with noisy batch estimates (the
-paper's own detection fine-tuning also fixes BN statistics, Sec. 4.3 / Appendix A).
+paper fixes BN for its detection fine-tuning too: its Appendix A, not summarised in PAPER.md).
 
 Stages are named as in Table 1: ``conv1`` (stem: 7x7 conv, BN, ReLU and max pool on ImageNet;
 3x3 conv on CIFAR), then ``conv2_x`` ... ``conv5_x`` (``conv4_x`` is the last CIFAR stage).
@@ -149,6 +149,37 @@ def frozen_stages(model: keras.Model) -> tuple[str, ...]:
             continue
         trainable.setdefault(stage, []).append(any(id(w) in trainable_ids for w in layer.weights))
     return tuple(s for s in backbone_stages(model) if s in trainable and not any(trainable[s]))
+
+
+def recompute_bn_statistics(model: keras.Model, batches: Iterable) -> int:
+    """Set every BatchNormalization's moving mean and variance to the plain average of its batch
+    statistics over `batches` (arrays, tensors or (images, labels) pairs); returns the batch count.
+
+    As the authors' release did after training (PAPER.md, Sec. 3.4, last item). Also useful before
+    freezing a backbone whose statistics do not fit the new inputs (e.g. one built with
+    ``weights=None``), since a frozen BN normalises with them. Weights are not changed; each layer's
+    `trainable` and `momentum` are restored afterwards. The variance averaged is the per-batch one.
+    """
+    layers = bn_layers(model)
+    if not layers:
+        raise ValueError(f"model {model.name!r} has no BatchNormalization layers.")
+    saved = [(layer, layer.trainable, layer.momentum) for layer in layers]
+    count = 0
+    try:
+        for layer in layers:
+            layer.trainable = True  # a non-trainable BN would not update its statistics
+        for batch in batches:
+            images = batch[0] if isinstance(batch, (tuple, list)) else batch
+            for layer in layers:
+                layer.momentum = count / (count + 1.0)  # running average: batch k gets weight 1/(k+1)
+            model(images, training=True)
+            count += 1
+    finally:
+        for layer, trainable, momentum in saved:
+            layer.trainable, layer.momentum = trainable, momentum
+    if count == 0:
+        raise ValueError("batches is empty; pass at least one batch of images.")
+    return count
 
 
 def bn_layers(model: keras.Model, stages: Iterable[str] | None = None) -> list[keras.layers.BatchNormalization]:

@@ -169,3 +169,26 @@ def test_layer_stage_names():
     assert transfer.layer_stage("conv4_x") == "conv4_x"
     assert transfer.layer_stage("predictions") is None
     assert transfer.layer_stage("avg_pool") is None
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_recompute_bn_statistics_is_plain_average(nested):
+    model = _classifier(nested)
+    transfer.freeze_backbone(model, up_to="conv3_x")  # mixed: frozen and trainable BN layers
+    flags = [(layer.trainable, layer.momentum) for layer in transfer.bn_layers(model)]
+    x = _images(8, seed=3)
+    # With one batch, the inference pass then equals the (unfrozen) training pass.
+    assert transfer.recompute_bn_statistics(model, [x]) == 1
+    assert [(layer.trainable, layer.momentum) for layer in transfer.bn_layers(model)] == flags
+    transfer.unfreeze(model, keep_bn_frozen=False)
+    np.testing.assert_allclose(model(x, training=False).numpy(), model(x, training=True).numpy(),
+                               rtol=1e-3, atol=1e-5)
+    # Over two batches the first BN holds the average of the two batch means.
+    a, b = _images(4, seed=4), _images(4, seed=5) + 1.0
+    transfer.recompute_bn_statistics(model, [(a, None), (b, None)])
+    conv1 = keras.Model(model.inputs, krp.find_layer(model, "conv1_conv").output)
+    means = [conv1(x).numpy().mean(axis=(0, 1, 2)) for x in (a, b)]
+    np.testing.assert_allclose(krp.find_layer(model, "conv1_bn").moving_mean.numpy(),
+                               (means[0] + means[1]) / 2, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="empty"):
+        transfer.recompute_bn_statistics(model, [])
