@@ -10,6 +10,7 @@ Run it again with the same --model_dir to resume after an interruption.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from absl import app, flags
@@ -20,7 +21,11 @@ flags.DEFINE_string("recipe", "cifar10_paper", "Recipe name (see --list_recipes)
 flags.DEFINE_bool("list_recipes", False, "List the recipes and exit.")
 flags.DEFINE_bool("print_recipe", False, "Print the recipe (after overrides) and exit.")
 flags.DEFINE_string("model", None, "Model: resnet20/32/44/56/110/1202, plain20.., resnet18..152, plain18.., or resnet/plain<6n+2>. Default: the recipe's.")
-flags.DEFINE_string("dataset", None, "Data set: cifar10, cifar100, digits, imagenet (default: the recipe's).")
+flags.DEFINE_string(
+    "dataset", None,
+    "Data set (default: the recipe's): cifar10, cifar100, digits, imagenet (tfds imagenet2012), or for "
+    "ImageNet-style training another tfds name (imagenette, tf_flowers), a TFRecord pattern or a folder.",
+)
 flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 flags.DEFINE_bool("offline", False, "Train on scikit-learn's digits upsampled to 32x32 (no network); shortens the schedule at the same fractions.")
 flags.DEFINE_integer("batch_size", None, "Global batch (the lr scales linearly, with gradual warm-up, when it differs from the recipe's).")
@@ -39,6 +44,8 @@ flags.DEFINE_bool("augment_on_device", False, "Run the pad/crop/flip augmentatio
 flags.DEFINE_bool("recalibrate_bn", None, "Re-estimate BN statistics over training batches after training.")
 flags.DEFINE_integer("eval_every", None, "Iterations between evaluations/log rows.")
 flags.DEFINE_multi_string("override", [], "Recipe field override key=value (repeatable), e.g. boundaries=400,600.")
+flags.DEFINE_bool("sync_bn", False, "BN statistics over the global batch across replicas (default: per replica, as in the paper).")
+flags.DEFINE_bool("tensorboard", True, "Write TensorBoard logs (needs the tensorboard package).")
 flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per evaluation.")
 
 
@@ -89,17 +96,31 @@ def main(argv) -> int:
             recalibrate_bn=FLAGS.recalibrate_bn,
             eval_every=FLAGS.eval_every,
             verbose=FLAGS.verbose,
+            tensorboard=FLAGS.tensorboard,
+            sync_bn=FLAGS.sync_bn,
         )
     except NonFiniteLossError as e:
         print(str(e), file=sys.stderr, flush=True)
         return 3
-    print(
-        f"Done: {result.model_name} {result.recipe.name}, {result.steps} iterations, "
-        f"test top-1 error {100 * result.final['top1_error']:.2f}%, top-5 {100 * result.final['top5_error']:.2f}%, "
-        f"{result.wall_time_s:.0f} s. Outputs in {model_dir}.",
-        flush=True,
-    )
+    print(_summary(result), flush=True)
     return 0
+
+
+def _summary(result) -> str:
+    """The closing lines: errors, wall time and where the logs, plots and weights are."""
+    lines = [
+        f"Done: {result.model_name}, recipe {result.recipe.name}, {result.steps} iterations"
+        f"{f' (resumed at {result.resumed_from})' if result.resumed_from else ''}, {result.wall_time_s:.0f} s.",
+        f"  test top-1 error {100 * result.final['top1_error']:.2f}%, top-5 error {100 * result.final['top5_error']:.2f}%",
+    ]
+    for fallback in result.fallbacks:
+        lines.append(f"  fallback: {fallback}")
+    if result.model_dir:
+        for name in ("history.csv", "error_curves.png", "report.md", "best.weights.h5", "final.weights.h5"):
+            for path in (os.path.join(result.model_dir, name), os.path.join(result.model_dir, "checkpoints", name)):
+                if os.path.exists(path):
+                    lines.append(f"  {name:<17} {path}")
+    return "\n".join(lines)
 
 
 def _tpu_strategy():

@@ -192,14 +192,14 @@ RECIPES: dict[str, Recipe] = {
             name="cifar10_offline",
             description=(
                 "cifar10_paper shortened for scikit-learn's digits upsampled to 32x32 (no network): "
-                "the same recipe with the schedule scaled to 600 iterations, lr divided by 10 at "
-                "50% and 75% (300, 450) as 32k/48k of 64k."
+                "the same recipe with the schedule scaled to 300 iterations, lr divided by 10 at "
+                "50% and 75% (150, 225) as 32k/48k of 64k."
             ),
             dataset="digits",
-            iterations=600,
-            boundaries=(300, 450),
-            eval_every=50,
-            checkpoint_every=50,
+            iterations=300,
+            boundaries=(150, 225),
+            eval_every=25,
+            checkpoint_every=25,
         ),
         _IMAGENET_PAPER,
     )

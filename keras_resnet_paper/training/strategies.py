@@ -26,7 +26,7 @@ def make_strategy(name: str = "auto", tpu: str | None = None) -> tf.distribute.S
     """Build a strategy.
 
     auto: `mirrored` when there are several local GPUs, else `default`.
-    default: the default strategy (one device: the GPU if any, else the CPU).
+    default: one device (`OneDeviceStrategy` on the first GPU, else the CPU).
     mirrored: `MirroredStrategy` over all local GPUs (or all logical CPUs when there is no GPU).
     multi_worker: `MultiWorkerMirroredStrategy`, cluster read from the TF_CONFIG environment
       variable (one process per machine, the same command on each).
@@ -38,7 +38,11 @@ def make_strategy(name: str = "auto", tpu: str | None = None) -> tf.distribute.S
         name = "mirrored" if len(_gpus()) > 1 else "default"
         logging.info("--strategy=auto -> %s (%d GPU(s) visible).", name, len(_gpus()))
     if name == "default":
-        return tf.distribute.get_strategy()
+        # OneDeviceStrategy, not the no-op default strategy: Keras then feeds every strategy the
+        # same way (it draws one batch to build the model, then restarts the input), so one
+        # device and `mirrored` see the same images at every step.
+        device = (_gpus() or tf.config.list_logical_devices("CPU"))[0].name
+        return tf.distribute.OneDeviceStrategy(device)
     if name == "mirrored":
         devices = [d.name for d in _gpus()] or [d.name for d in tf.config.list_logical_devices("CPU")]
         logging.info("MirroredStrategy over %s.", devices)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import math
 import os
@@ -22,11 +23,11 @@ from absl import logging
 
 from keras_resnet_paper.evaluation.topk import TopKError
 from keras_resnet_paper.training import callbacks as cbs
-from keras_resnet_paper.training.bn_recalibration import recalibrate_bn as _recalibrate_bn
+from keras_resnet_paper.training.bn_recalibration import bn_layers, recalibrate_bn as _recalibrate_bn
 from keras_resnet_paper.training.optimizer import PaperSGD
 from keras_resnet_paper.training.recipes import RECIPES, Recipe, get_recipe
 from keras_resnet_paper.training.schedules import ErrorThresholdWarmup, PlateauDecay, schedule_for_recipe
-from keras_resnet_paper.training.strategies import is_chief, make_strategy, resolve_options
+from keras_resnet_paper.training.strategies import is_chief, make_strategy, per_replica_batch, resolve_options
 
 __all__ = ["train", "TrainResult", "build_model", "precision_scope", "offline_recipe", "set_determinism"]
 
@@ -87,15 +88,18 @@ def build_model(name: str, *, classes: int, input_shape: Sequence[int], **kwargs
 
 
 def offline_recipe(recipe: Recipe) -> Recipe:
-    """`recipe` on the offline digits data, with its schedule shortened at the same fractions."""
+    """`recipe` on the offline digits data (`cifar10_offline`'s length), its lr boundaries at the
+    same fractions of the run (Sec. 4.2's 32k/48k of 64k become 50% and 75%)."""
     if recipe.dataset == OFFLINE_DATASET:
         return recipe
     ref = RECIPES["cifar10_offline"]
     short = recipe.shortened(ref.iterations) if not recipe.plateau else recipe.replace(
-        iterations=ref.iterations, eval_every=ref.eval_every, checkpoint_every=ref.checkpoint_every,
-        plateau_patience=2,
+        iterations=ref.iterations, plateau_patience=2,
     )
-    return short.replace(dataset=OFFLINE_DATASET, name=f"{recipe.name}+offline", holdout=False)
+    return short.replace(
+        dataset=OFFLINE_DATASET, name=f"{recipe.name}+offline", holdout=False,
+        eval_every=ref.eval_every, checkpoint_every=ref.checkpoint_every,
+    )
 
 
 def _fit_eval_every(iterations: int, eval_every: int) -> int:
@@ -105,14 +109,25 @@ def _fit_eval_every(iterations: int, eval_every: int) -> int:
     return e
 
 
+CIFAR_DATASETS = ("cifar10", "cifar100", "digits")
+
+
 def _load_data(recipe, batch_size, *, seed, deterministic, data_dir, input_context=None, augment=None, source=None):
+    """The recipe's data: `cifar_datasets` for cifar10/cifar100/digits (or an array `source`),
+    `imagenet_datasets` otherwise ("imagenet" is tfds "imagenet2012"; any other name, TFRecord
+    pattern or folder is passed on as the source)."""
     from keras_resnet_paper import data as data_lib
 
-    if recipe.dataset == "imagenet" and source is None:
+    if source is None and recipe.dataset not in CIFAR_DATASETS:
         if not hasattr(data_lib, "imagenet_datasets"):
-            raise RuntimeError("ImageNet training needs keras_resnet_paper.data.imagenet_datasets (not available).")
+            raise ValueError(
+                f"dataset={recipe.dataset!r} needs keras_resnet_paper.data.imagenet_datasets, which this "
+                f"installation lacks; CIFAR-style data sets are {CIFAR_DATASETS}."
+            )
         return data_lib.imagenet_datasets(
-            batch_size=batch_size, seed=seed, input_context=input_context, deterministic=deterministic, data_dir=data_dir
+            source="imagenet2012" if recipe.dataset == "imagenet" else recipe.dataset,
+            batch_size=batch_size, seed=seed, input_context=input_context, deterministic=deterministic,
+            data_dir=data_dir,
         )
     return data_lib.cifar_datasets(
         source=source if source is not None else recipe.dataset,
@@ -124,6 +139,12 @@ def _load_data(recipe, batch_size, *, seed, deterministic, data_dir, input_conte
         deterministic=deterministic,
         data_dir=data_dir,
     )
+
+
+def _test_set(data):
+    """The set the final errors are reported on: CIFAR's test set, ImageNet's validation set."""
+    test = getattr(data, "test", None)
+    return test if test is not None else data.validation
 
 
 def _read_history(path: str) -> list[dict]:
@@ -165,6 +186,8 @@ def train(
     label: str | None = None,
     verbose: int | str = "auto",
     write_report: bool = True,
+    tensorboard: bool = True,
+    sync_bn: bool = False,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     overrides: dict | None = None,
 ) -> TrainResult:
@@ -174,7 +197,9 @@ def train(
     global batch; if it differs from the recipe's, the lr is scaled linearly with a gradual
     warm-up. `iterations` shortens (or lengthens) the run with the lr boundaries at the same
     fractions. `data_source` replaces the recipe's data set (any `cifar_datasets` source, e.g. a
-    (x_train, y_train, x_test, y_test) tuple). Raises `NonFiniteLossError` if the loss diverges.
+    (x_train, y_train, x_test, y_test) tuple). `sync_bn` computes BN statistics over the global
+    batch across replicas (the paper's BN, like Caffe's, is per device: off by default). Raises
+    `NonFiniteLossError` if the loss diverges.
     """
     t0 = time.time()
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
@@ -222,26 +247,26 @@ def train(
 
     # ---------------------------------------------------------------- data
     data_kwargs = dict(seed=seed, deterministic=deterministic, data_dir=data_dir, source=data_source)
-    if multi_worker:
-        per_replica = global_batch // strategy.num_replicas_in_sync
-        if per_replica * strategy.num_replicas_in_sync != global_batch:
-            raise ValueError(f"Global batch {global_batch} does not split over {strategy.num_replicas_in_sync} replicas.")
+    data = _load_data(recipe, global_batch, **data_kwargs)
+    if strategy.num_replicas_in_sync > 1:
+        per_replica_batch(global_batch, strategy)  # ValueError if the global batch does not split
 
         def train_fn(skip):
+            """Each worker reads its shard in per-replica batches; its replicas take consecutive
+            batches, so one step sees the same images as one device with the global batch."""
+
             def fn(ctx):
-                d = _load_data(recipe, ctx.get_per_replica_batch_size(global_batch), input_context=ctx, **data_kwargs)
-                return d.train.skip(skip)
+                d = _load_data(recipe, global_batch, input_context=ctx, **data_kwargs)  # batches per replica
+                return d.train.skip(skip * (ctx.num_replicas_in_sync // ctx.num_input_pipelines))
 
             return strategy.distribute_datasets_from_function(fn)
 
-        data = _load_data(recipe, global_batch, **data_kwargs)
     else:
-        data = _load_data(recipe, global_batch, **data_kwargs)
 
         def train_fn(skip):
             return _load_data(recipe, global_batch, **data_kwargs).train.skip(skip) if skip else data.train
 
-    eval_ds = data.validation if data.validation is not None else data.test
+    eval_ds = data.validation if data.validation is not None else _test_set(data)
     shape = tuple(input_shape) if input_shape else tuple(data.train.element_spec[0].shape[1:])
 
     # ---------------------------------------------------------------- model and optimizer
@@ -254,6 +279,9 @@ def train(
         )
     with precision_scope(options.precision), strategy.scope():
         model = build_model(model_name, classes=data.num_classes, input_shape=shape, **(model_kwargs or {}))
+        if sync_bn and strategy.num_replicas_in_sync > 1:
+            for layer in bn_layers(model):  # BN statistics over the global batch, not per replica
+                layer.synchronized = True
         if getattr(data, "augmentation", None) is not None:
             inputs = keras.Input(shape)
             model = keras.Model(inputs, model(data.augmentation(inputs)), name=model.name)
@@ -303,7 +331,10 @@ def train(
         callbacks.append(checkpoint)
     if model_dir and chief:
         callbacks.append(keras.callbacks.CSVLogger(os.path.join(model_dir, "history.csv"), append=True))
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(model_dir, "tensorboard"), update_freq="epoch"))
+        if tensorboard and importlib.util.find_spec("tensorboard") is not None:
+            callbacks.append(keras.callbacks.TensorBoard(os.path.join(model_dir, "tensorboard"), update_freq="epoch"))
+        elif tensorboard:
+            logging.warning("TensorBoard logs skipped: the `tensorboard` package is not installed (pip install tensorboard).")
         with open(os.path.join(model_dir, "recipe.json"), "w") as f:
             json.dump({**recipe.to_dict(), "model": model_name, "global_batch": global_batch,
                        "precision": options.precision, "jit_compile": options.jit_compile,
@@ -341,7 +372,7 @@ def train(
 
     if recipe.recalibrate_bn:
         _recalibrate_bn(model, train_fn(0) if not multi_worker else data.train, recipe.recalibrate_bn_batches)
-    final = model.evaluate(data.test, verbose=0, return_dict=True)
+    final = model.evaluate(_test_set(data), verbose=0, return_dict=True)
     final = {k: float(v) for k, v in final.items()}
     if model_dir and chief:
         model.save_weights(os.path.join(model_dir, "final.weights.h5"))
