@@ -27,19 +27,24 @@ import keras_resnet_paper as krp
 from keras_resnet_paper.models import preprocessing, weights as weights_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("dataset", "voc/2007", "tfds detection data set with objects/bbox and objects/label.")
-flags.DEFINE_string("data_dir", None, "tfds data directory.")
-flags.DEFINE_bool("synthetic", False, "Train on generated boxes (no network).")
-flags.DEFINE_string("model", "resnet50", "Backbone: an ImageNet-family model of the paper.")
-flags.DEFINE_string("weights", "imagenet", 'Backbone weights: "imagenet", "none" or a file path.')
-flags.DEFINE_integer("image_size", 512, "Square input size (a multiple of 128).")
-flags.DEFINE_integer("batch_size", 8, "Batch size.")
-flags.DEFINE_integer("epochs", 10, "Epochs.")
-flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: one pass over the data).")
-flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate.")
-flags.DEFINE_string("freeze_up_to", "conv2_x", 'Frozen stages (stem up to this one), or "none".')
-flags.DEFINE_integer("max_boxes", 32, "Boxes per image after padding with -1.")
-flags.DEFINE_integer("seed", 0, "Random seed.")
+
+
+def define_flags() -> None:
+    """The command-line flags (defined only when run as a script, so tests can import it)."""
+    flags.DEFINE_string("dataset", "voc/2007", "tfds detection data set with objects/bbox and objects/label.")
+    flags.DEFINE_string("data_dir", None, "tfds data directory.")
+    flags.DEFINE_bool("synthetic", False, "Train on generated boxes (no network).")
+    flags.DEFINE_string("model", "resnet50", "Backbone: an ImageNet-family model of the paper.")
+    flags.DEFINE_string("weights", "imagenet", 'Backbone weights: "imagenet", "none" or a file path.')
+    flags.DEFINE_integer("image_size", 512, "Square input size (a multiple of 128).")
+    flags.DEFINE_integer("batch_size", 8, "Batch size.")
+    flags.DEFINE_integer("epochs", 10, "Epochs.")
+    flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: one pass over the data).")
+    flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate.")
+    flags.DEFINE_string("freeze_up_to", "conv2_x", 'Frozen stages (stem up to this one), or "none".')
+    flags.DEFINE_integer("max_boxes", 32, "Boxes per image after padding with -1.")
+    flags.DEFINE_integer("seed", 0, "Random seed.")
+
 
 #: Pyramid levels RetinaNet reads, and the Table 1 stages that feed them.
 PYRAMID_STAGES = {"P3": "conv3_x", "P4": "conv4_x", "P5": "conv5_x"}
@@ -115,11 +120,14 @@ def compile_detector(detector, learning_rate: float = 1e-4) -> None:
 
 
 def _pad_boxes(boxes, classes, max_boxes: int):
-    boxes, classes = boxes[:max_boxes], tf.cast(classes[:max_boxes], tf.float32)
-    pad = max_boxes - tf.shape(classes)[0]
-    boxes = tf.pad(boxes, [[0, pad], [0, 0]], constant_values=-1.0)
-    classes = tf.pad(classes, [[0, pad]], constant_values=-1.0)
-    return tf.reshape(boxes, (max_boxes, 4)), tf.reshape(classes, (max_boxes,))
+    """The first `max_boxes` boxes and classes, each padded with -1 to exactly `max_boxes`."""
+
+    def pad(values, width):
+        values = values[:max_boxes]
+        padding = [[0, max_boxes - tf.shape(values)[0]]] + [[0, 0]] * (len(width) - 1)
+        return tf.reshape(tf.pad(values, padding, constant_values=-1.0), (max_boxes, *width[1:]))
+
+    return pad(tf.cast(boxes, tf.float32), (None, 4)), pad(tf.cast(classes, tf.float32), (None,))
 
 
 def tfds_detection(name: str, split: str, image_size: int, batch_size: int, mode: str | dict,
@@ -226,4 +234,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

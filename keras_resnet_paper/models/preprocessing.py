@@ -22,8 +22,6 @@ from keras_resnet_paper.models.weights import (
     get_pretrained_config,
 )
 
-_CLASS_INDEX_CACHE: dict[str, dict[str, list[str]]] = {}
-
 
 def preprocessing_config(mode: str | Mapping[str, Any] = "caffe") -> dict[str, Any]:
     """The preprocessing convention: a name ("caffe", "torch"), a convention dict, or release
@@ -92,11 +90,8 @@ def load_class_index(class_index: str | os.PathLike | Mapping | None = None) -> 
         spec = IMAGENET_CLASS_INDEX
         class_index = keras.utils.get_file(spec["file_name"], spec["url"], cache_subdir="models",
                                            file_hash=spec["file_hash"])
-    path = os.fspath(class_index)
-    if path not in _CLASS_INDEX_CACHE:
-        with open(path, encoding="utf8") as f:
-            _CLASS_INDEX_CACHE[path] = {str(k): list(v) for k, v in json.load(f).items()}
-    return _CLASS_INDEX_CACHE[path]
+    with open(os.fspath(class_index), encoding="utf8") as f:  # 40 kB: read per call, no cache
+        return {str(k): list(v) for k, v in json.load(f).items()}
 
 
 def decode_predictions(preds, top: int = 5, class_index: str | os.PathLike | Mapping | None = None):

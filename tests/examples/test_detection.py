@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import keras
 import numpy as np
 import pytest
@@ -13,15 +10,10 @@ import keras_resnet_paper as krp
 
 pytest.importorskip("keras_cv")
 
-EXAMPLE = pathlib.Path(__file__).parents[2] / "examples" / "detection.py"
-
 
 @pytest.fixture(scope="module")
-def detection():
-    spec = importlib.util.spec_from_file_location("example_detection", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def detection(load_example):
+    return load_example("detection")
 
 
 @pytest.mark.parametrize("nested", [False, True])
@@ -85,3 +77,21 @@ def test_retinanet_builds_on_nested_backbone(detection):
     assert not krp.find_layer(detector, "conv2_block1_1_conv").trainable  # frozen up to conv2_x
     assert krp.find_layer(detector, "conv3_block1_1_conv").trainable
     assert not any(layer.trainable for layer in krp.models.transfer.bn_layers(detector))
+
+
+def test_tfds_boxes_become_padded_absolute_xyxy(detection):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=4, policy=tfds.testing.MockPolicy.USE_CODE):
+        ds, num_classes = detection.tfds_detection("voc/2007", "validation", 128, 1, "caffe",
+                                                   max_boxes=40, train=False)
+        raw = next(iter(tfds.builder("voc/2007").as_dataset(split="validation")))
+        images, targets = next(iter(ds))
+    assert num_classes == 20 and images.shape == (1, 128, 128, 3)
+    # (tfds' mock data draws the lengths of bbox and label independently; real VOC has them equal.)
+    n, m = int(raw["objects"]["bbox"].shape[0]), int(raw["objects"]["label"].shape[0])
+    ymin, xmin, ymax, xmax = raw["objects"]["bbox"].numpy()[:40].T
+    np.testing.assert_allclose(targets["boxes"][0, :n], np.stack([xmin, ymin, xmax, ymax], -1) * 128,
+                               rtol=1e-6)
+    np.testing.assert_array_equal(targets["classes"][0, :m], raw["objects"]["label"].numpy()[:40])
+    np.testing.assert_array_equal(targets["boxes"][0, n:], -1)
+    np.testing.assert_array_equal(targets["classes"][0, m:], -1)
