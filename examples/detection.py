@@ -73,9 +73,10 @@ def pyramid_backbone(model: keras.Model):
         if stage not in stage_tensors:
             raise ValueError(f"model {model.name!r} has no stage {stage!r} for pyramid level {level}; "
                              f"it has {list(stage_tensors)} (use an ImageNet-family model).")
-        producer = next(layer for layer in model.layers if layer.output is stage_tensors[stage])
-        # The tensor of the producer's call in `model` (for a nested stage: not its inner output).
-        tensor = keras.Operation.output.fget(producer)
+        # The tensor of the producing layer's call in `model` (for a nested stage, not the inner
+        # output that its `output` property reports).
+        tensor = next(keras.Operation.output.fget(layer) for layer in model.layers
+                      if any(stage_tensors[stage] is t for t in (layer.output, keras.Operation.output.fget(layer))))
         levels[level] = f"{stage}_pyramid"
         outputs.append(keras.layers.Identity(name=levels[level])(tensor))
     backbone = keras_cv.models.Backbone(inputs=model.inputs, outputs=outputs, name=f"{model.name}_backbone")

@@ -68,3 +68,25 @@ def test_tfds_path_on_mock_data(example):
                                    head_epochs=1, finetune_epochs=1)
     assert results["phase1_params"]["trainable"] == 512 * 5 + 5
     assert 0.0 <= results["phase2_accuracy"] <= 1.0
+
+
+@pytest.mark.slow
+def test_tfds_path_with_imagenet_release(example, monkeypatch, tmp_path):
+    """The default online path: ResNet-50 "imagenet" (registry, Caffe preprocessing, BN epsilon),
+    with the download replaced by a local file in the keras.applications layout."""
+    import keras
+
+    from keras_resnet_paper.models import weights as weights_lib
+
+    tfds = pytest.importorskip("tensorflow_datasets")
+    path = str(tmp_path / "resnet50_notop.h5")
+    source = krp.ResNet50(include_top=False, input_shape=(64, 64, 3), bn_epsilon=1.001e-5)
+    weights_lib.write_keras_applications_h5(path, weights_lib.model_to_keras_applications_layout(source))
+    requested = []
+    monkeypatch.setattr(keras.utils, "get_file", lambda name, *a, **k: requested.append(name) or path)
+    with tfds.testing.mock_data(num_examples=10, policy=tfds.testing.MockPolicy.USE_CODE):
+        results = example.run_tfds("tf_flowers", "resnet50", weights="imagenet", image_size=64,
+                                   batch_size=4, head_epochs=1, finetune_epochs=1)
+    assert requested == ["resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"]
+    assert results["phase1_params"]["trainable"] == 2048 * 5 + 5
+    assert 0.0 <= results["phase2_accuracy"] <= 1.0
