@@ -28,6 +28,7 @@ __all__ = [
     "pad_crop_flip",
     "random_flip",
     "lighting",
+    "lighting_offset",
     "scale_augmentation_window",
     "inception_crop_window",
 ]
@@ -71,14 +72,18 @@ def pad_crop_flip(image: tf.Tensor, seed, padding: int = 4) -> tf.Tensor:
     return random_flip(cropped, flip_seed)
 
 
-def lighting(image: tf.Tensor, seed, alpha_std: float = LIGHTING_ALPHA_STD) -> tf.Tensor:
-    """AlexNet PCA lighting noise (Sec. 3.4 "standard color augmentation") on RGB 0..255 floats.
-
-    alpha ~ N(0, alpha_std) per eigenvector; every pixel gets eigvec . (alpha * eigval).
-    """
+def lighting_offset(seed, alpha_std: float = LIGHTING_ALPHA_STD) -> tf.Tensor:
+    """The RGB offset [3] of AlexNet PCA lighting: eigvec . (alpha * eigval), alpha ~ N(0, alpha_std)."""
     alpha = tf.random.stateless_normal([3], seed, stddev=alpha_std)
-    offset = tf.linalg.matvec(tf.constant(LIGHTING_EIGVEC), alpha * tf.constant(LIGHTING_EIGVAL))
-    return tf.cast(image, tf.float32) + offset
+    return tf.linalg.matvec(tf.constant(LIGHTING_EIGVEC), alpha * tf.constant(LIGHTING_EIGVAL))
+
+
+def lighting(image: tf.Tensor, seed, alpha_std: float = LIGHTING_ALPHA_STD) -> tf.Tensor:
+    """AlexNet PCA lighting noise (Sec. 3.4 "standard color augmentation") on RGB 0..255 images.
+
+    One `lighting_offset` added to every pixel; returns float32.
+    """
+    return tf.cast(image, tf.float32) + lighting_offset(seed, alpha_std)
 
 
 def scale_augmentation_window(

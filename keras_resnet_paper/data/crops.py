@@ -18,8 +18,10 @@ __all__ = ["TEST_SCALES", "shorter_side_size", "resize_shorter_side", "center_cr
 TEST_SCALES = (224, 256, 384, 480, 640)  # Sec. 3.4, multi-scale fully-convolutional testing
 
 
-def _check_size(name: str, value: int) -> None:
-    if not isinstance(value, int) or value < 1:
+def _check_size(name: str, value) -> None:
+    if tf.is_tensor(value):  # checked by the resize op itself
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive int; got {value!r}.")
 
 

@@ -59,54 +59,86 @@ class CorruptCounter:
         return int(self.variable.numpy())
 
 
+_END = "\x00end-of-stream"
+
+
 def guarded_map(
     dataset: tf.data.Dataset,
     fn: Callable,
     *,
     skip_corrupt: bool,
     counter: CorruptCounter | None = None,
-    deterministic: bool | None = None,
+    history: int = 64,
 ) -> tf.data.Dataset:
-    """Map `fn(*rest) -> (image, label)` over elements `(name, *rest)`, in parallel.
+    """Map `fn(number, *rest) -> tuple of tensors` over elements `(name, *rest)` in parallel.
 
+    `number` is the element's position in the stream (0, 1, ...), e.g. for per-example seeds.
     An element whose `fn` fails (corrupt or unreadable file) raises InvalidArgumentError whose message
     names it ("Corrupt or unreadable image: <name>"), or with `skip_corrupt` is dropped, counted in
-    `counter` and reported on stderr with its name. Each element runs in its own small dataset so a
-    failure is caught per file, not by the whole stream.
+    `counter` (each time it is met) and reported on stderr with its name.
+
+    How: a sequential step numbers the elements and hands each the names of the last `history`
+    ones; the parallel map keeps its order and drops failures (`ignore_errors`); a second sequential
+    step sees the gap in the numbers and names what is missing. A finite stream gets an end marker so
+    a failure in its last element is caught too.
     """
+    if history < 1:
+        raise ValueError(f"history must be >= 1; got {history}.")
+    finite = bool(dataset.cardinality() != tf.data.INFINITE_CARDINALITY)
+    rest_specs = dataset.element_spec[1:]
+    out_specs = dataset.map(lambda name, *rest: tuple(fn(tf.constant(0, tf.int64), *rest))).element_spec  # traced only
+    blanks = tuple(tf.zeros([d if d is not None else 0 for d in s.shape], s.dtype) for s in out_specs)
+    if finite:
+        marker = (tf.constant(_END), *(tf.zeros(s.shape, s.dtype) for s in rest_specs))
+        dataset = dataset.concatenate(tf.data.Dataset.from_tensors(marker))
 
-    def attempt(name, *rest):
-        ok = tf.data.Dataset.from_tensors(rest).map(lambda *r: (*fn(*r), True)).ignore_errors()
-        image_spec, label_spec, _ = ok.element_spec
-        blank_shape = [d if d is not None else 0 for d in image_spec.shape]
-        failed = tf.data.Dataset.from_tensors(
-            (tf.zeros(blank_shape, image_spec.dtype), tf.zeros(label_spec.shape, label_spec.dtype), False)
-        )
-        return ok.concatenate(failed).take(1).map(lambda image, label, good: (name, image, label, good))
+    def number_and_remember(state, element):
+        number, ring = state
+        name, *rest = element
+        ring = tf.concat([ring[1:], tf.reshape(name, [1])], axis=0)
+        return (number + 1, ring), (number, name, ring, tuple(rest))
 
-    mapped = dataset.interleave(
-        attempt, cycle_length=tf.data.AUTOTUNE, block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=deterministic,
-    )
+    def apply(number, name, ring, rest):
+        if not finite:
+            return number, name, ring, tuple(fn(number, *rest))
+        outputs = tf.cond(tf.equal(name, _END), lambda: blanks, lambda: tuple(fn(number, *rest)))
+        return number, name, ring, tuple(outputs)
 
-    if skip_corrupt:
-
-        def keep(name, image, label, good):
-            if counter is None:
-                return good
+    def check(expected, element):
+        number, name, ring, outputs = element
+        missing = tf.cast(number - expected, tf.int32)
+        known = tf.minimum(missing, history - 1)
+        report = tf.strings.reduce_join(ring[history - 1 - known : history - 1], separator=", ")
+        report = tf.cond(missing > known, lambda: tf.strings.join([report, " and earlier ones"]), lambda: report)
+        if skip_corrupt:
 
             def count():
-                tf.print("Skipping corrupt or unreadable image:", name, output_stream=sys.stderr)
-                counter.variable.assign_add(1)
-                return False
+                tf.print("Skipping corrupt or unreadable image(s):", report, output_stream=sys.stderr)
+                if counter is not None:
+                    counter.variable.assign_add(tf.cast(missing, tf.int64))
+                return tf.constant(0)
 
-            return tf.cond(good, lambda: True, count)
+            done = tf.cond(missing > 0, count, lambda: tf.constant(0))
+        else:
+            done = tf.debugging.Assert(missing == 0, ["Corrupt or unreadable image:", report], summarize=1)
+        with tf.control_dependencies([done]):
+            outputs = tuple(tf.identity(t) for t in outputs)
+        return number + 1, ((name, outputs) if finite else outputs)
 
-        mapped = mapped.filter(keep)
+    start = (tf.constant(0, tf.int64), tf.fill([history], ""))
+    mapped = (
+        dataset.scan(start, number_and_remember)
+        .map(apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .ignore_errors()
+        .scan(tf.constant(0, tf.int64), check)
+    )
+    if finite:
 
-    def check(name, image, label, good):
-        assertion = tf.debugging.Assert(good, ["Corrupt or unreadable image:", name], summarize=1)
-        with tf.control_dependencies([assertion]):
-            return tf.identity(image), label
+        def not_marker(name, outputs):
+            return tf.not_equal(name, _END)
 
-    return mapped.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+        def outputs_only(name, outputs):
+            return outputs
+
+        mapped = mapped.filter(not_marker).map(outputs_only)
+    return mapped

@@ -22,7 +22,7 @@ import tensorflow as tf
 from keras_resnet_paper.data.augment import (
     example_seed,
     inception_crop_window,
-    lighting as lighting_noise,
+    lighting_offset,
     random_flip,
     scale_augmentation_window,
     split_seed,
@@ -86,7 +86,7 @@ def mean_image(
     if max_images is not None:
         records = records.take(max_images)
     images = guarded_map(
-        records, lambda encoded, label: (_eval_crop(encoded, image_size, eval_side), label), skip_corrupt=skip_corrupt
+        records, lambda n, encoded, label: (_eval_crop(encoded, image_size, eval_side), label), skip_corrupt=skip_corrupt
     )
     total, count = tf.zeros([image_size, image_size, 3], tf.float64), 0
     for batch, _ in images.batch(64):
@@ -168,17 +168,16 @@ def imagenet_datasets(
     def train_example(index, encoded, label):
         crop_seed, flip_seed, light_seed = split_seed(example_seed(stream_seed, index), 3)
         image = decode_window(encoded, window_for(crop_seed))
-        image = tf.image.resize(image, [image_size, image_size], method="bilinear", antialias=True)
+        shift = -mean_t
         if augment != "none":
-            image = random_flip(image, flip_seed)
+            image = random_flip(image, flip_seed)  # on the uint8 window: the cheapest place
             if lighting:
-                image = lighting_noise(image, light_seed)
-        image = tf.ensure_shape(image - mean_t, [image_size, image_size, 3])
-        return image, label
+                shift = lighting_offset(light_seed) - mean_t
+        image = tf.image.resize(image, [image_size, image_size], method="bilinear") + shift
+        return tf.ensure_shape(image, [image_size, image_size, 3]), label
 
     train = src.records("train", shuffle=True, seed=seed, input_context=input_context)
-    train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat().enumerate()
-    train = train.map(lambda index, ex: (ex[0], index, ex[1], ex[2]))
+    train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     train = guarded_map(train, train_example, skip_corrupt=skip_corrupt, counter=counter)
     train = train.batch(per_replica, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
@@ -186,14 +185,14 @@ def imagenet_datasets(
     if src.has_validation:
         eval_batch = eval_batch_size or per_replica
 
-        def eval_example(encoded, label):
+        def eval_example(number, encoded, label):
             image = tf.ensure_shape(_eval_crop(encoded, image_size, eval_side) - mean_t, [image_size, image_size, 3])
             return image, label
 
         records = src.records("validation", shuffle=False, input_context=input_context)
         validation = guarded_map(records, eval_example, skip_corrupt=skip_corrupt, counter=counter)
         validation = with_options(validation.batch(eval_batch).prefetch(tf.data.AUTOTUNE), deterministic=True)
-        validation_images = guarded_map(records, lambda e, l: (decode_rgb(e), l), skip_corrupt=skip_corrupt, counter=counter)
+        validation_images = guarded_map(records, lambda n, e, l: (decode_rgb(e), l), skip_corrupt=skip_corrupt, counter=counter)
         validation_images = with_options(validation_images, deterministic=True)
 
     return ImageData(

@@ -168,3 +168,23 @@ def test_bad_sources_fail_early(tmp_path):
         data.imagenet_datasets(str(tmp_path), 2)
     with pytest.raises(ValueError, match="image_size=300"):
         data.imagenet_datasets(str(tmp_path), 2, image_size=300)
+
+
+def _guard_stream(kinds):
+    names = [f"file{i}_{kind}" for i, kind in enumerate(kinds)]
+    encoded = [encode(photo(i, 24, 32), kind) for i, kind in enumerate(kinds)]
+    return tf.data.Dataset.from_tensor_slices((names, encoded))
+
+
+def test_guarded_map_counts_every_corrupt_file_even_the_last():
+    from keras_resnet_paper.data.decode import CorruptCounter, guarded_map
+
+    kinds = ["jpeg", "corrupt", "corrupt", "png", "cmyk", "corrupt"]
+    counter = CorruptCounter()
+    out = guarded_map(_guard_stream(kinds), lambda n, e: (data.decode_rgb(e), n), skip_corrupt=True, counter=counter)
+    numbers = [int(n) for _, n in out]
+    assert numbers == [0, 3, 4] and counter.count == 3
+    with pytest.raises(tf.errors.InvalidArgumentError, match="file2_corrupt"):
+        list(guarded_map(_guard_stream(["jpeg", "gray", "corrupt"]), lambda n, e: (data.decode_rgb(e),), skip_corrupt=False))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="file1_corrupt, file2_corrupt"):
+        list(guarded_map(_guard_stream(kinds[:4]), lambda n, e: (data.decode_rgb(e),), skip_corrupt=False))
