@@ -21,13 +21,19 @@ __all__ = ["load_run", "plot_error_curves", "write_report", "find_sibling_runs"]
 
 
 def load_run(run_dir: str) -> dict:
-    """{"label", "residual", "history": [rows]} for a run directory."""
-    rows = []
+    """{"label", "residual", "history": [rows]} for a run directory.
+
+    A resumed run may have logged an evaluation twice (killed between the log row and its
+    checkpoint); the last row of each iteration is kept, in iteration order.
+    """
+    by_iteration = {}
     path = os.path.join(run_dir, "history.csv")
     if os.path.exists(path):
         with open(path) as f:
-            for row in csv.DictReader(f):
-                rows.append({k: float(v) for k, v in row.items() if v not in ("", None)})
+            for i, row in enumerate(csv.DictReader(f)):
+                values = {k: float(v) for k, v in row.items() if k is not None and v not in ("", None)}
+                by_iteration[values.get("iteration", -1 - i)] = values
+    rows = [by_iteration[k] for k in sorted(by_iteration)]
     meta = {}
     if os.path.exists(os.path.join(run_dir, "recipe.json")):
         with open(os.path.join(run_dir, "recipe.json")) as f:

@@ -17,6 +17,7 @@ import time
 from typing import Any, Callable, Sequence
 
 import keras
+from keras import ops
 import numpy as np
 import tensorflow as tf
 from absl import logging
@@ -26,6 +27,7 @@ from keras_resnet_paper.training import callbacks as cbs
 from keras_resnet_paper.training.bn_recalibration import bn_layers, recalibrate_bn as _recalibrate_bn
 from keras_resnet_paper.training.optimizer import PaperSGD
 from keras_resnet_paper.training.recipes import RECIPES, Recipe, get_recipe
+from keras_resnet_paper.training.report import load_run
 from keras_resnet_paper.training.schedules import ErrorThresholdWarmup, PlateauDecay, schedule_for_recipe
 from keras_resnet_paper.training.strategies import is_chief, make_strategy, per_replica_batch, resolve_options
 
@@ -147,17 +149,35 @@ def _test_set(data):
     return test if test is not None else data.validation
 
 
-def _read_history(path: str) -> list[dict]:
-    if not os.path.exists(path):
-        return []
-    import csv
+def _build_from_spec(model: keras.Model, element_spec) -> None:
+    """Build the compiled model from the input's shapes, so `fit` draws no batch to build it.
 
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    out = []
-    for row in rows:
-        out.append({k: float(v) for k, v in row.items() if v not in ("", None)})
-    return out
+    Under a tf.distribute strategy Keras 3's `fit` otherwise takes one batch of the training
+    input, reduces it across replicas and restarts the input: that reduction fails under
+    MultiWorkerMirroredStrategy (keras-team/keras#20585), and the restart reshuffles the data.
+    """
+    build = getattr(model, "_symbolic_build", None)
+    if build is None or not hasattr(model, "_maybe_symbolic_build"):
+        logging.warning("This Keras has no Trainer._symbolic_build; fit() will build the model itself.")
+        return
+    with model.distribute_strategy.scope():
+        build(data_batch=element_spec)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+def _vector_logs(step: Callable) -> Callable:
+    """Wrap a train/test step so its scalar logs have shape [1].
+
+    Keras 3 reduces the logs of a MultiWorkerMirroredStrategy step with
+    `strategy.reduce("MEAN", value, axis=0)`, which rejects scalars (keras-team/keras#20585);
+    a [1] vector reduces to the mean over the workers.
+    """
+
+    def wrapped(data):
+        logs = step(data)
+        return {k: ops.reshape(v, (1,)) if len(getattr(v, "shape", ())) == 0 else v for k, v in logs.items()}
+
+    return wrapped
 
 
 def train(
@@ -301,6 +321,10 @@ def train(
             steps_per_execution=steps_per_execution,
         )
         optimizer.build(model.trainable_variables)
+        _build_from_spec(model, data.train.element_spec)
+        if multi_worker:
+            model.train_step = _vector_logs(model.train_step)
+            model.test_step = _vector_logs(model.test_step)
 
     # ---------------------------------------------------------------- callbacks and resume
     nan = cbs.NanStop()
@@ -327,18 +351,17 @@ def train(
             start = int(state["step"])
             print(f"Resuming from step {start} of {recipe.iterations} ({ckpt_dir}).", flush=True)
     callbacks = [cbs.IterationLogger(), nan, *lr_callbacks]
-    if checkpoint:
-        callbacks.append(checkpoint)
-    if model_dir and chief:
+    if model_dir and chief:  # log rows before the checkpoint: a kill between them repeats a row, never loses one
         callbacks.append(keras.callbacks.CSVLogger(os.path.join(model_dir, "history.csv"), append=True))
         if tensorboard and importlib.util.find_spec("tensorboard") is not None:
             callbacks.append(keras.callbacks.TensorBoard(os.path.join(model_dir, "tensorboard"), update_freq="epoch"))
         elif tensorboard:
             logging.warning("TensorBoard logs skipped: the `tensorboard` package is not installed (pip install tensorboard).")
-        with open(os.path.join(model_dir, "recipe.json"), "w") as f:
-            json.dump({**recipe.to_dict(), "model": model_name, "global_batch": global_batch,
-                       "precision": options.precision, "jit_compile": options.jit_compile,
-                       "replicas": strategy.num_replicas_in_sync}, f, indent=1)
+        cbs.atomic_write_text(os.path.join(model_dir, "recipe.json"), json.dumps(
+            {**recipe.to_dict(), "model": model_name, "global_batch": global_batch, "precision": options.precision,
+             "jit_compile": options.jit_compile, "replicas": strategy.num_replicas_in_sync}, indent=1))
+    if checkpoint:
+        callbacks.append(checkpoint)
     callbacks += [cbs.StopAtStep(recipe.iterations), *extra_callbacks]
 
     # ---------------------------------------------------------------- fit, in at most two segments
@@ -376,7 +399,7 @@ def train(
     final = {k: float(v) for k, v in final.items()}
     if model_dir and chief:
         model.save_weights(os.path.join(model_dir, "final.weights.h5"))
-        history = _read_history(os.path.join(model_dir, "history.csv")) or history
+        history = load_run(model_dir)["history"] or history
     result = TrainResult(
         model=model, recipe=recipe, model_name=model_name, model_dir=model_dir, history=history, final=final,
         steps=steps_done, resumed_from=start, wall_time_s=time.time() - t0, fallbacks=options.fallbacks,

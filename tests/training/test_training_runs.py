@@ -1,0 +1,185 @@
+"""End-to-end training on the offline digits data (PAPER.md, Sec. 4.2 recipe, shortened).
+
+Fast: a short run learns, the NaN stop names its step, the CLI lists/prints recipes.
+Slow (`-m slow`): the offline recipe reaches high accuracy, MirroredStrategy over 2 logical CPUs
+matches one device, 2 MultiWorkerMirroredStrategy processes on localhost agree, and a run killed
+mid-way resumes from its checkpoint and ends where an uninterrupted run ends.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from keras_resnet_paper.training import NonFiniteLossError, train
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HELPER = os.path.join(HERE, "train_subprocess.py")
+ROOT = os.path.dirname(os.path.dirname(HERE))
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
+
+
+def _results(stdout: str) -> list[dict]:
+    return [json.loads(line[len("RESULT "):]) for line in stdout.splitlines() if line.startswith("RESULT ")]
+
+
+def _helper(runs, timeout=300, env=None):
+    proc = subprocess.run(
+        [sys.executable, HELPER, json.dumps(runs)], capture_output=True, text=True, timeout=timeout, env=env or ENV
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return _results(proc.stdout)
+
+
+def test_short_offline_run_learns(tmp_path):
+    result = train(
+        "cifar10_offline", "resnet8", model_dir=str(tmp_path / "resnet8"), batch_size=64, iterations=100,
+        eval_every=50, verbose=0, seed=0,
+    )
+    assert result.steps == 100 and result.recipe.boundaries == (50, 75)
+    assert result.final["top1_error"] < 0.4  # chance is 0.9
+    rows = result.history
+    assert [r["iteration"] for r in rows] == [50.0, 100.0]
+    assert rows[0]["lr"] == pytest.approx(0.1 * 64 / 128 * 0.1)  # linear scaling, then /10 at 50
+    for name in ("history.csv", "error_curves.png", "report.json", "final.weights.h5", "recipe.json"):
+        assert (tmp_path / "resnet8" / name).exists(), name
+    assert (tmp_path / "resnet8" / "checkpoints" / "best.weights.h5").exists()
+
+
+def test_nan_loss_stops_the_run_at_its_step(tmp_path):
+    with pytest.raises(NonFiniteLossError, match=r"at step \d+") as info:
+        train("cifar10_offline", "resnet8", model_dir=str(tmp_path / "nan"), batch_size=32, iterations=30,
+              lr=1e4, verbose=0, write_report=False)
+    step = info.value.step
+    assert 1 <= step < 30
+    state = json.load(open(tmp_path / "nan" / "checkpoints" / "checkpoint.json"))
+    assert state["step"] < step  # no checkpoint of the diverged model
+
+
+def _cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "keras_resnet_paper.train", *args], capture_output=True,
+                          text=True, timeout=timeout, env=ENV, cwd=ROOT)
+
+
+def test_cli_lists_prints_and_rejects():
+    listed = _cli("--list_recipes")
+    assert listed.returncode == 0 and "cifar10_paper" in listed.stdout and "imagenet_paper" in listed.stdout
+    shown = _cli("--recipe", "cifar10_paper", "--print_recipe", "--override", "boundaries=100,200",
+                 "--override", "iterations=400", "--iterations", "300")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "iterations                            = 300" in shown.stdout
+    assert "boundaries                            = (75, 150)" in shown.stdout  # overridden, then shortened
+    bad = _cli("--recipe", "nope", "--print_recipe")
+    assert bad.returncode != 0 and "Unknown recipe 'nope'" in bad.stderr
+
+
+@pytest.mark.slow
+def test_offline_recipe_reaches_high_accuracy(tmp_path):
+    result = train("cifar10_paper", "resnet20", offline=True, iterations=150, model_dir=str(tmp_path / "r20"), verbose=0)
+    assert result.recipe.boundaries == (75, 112)
+    assert result.final["top1_error"] < 0.08, result.final
+
+
+@pytest.mark.slow
+def test_mirrored_two_cpus_matches_one_device():
+    common = {"recipe": "cifar10_offline", "model_name": "resnet8", "batch_size": 32, "iterations": 6,
+              "eval_every": 3, "deterministic": True, "verbose": 0, "write_report": False, "cpus": 2}
+    one, mirrored, per_replica_bn = _helper([
+        {**common, "strategy": "default"},
+        {**common, "strategy": "mirrored", "sync_bn": True},
+        {**common, "strategy": "mirrored"},
+    ])
+    assert len(one["losses"]) == 6
+    np.testing.assert_allclose(mirrored["losses"], one["losses"], rtol=1e-4)
+    assert mirrored["weights_sum"] == pytest.approx(one["weights_sum"], rel=1e-4)
+    # BN statistics per replica (the paper's multi-GPU BN) change the numbers a little, not the course.
+    np.testing.assert_allclose(per_replica_bn["losses"], one["losses"], rtol=0.1)
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_two_processes_agree(tmp_path):
+    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
+    run = {"recipe": "cifar10_offline", "model_name": "resnet8", "batch_size": 32, "iterations": 6,
+           "eval_every": 3, "deterministic": True, "verbose": 0, "strategy": "multi_worker",
+           "model_dir": str(tmp_path / "mw")}
+    procs = []
+    for index in range(2):
+        env = {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        procs.append(subprocess.Popen([sys.executable, HELPER, json.dumps(run)], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True, env=env))
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    chief, worker = (_results(out)[0] for out, _ in outs)
+    assert chief["steps"] == worker["steps"] == 6
+    # Trainable weights are all-reduced every step; BN moving statistics stay per worker (as per GPU).
+    assert chief["trainable_sum"] == pytest.approx(worker["trainable_sum"], rel=1e-7)
+    assert chief["final"] == pytest.approx(worker["final"], rel=1e-5)
+    assert chief["losses"][-1] < chief["losses"][0]
+    assert (tmp_path / "mw" / "history.csv").exists()  # written by the chief only
+
+
+def _h5_arrays(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
+    args = ["--recipe", "cifar10_offline", "--model", "resnet8", "--batch_size", "32", "--iterations", "40",
+            "--eval_every", "10", "--override", "checkpoint_every=4", "--deterministic", "--verbose", "0",
+            "--notensorboard"]
+    whole = _cli(*args, "--model_dir", str(tmp_path / "whole"), timeout=300)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+
+    run_dir = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "keras_resnet_paper.train", *args, "--model_dir", str(run_dir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=ROOT)
+    pointer = run_dir / "checkpoints" / "checkpoint.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if pointer.exists() and json.loads(pointer.read_text())["step"] >= 14:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads(pointer.read_text())["step"]
+    assert 14 <= killed_at < 40 and not (run_dir / "final.weights.h5").exists()
+
+    resumed = _cli(*args, "--model_dir", str(run_dir), timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Resuming from step {killed_at} of 40" in resumed.stdout
+    a, b = _h5_arrays(tmp_path / "whole" / "final.weights.h5"), _h5_arrays(run_dir / "final.weights.h5")
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    report = json.load(open(run_dir / "report.json"))
+    assert report["test_top1_error"] == pytest.approx(json.load(open(tmp_path / "whole" / "report.json"))["test_top1_error"])
+    assert [r["iteration"] for r in _rows(run_dir)] == [10.0, 20.0, 30.0, 40.0]
+
+
+def _rows(run_dir):
+    import csv
+
+    with open(run_dir / "history.csv") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
