@@ -26,6 +26,7 @@ for ResNet-1202) and models that wrap a backbone as one layer.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Iterable, Iterator
 
@@ -85,16 +86,29 @@ def _apply(model: keras.Model, leaf_trainable) -> None:
     a container (the model itself, a nested stage such as ``conv4_x``, a block) is made trainable
     exactly when one of its weight-carrying leaves is, before the leaves are set.
     """
-    wanted = {id(layer): bool(leaf_trainable(layer)) for layer in iter_layers(model)}
+    wanted: dict[int, bool] = {}
+
+    def visit(container: keras.Model) -> bool:
+        any_trainable = False
+        for layer in container.layers:
+            if isinstance(layer, keras.Model):
+                any_trainable |= visit(layer)
+            elif not isinstance(layer, keras.layers.InputLayer):
+                wanted[id(layer)] = bool(leaf_trainable(layer))
+                any_trainable |= wanted[id(layer)] and bool(layer.weights)
+        wanted[id(container)] = any_trainable
+        return any_trainable
+
+    visit(model)
     for container in [model, *_containers(model)]:
-        container.trainable = any(wanted[id(leaf)] for leaf in iter_layers(container) if leaf.weights)
+        container.trainable = wanted[id(container)]
     for layer in iter_layers(model):
         layer.trainable = wanted[id(layer)]
 
 
 def parameter_counts(model: keras.Model) -> dict[str, int]:
     """{"trainable": n, "non_trainable": n} scalar parameter counts, as `model.summary()` reports."""
-    count = lambda weights: int(sum(int(w.numpy().size) for w in weights))  # noqa: E731
+    count = lambda weights: sum(math.prod(w.shape) for w in weights)  # noqa: E731
     return {"trainable": count(model.trainable_weights), "non_trainable": count(model.non_trainable_weights)}
 
 
