@@ -153,6 +153,7 @@ def imagenet_datasets(
     src = make_source(source, data_dir=data_dir, manual_dir=manual_dir, label_offset=label_offset, num_classes=num_classes)
     mean_array = _resolve_mean(mean, src, source, image_size, eval_side, skip_corrupt)
     mean_t = tf.constant(mean_array)
+    per_channel_mean = mean_array.shape == (3,)
     per_replica = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
     stream_seed = base_seed(seed, input_context)
     counter = CorruptCounter() if skip_corrupt else None
@@ -168,12 +169,17 @@ def imagenet_datasets(
     def train_example(index, encoded, label):
         crop_seed, flip_seed, light_seed = split_seed(example_seed(stream_seed, index), 3)
         image = decode_window(encoded, window_for(crop_seed))
-        shift = -mean_t
+        offset = tf.zeros([3])
         if augment != "none":
             image = random_flip(image, flip_seed)  # on the uint8 window: the cheapest place
             if lighting:
-                shift = lighting_offset(light_seed) - mean_t
-        image = tf.image.resize(image, [image_size, image_size], method="bilinear") + shift
+                offset = lighting_offset(light_seed)
+        image = tf.image.resize(image, [image_size, image_size], method="bilinear")
+        # one pass over the pixels for lighting and mean (bias_add is the fast per-channel add)
+        if per_channel_mean:
+            image = tf.nn.bias_add(image, offset - mean_t)
+        else:
+            image = image + tf.nn.bias_add(-mean_t, offset)
         return tf.ensure_shape(image, [image_size, image_size, 3]), label
 
     train = src.records("train", shuffle=True, seed=seed, input_context=input_context)

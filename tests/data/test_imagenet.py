@@ -188,3 +188,21 @@ def test_guarded_map_counts_every_corrupt_file_even_the_last():
         list(guarded_map(_guard_stream(["jpeg", "gray", "corrupt"]), lambda n, e: (data.decode_rgb(e),), skip_corrupt=False))
     with pytest.raises(tf.errors.InvalidArgumentError, match="file1_corrupt, file2_corrupt"):
         list(guarded_map(_guard_stream(kinds[:4]), lambda n, e: (data.decode_rgb(e),), skip_corrupt=False))
+
+
+def test_train_pipeline_scale_and_flip_end_to_end(tmp_path):
+    # a PNG (decoded exactly) whose red channel is x and green channel is y, both 0..255
+    height, width = 300, 400
+    y, x = np.mgrid[0:height, 0:width]
+    array = np.stack([x * 255 / (width - 1), y * 255 / (height - 1), np.zeros_like(x)], -1).round().astype(np.uint8)
+    (tmp_path / "a").mkdir()
+    Image.fromarray(array).save(tmp_path / "a" / "0.png")
+    d = data.imagenet_datasets(str(tmp_path), 32, seed=0, mean=[0, 0, 0], lighting=False)
+    images = next(iter(d.train))[0].numpy()
+    green_span = images[:, -1, :, 1].mean(1) - images[:, 0, :, 1].mean(1)  # bottom row minus top row
+    window_height = green_span / 255 * (height - 1) * 224 / 223
+    side = 224 * height / window_height
+    assert side.min() > 250 and side.max() < 490 and side.max() - side.min() > 60
+    red_slope = images[:, :, -1, 0].mean(1) - images[:, :, 0, 0].mean(1)  # right column minus left column
+    flipped = np.mean(red_slope < 0)
+    assert 0.15 < flipped < 0.85
