@@ -96,8 +96,8 @@ def measure(
         )
         timer = _EpochTimer()
         data = _synthetic(batch, shape, classes)
-        model.fit(data, epochs=1, steps_per_epoch=warmup, verbose=0)  # tracing / compilation, not timed
-        model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+        model.fit(data, epochs=1, steps_per_epoch=warmup, verbose=0, shuffle=False)  # tracing / compilation, not timed
+        model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer], shuffle=False)
     keras.backend.clear_session()
     return steps * batch / timer.times[-1]
 

@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import importlib.util
 import json
-import math
 import os
 import re
 import time
@@ -18,7 +17,6 @@ from typing import Any, Callable, Sequence
 
 import keras
 from keras import ops
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -222,6 +220,12 @@ def train(
     `NonFiniteLossError` if the loss diverges.
     """
     t0 = time.time()
+    if batch_size is not None and batch_size <= 0:
+        raise ValueError(f"batch_size={batch_size}: the global batch must be a positive number of images.")
+    if steps_per_execution < 1:
+        raise ValueError(f"steps_per_execution={steps_per_execution}: use 1 or more train steps per call.")
+    if iterations is not None and iterations <= 0:
+        raise ValueError(f"iterations={iterations}: use a positive number of iterations.")
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     if overrides:
         recipe = recipe.replace(**overrides)
@@ -384,6 +388,7 @@ def train(
             validation_data=eval_ds,
             callbacks=callbacks,
             verbose=verbose,
+            shuffle=False,  # the input pipeline shuffles (seeded, resumable)
         )
         n = len(h.epoch)
         history += [{k: float(v[i]) for k, v in h.history.items()} for i in range(n)]
@@ -394,7 +399,8 @@ def train(
     steps_done = cbs._step(model)
 
     if recipe.recalibrate_bn:
-        _recalibrate_bn(model, train_fn(0) if not multi_worker else data.train, recipe.recalibrate_bn_batches)
+        # Global training batches, not the per-replica stream: every replica/worker sets the same values.
+        _recalibrate_bn(model, data.train, recipe.recalibrate_bn_batches)
     final = model.evaluate(_test_set(data), verbose=0, return_dict=True)
     final = {k: float(v) for k, v in final.items()}
     if model_dir and chief:

@@ -58,3 +58,18 @@ def test_chief(monkeypatch):
     cluster = {"chief": ["localhost:0"], **cluster}
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
     assert not is_chief()
+
+
+def test_train_rejects_bad_arguments_early():
+    from keras_resnet_paper.training import train
+
+    with pytest.raises(ValueError, match="batch_size=0"):
+        train("cifar10_offline", batch_size=0)
+    with pytest.raises(ValueError, match="steps_per_execution=0"):
+        train("cifar10_offline", steps_per_execution=0)
+    with pytest.raises(ValueError, match="Unknown recipe 'cifar11'"):
+        train("cifar11")
+    with pytest.raises(ValueError, match="--model='resnet21'"):
+        from keras_resnet_paper.training import build_model
+
+        build_model("resnet21", classes=10, input_shape=(32, 32, 3))

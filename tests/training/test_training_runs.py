@@ -183,3 +183,44 @@ def _rows(run_dir):
 
     with open(run_dir / "history.csv") as f:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+@pytest.mark.slow
+def test_mixed_precision_xla_and_bn_recalibration_run(tmp_path):
+    result = train(
+        "cifar10_offline", "resnet8", batch_size=16, iterations=4, eval_every=2, precision="mixed_float16",
+        jit_compile=True, recalibrate_bn=True, overrides={"recalibrate_bn_batches": 3}, verbose=0,
+        write_report=False,
+    )
+    import keras
+
+    assert isinstance(result.model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert result.model.get_layer("predictions").compute_dtype == "float32"
+    assert result.model.get_layer("conv1_conv").compute_dtype == "float16"
+    assert np.isfinite(result.final["loss"]) and result.steps == 4
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+
+
+def _image_folder(root, per_class):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", per_class), ("val", 2)):
+        for label in ("cat", "dog"):
+            os.makedirs(root / split / label)
+            for i in range(n):
+                pixels = rng.integers(0, 256, (48 + 8 * i, 64, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / label / f"{i}.jpg")
+    return root
+
+
+def test_imagenet_recipe_runs_on_an_image_folder(tmp_path):
+    folder = _image_folder(tmp_path / "images", per_class=4)
+    result = train(
+        "imagenet_paper", "resnet18", model_dir=str(tmp_path / "run"), batch_size=4, iterations=2, eval_every=1,
+        overrides={"dataset": str(folder)}, verbose=0,
+    )
+    assert result.steps == 2 and result.recipe.plateau and result.model.output_shape == (None, 2)
+    assert [r["iteration"] for r in result.history] == [1.0, 2.0]
+    assert result.history[0]["lr"] == pytest.approx(0.1 * 4 / 256)  # linear scaling down, no warm-up
+    assert set(result.final) >= {"top1_error", "top5_error"}
