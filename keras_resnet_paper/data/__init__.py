@@ -3,6 +3,11 @@
     from keras_resnet_paper import data
     cifar = data.cifar_datasets("cifar10", batch_size=128, seed=0)     # or source="digits" offline
     imagenet = data.imagenet_datasets("imagenet2012", batch_size=256, data_dir="~/tfds")
+
+Modules: `cifar` (CIFAR pipelines), `digits` (offline stand-in), `imagenet` (ImageNet-style
+pipelines, mean image), `augment` (stateless augmentation, `PadCropFlip` layer), `crops`
+(test-time geometry: 10-crop, multi-scale), `decode` (RGB decoding, fused decode-and-crop,
+corrupt-file guard), `sources` (tfds, TFRecord, folder), `pipeline` (seeds, sharding, options).
 """
 
 from keras_resnet_paper.data.augment import (

@@ -134,28 +134,24 @@ def cifar_datasets(
     def normalise(image):
         return tf.cast(image, tf.float32) - mean_t
 
-    def train_map(index, example):
+    def host_augment(index, example):
         image, label = example
-        image = normalise(image)
-        if augment == "host":
-            image = pad_crop_flip(image, example_seed(stream_seed, index))
-        return image, label
+        return pad_crop_flip(normalise(image), example_seed(stream_seed, index)), label
 
     train = shard_for(tf.data.Dataset.from_tensor_slices((x_train, y_train)), input_context)
-    train = (
-        train.cache()
-        .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
-        .repeat()
-        .enumerate()
-        .map(train_map, num_parallel_calls=tf.data.AUTOTUNE)
-        .batch(per_replica, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    train = train.cache().shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True).repeat()
+    if augment == "host":  # per example, seeded by (seed, worker, position in the stream)
+        train = train.enumerate().map(host_augment, num_parallel_calls=tf.data.AUTOTUNE)
+        train = train.batch(per_replica, drop_remainder=True)
+    else:  # nothing per example: normalise whole batches
+        train = train.batch(per_replica, drop_remainder=True)
+        train = train.map(lambda i, l: (normalise(i), l), num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.prefetch(tf.data.AUTOTUNE)
 
     def evaluation(x, y):
-        ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(eval_batch).cache()
         ds = ds.map(lambda i, l: (normalise(i), l), num_parallel_calls=tf.data.AUTOTUNE)
-        return with_options(ds.batch(eval_batch).prefetch(tf.data.AUTOTUNE), deterministic=True)
+        return with_options(ds.prefetch(tf.data.AUTOTUNE), deterministic=True)
 
     return CifarData(
         train=with_options(train, deterministic),

@@ -7,6 +7,11 @@ lighting; mean subtraction (per-channel, or the per-pixel mean image of `mean_im
 Validation: shorter side 256, centre 224 crop. `ImageData.validation_images` gives the decoded
 full images for `evaluation.evaluate_ten_crop` / `evaluate_multi_scale`.
 
+Resizing is bilinear; at test time with antialiasing (as PIL), in training without it (the
+crop window is at most about twice the output, and it is the costliest step after decoding).
+Each training example's crop, flip and lighting come from stateless ops seeded by (seed, worker,
+position in the stream): with deterministic=True the stream is the same on every run.
+
     data = imagenet_datasets("imagenet2012", batch_size=256, data_dir="~/tfds", seed=0)
     data = imagenet_datasets("/data/imagenet/tfrecords", label_offset=-1, num_classes=1000)
     data = imagenet_datasets("/data/my_photos")          # class subfolders
