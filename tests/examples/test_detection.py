@@ -95,3 +95,27 @@ def test_tfds_boxes_become_padded_absolute_xyxy(detection):
     np.testing.assert_array_equal(targets["classes"][0, :m], raw["objects"]["label"].numpy()[:40])
     np.testing.assert_array_equal(targets["boxes"][0, n:], -1)
     np.testing.assert_array_equal(targets["classes"][0, m:], -1)
+
+
+def test_tfds_random_flip_moves_boxes_with_the_image(detection):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=1, policy=tfds.testing.MockPolicy.USE_CODE):
+        plain, _ = detection.tfds_detection("voc/2007", "train", 128, 1, "caffe", max_boxes=64, train=False)
+        augmented, _ = detection.tfds_detection("voc/2007", "train", 128, 1, "caffe", max_boxes=64,
+                                                train=True, seed=1)
+        image, target = next(iter(plain))
+        samples = list(augmented.take(8))
+    boxes = target["boxes"][0].numpy()
+    real = (boxes >= 0).all(axis=-1)
+    assert real.any()
+    mirrored = np.stack([128 - boxes[:, 2], boxes[:, 1], 128 - boxes[:, 0], boxes[:, 3]], -1)
+    flips = 0
+    for aug_image, aug_target in samples:
+        got = aug_target["boxes"][0].numpy()
+        if np.allclose(aug_image[0], image[0], atol=1e-3):
+            np.testing.assert_allclose(got[real], boxes[real], atol=1e-4)
+        else:
+            np.testing.assert_allclose(aug_image[0], image[0, :, ::-1], atol=1e-3)
+            np.testing.assert_allclose(got[real], mirrored[real], atol=1e-4)
+            flips += 1
+    assert 0 < flips < len(samples)
