@@ -42,6 +42,15 @@ class CifarData:
     augmentation: Any = None
 
 
+def _to_arrays(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of a finite (image, label) dataset, in order."""
+    images, labels = [], []
+    for x, y in dataset.batch(10000):
+        images.append(x.numpy())
+        labels.append(y.numpy())
+    return np.concatenate(images), np.concatenate(labels)
+
+
 def load_cifar_arrays(source: CifarSource, data_dir: str | None = None):
     """(x_train, y_train, x_test, y_test) as uint8 NHWC images and int32 labels.
 
@@ -55,8 +64,8 @@ def load_cifar_arrays(source: CifarSource, data_dir: str | None = None):
         else:
             import tensorflow_datasets as tfds
 
-            train, test = tfds.load(source, split=["train", "test"], batch_size=-1, as_supervised=True, data_dir=data_dir)
-            arrays = (*tfds.as_numpy(train), *tfds.as_numpy(test))
+            splits = tfds.load(source, split=["train", "test"], as_supervised=True, data_dir=data_dir)
+            arrays = tuple(a for split in splits for a in _to_arrays(split))
     elif isinstance(source, (tuple, list)) and len(source) == 4:
         arrays = tuple(source)
     else:

@@ -184,3 +184,13 @@ def test_tuple_source_and_bad_arguments():
         data.cifar_datasets(42, 8)
     with pytest.raises(ValueError, match="batch_size"):
         data.cifar_datasets("digits", 0)
+
+
+def test_cifar10_through_tfds_mock_data():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=20):
+        d = data.cifar_datasets("cifar10", 8, seed=0)
+        x, y = next(iter(d.train))
+        assert x.shape == (8, 32, 32, 3) and x.dtype == tf.float32 and y.dtype == tf.int32
+        assert d.train_size == 20 and d.mean.shape == (32, 32, 3)
+        assert sum(int(b.shape[0]) for b, _ in d.test) == 20
