@@ -52,7 +52,9 @@ def stage_outputs(model: keras.Model) -> dict[str, keras.KerasTensor]:
         stage = _STAGE.match(layer.name)
         block = _BLOCK_OUT.match(layer.name)
         if stage:
-            outputs[int(stage.group(1))] = (0, layer.output)
+            # A stage sub-model's `.output` is its own inner tensor; take the tensor it produced
+            # in this (outer) graph instead, from the node of its call (Operation.output).
+            outputs[int(stage.group(1))] = (0, keras.Operation.output.fget(layer))
         elif block:
             s, b = int(block.group(1)), int(block.group(2))
             if b >= outputs.get(s, (-1, None))[0]:

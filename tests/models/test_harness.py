@@ -123,6 +123,18 @@ def test_feature_extractor_strides():
         krp.feature_extractor(model, stages=("conv6_x",))
 
 
+def test_feature_extractor_nested_equals_flat():
+    flat, nested = krp.ResNet20(include_top=False), krp.ResNet20(include_top=False, nested=True)
+    by_name = {l.name: l for l in krp.iter_layers(flat)}
+    for layer in krp.iter_layers(nested):
+        layer.set_weights(by_name[layer.name].get_weights())
+    x = images((2, 32, 32, 3))
+    a, b = krp.feature_extractor(flat)(x), krp.feature_extractor(nested)(x)
+    assert {k: tuple(v.shape) for k, v in b.items()} == {"conv2_x": (2, 32, 32, 16), "conv3_x": (2, 16, 16, 32), "conv4_x": (2, 8, 8, 64)}
+    for key in a:
+        np.testing.assert_allclose(np.asarray(a[key]), np.asarray(b[key]), rtol=1e-5, atol=1e-5)
+
+
 def test_pooling_and_top():
     assert krp.ResNet20(include_top=False, pooling="avg").output.shape == (None, 64)
     assert krp.ResNet20(include_top=False, pooling="max").output.shape == (None, 64)
