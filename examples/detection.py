@@ -64,7 +64,8 @@ def pyramid_backbone(model: keras.Model):
 
     keras-cv looks each level up by layer name and takes that layer's `output`. A stage sub-model
     of a nested ResNet reports its inner graph's tensor there (Keras' Functional.output), so each
-    stage output gets an Identity layer ``conv{s}_x_pyramid`` and the levels name those.
+    stage output (`krp.stage_outputs`, outer-graph tensors) gets an Identity layer
+    ``conv{s}_x_pyramid`` and the levels name those.
     """
     keras_cv = _keras_cv()
     stage_tensors = krp.stage_outputs(model)
@@ -73,10 +74,7 @@ def pyramid_backbone(model: keras.Model):
         if stage not in stage_tensors:
             raise ValueError(f"model {model.name!r} has no stage {stage!r} for pyramid level {level}; "
                              f"it has {list(stage_tensors)} (use an ImageNet-family model).")
-        # The tensor of the producing layer's call in `model` (for a nested stage, not the inner
-        # output that its `output` property reports).
-        tensor = next(keras.Operation.output.fget(layer) for layer in model.layers
-                      if any(stage_tensors[stage] is t for t in (layer.output, keras.Operation.output.fget(layer))))
+        tensor = stage_tensors[stage]
         levels[level] = f"{stage}_pyramid"
         outputs.append(keras.layers.Identity(name=levels[level])(tensor))
     backbone = keras_cv.models.Backbone(inputs=model.inputs, outputs=outputs, name=f"{model.name}_backbone")
