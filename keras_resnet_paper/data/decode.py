@@ -68,7 +68,7 @@ def guarded_map(
     *,
     skip_corrupt: bool,
     counter: CorruptCounter | None = None,
-    history: int = 64,
+    history: int = 16,
 ) -> tf.data.Dataset:
     """Map `fn(number, *rest) -> tuple of tensors` over elements `(name, *rest)` in parallel.
 

@@ -190,7 +190,8 @@ def imagenet_datasets(
     train = src.records("train", shuffle=True, seed=seed, input_context=input_context)
     train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     train = guarded_map(train, train_example, skip_corrupt=skip_corrupt, counter=counter)
-    train = train.batch(per_replica, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    train = train.batch(per_replica, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.prefetch(tf.data.AUTOTUNE)
 
     validation = validation_images = None
     if src.has_validation:
