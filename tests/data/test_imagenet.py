@@ -206,3 +206,12 @@ def test_train_pipeline_scale_and_flip_end_to_end(tmp_path):
     red_slope = images[:, :, -1, 0].mean(1) - images[:, :, 0, 0].mean(1)  # right column minus left column
     flipped = np.mean(red_slope < 0)
     assert 0.15 < flipped < 0.85
+
+
+def test_imagenet2012_defaults_under_mock_data():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=4):
+        d = data.imagenet_datasets(batch_size=2, seed=0, shuffle_buffer=4)  # what the trainer calls
+        x, y = next(iter(d.train))
+        assert x.shape == (2, 224, 224, 3) and d.num_classes == 1000
+        np.testing.assert_array_equal(d.mean, data.IMAGENET_CHANNEL_MEAN)
