@@ -57,10 +57,14 @@ def main(argv) -> int:
         for name in recipes_lib.list_recipes():
             print(f"{name:18s} {recipes_lib.RECIPES[name].description}")
         return 0
-    overrides = recipes_lib.parse_overrides(FLAGS.override)
-    if FLAGS.dataset:
-        overrides["dataset"] = FLAGS.dataset
-    recipe = recipes_lib.get_recipe(FLAGS.recipe, **overrides)
+    try:
+        overrides = recipes_lib.parse_overrides(FLAGS.override)
+        if FLAGS.dataset:
+            overrides["dataset"] = FLAGS.dataset
+        recipe = recipes_lib.get_recipe(FLAGS.recipe, **overrides)
+    except ValueError as e:
+        print(f"keras_resnet_paper.train: error: {e}", file=sys.stderr, flush=True)
+        return 2
     if FLAGS.print_recipe:
         from keras_resnet_paper.training.trainer import offline_recipe
 
