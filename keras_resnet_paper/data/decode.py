@@ -48,15 +48,32 @@ def decode_window(encoded: tf.Tensor, window_fn: Window) -> tf.Tensor:
 
 
 class CorruptCounter:
-    """How many corrupt files a pipeline skipped (with `skip_corrupt=True`); read `.count`."""
+    """Corrupt files a pipeline skipped (with `skip_corrupt=True`): `.count` and `.files`.
+
+    A lookup table (a resource, so it works outside and inside distribution strategies) from file
+    name to the number of times it was skipped; one each time the stream meets it.
+    """
+
+    UNNAMED = "<unnamed>"
 
     def __init__(self):
         with tf.init_scope(), tf.device("/cpu:0"):
-            self.variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="corrupt_files_skipped")
+            self.table = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, default_value=0)
+
+    def add(self, names: tf.Tensor, unnamed: tf.Tensor) -> tf.Tensor:
+        """Count one skip for each of `names` and `unnamed` skips whose names are unknown."""
+        keys = tf.concat([names, [self.UNNAMED]], axis=0)
+        increments = tf.concat([tf.ones_like(names, tf.int64), tf.reshape(tf.cast(unnamed, tf.int64), [1])], axis=0)
+        return self.table.insert(keys, self.table.lookup(keys) + increments)
+
+    @property
+    def files(self) -> dict[str, int]:
+        keys, values = self.table.export()
+        return {k.decode(): int(v) for k, v in zip(keys.numpy(), values.numpy()) if v > 0}
 
     @property
     def count(self) -> int:
-        return int(self.variable.numpy())
+        return sum(self.files.values())
 
 
 _END = "\x00end-of-stream"
@@ -108,14 +125,16 @@ def guarded_map(
         number, name, ring, outputs = element
         missing = tf.cast(number - expected, tf.int32)
         known = tf.minimum(missing, history - 1)
-        report = tf.strings.reduce_join(ring[history - 1 - known : history - 1], separator=", ")
+        names = ring[history - 1 - known : history - 1]
+        report = tf.strings.reduce_join(names, separator=", ")
         report = tf.cond(missing > known, lambda: tf.strings.join([report, " and earlier ones"]), lambda: report)
         if skip_corrupt:
 
             def count():
                 tf.print("Skipping corrupt or unreadable image(s):", report, output_stream=sys.stderr)
                 if counter is not None:
-                    counter.variable.assign_add(tf.cast(missing, tf.int64))
+                    with tf.control_dependencies([counter.add(names, missing - known)]):
+                        return tf.constant(0)
                 return tf.constant(0)
 
             done = tf.cond(missing > 0, count, lambda: tf.constant(0))

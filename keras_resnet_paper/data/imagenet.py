@@ -64,6 +64,11 @@ class ImageData:
         """Corrupt files skipped so far (always 0 unless skip_corrupt=True)."""
         return 0 if self.corrupt is None else self.corrupt.count
 
+    @property
+    def skipped_files(self) -> dict[str, int]:
+        """{file name: times skipped} of the corrupt files met so far."""
+        return {} if self.corrupt is None else self.corrupt.files
+
 
 def _eval_crop(encoded, image_size: int, eval_side: int) -> tf.Tensor:
     """Sec. 3.4 single-crop test view: shorter side `eval_side`, centre image_size crop; float32."""

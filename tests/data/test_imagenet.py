@@ -110,7 +110,7 @@ def test_corrupt_file_skipped_and_counted(corrupt_folder):
     assert d.train_size == 7 and d.validation is None
     batches = list(d.train.take(4))  # 12 images: every file at least once, the corrupt one skipped
     assert all(x.shape == (3, 224, 224, 3) for x, _ in batches)
-    assert d.skipped >= 1
+    assert d.skipped >= 1 and set(d.skipped_files) == {os.path.join(corrupt_folder, "class_0", "zz_corrupt.jpg")}
 
 
 def test_tfrecord_shards_with_label_offset(tmp_path):
@@ -184,6 +184,7 @@ def test_guarded_map_counts_every_corrupt_file_even_the_last():
     out = guarded_map(_guard_stream(kinds), lambda n, e: (data.decode_rgb(e), n), skip_corrupt=True, counter=counter)
     numbers = [int(n) for _, n in out]
     assert numbers == [0, 3, 4] and counter.count == 3
+    assert counter.files == {"file1_corrupt": 1, "file2_corrupt": 1, "file5_corrupt": 1}
     with pytest.raises(tf.errors.InvalidArgumentError, match="file2_corrupt"):
         list(guarded_map(_guard_stream(["jpeg", "gray", "corrupt"]), lambda n, e: (data.decode_rgb(e),), skip_corrupt=False))
     with pytest.raises(tf.errors.InvalidArgumentError, match="file1_corrupt, file2_corrupt"):
