@@ -97,8 +97,11 @@ def test_mirrored_two_cpus_matches_one_device():
         {**common, "strategy": "mirrored"},
     ])
     assert len(one["losses"]) == 6
-    np.testing.assert_allclose(mirrored["losses"], one["losses"], rtol=1e-4)
-    assert mirrored["weights_sum"] == pytest.approx(one["weights_sum"], rel=1e-4)
+    # Same images, same initial weights: equal up to float32 summation order (the synchronised BN
+    # moments are E[x^2] - E[x]^2 over the replicas), which grows slowly with the steps.
+    assert mirrored["losses"][0] == pytest.approx(one["losses"][0], rel=1e-6)
+    np.testing.assert_allclose(mirrored["losses"], one["losses"], rtol=1e-3)
+    assert mirrored["trainable_sum"] == pytest.approx(one["trainable_sum"], rel=1e-3)
     # BN statistics per replica (the paper's multi-GPU BN) change the numbers a little, not the course.
     np.testing.assert_allclose(per_replica_bn["losses"], one["losses"], rtol=0.1)
 
