@@ -1,8 +1,18 @@
-"""Evaluation: FLOP and parameter counts (more protocols in the submodules)."""
+"""Evaluation: FLOP and parameter counts, Fig. 7 layer responses, 10-crop and multi-scale testing."""
 
 from keras_resnet_paper.evaluation.flops import count_flops, count_params
+from keras_resnet_paper.evaluation.layer_responses import layer_responses, plot_layer_responses, response_layers
 
-__all__ = ["count_flops", "count_params", "evaluate_ten_crop", "evaluate_multi_scale", "fully_convolutional"]
+__all__ = [
+    "count_flops",
+    "count_params",
+    "layer_responses",
+    "plot_layer_responses",
+    "response_layers",
+    "evaluate_ten_crop",
+    "evaluate_multi_scale",
+    "fully_convolutional",
+]
 
 
 def __getattr__(name):
