@@ -12,7 +12,7 @@ def _rows(model_prefix: str) -> dict[int, list[str]]:
     rows = {}
     for line in README.splitlines():
         m = re.match(rf"\| `{model_prefix}(\d+)`\s*\|(.*)\|$", line)
-        if m:
+        if m and int(m.group(1)) not in rows:  # the model tables come first
             rows[int(m.group(1))] = [c.strip() for c in m.group(2).split("|")]
     return rows
 
