@@ -107,7 +107,7 @@ def resolve_options(strategy, jit_compile: bool, precision: str) -> RunOptions:
     """Check XLA / precision against the strategy and the devices; fall back explicitly.
 
     * XLA (`jit_compile`) under Mirrored/MultiWorkerMirrored strategies on CPU devices: the
-      cross-replica all-reduce is not compiled on CPU; XLA is turned off (logged).
+      compiled step fails on variables held by another CPU device; XLA is turned off (logged).
     * `mixed_float16` without a GPU: float16 matmuls/convolutions are emulated and very slow on CPU;
       it still runs (the loss-scale logic is exercised), a warning says so.
     * `mixed_bfloat16` is the native choice on TPU; `mixed_float16` on TPU falls back to bfloat16.
@@ -118,8 +118,9 @@ def resolve_options(strategy, jit_compile: bool, precision: str) -> RunOptions:
     notes = []
     if jit_compile and kind in ("mirrored", "multi_worker") and not _gpus():
         notes.append(
-            f"--jit_compile is not supported by {kind} strategy on CPU devices "
-            "(XLA cannot compile the cross-replica reduction there); falling back to jit_compile=False."
+            f"--jit_compile is not supported by the {kind} strategy on CPU devices (the XLA step cannot "
+            "reach the replicas' variables on other CPU devices: tensorflow.org/xla/known_issues); "
+            "falling back to jit_compile=False."
         )
         jit_compile = False
     if kind == "tpu" and precision == "mixed_float16":

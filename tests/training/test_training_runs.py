@@ -227,3 +227,23 @@ def test_imagenet_recipe_runs_on_an_image_folder(tmp_path):
     assert [r["iteration"] for r in result.history] == [2.0]
     assert result.history[0]["lr"] == pytest.approx(0.1 * 2 / 256)  # linear scaling down, no warm-up
     assert set(result.final) >= {"top1_error", "top5_error"}
+
+
+def test_low_lr_warm_up_until_training_error_below_80_percent():
+    import keras
+
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((float(self.model.optimizer.learning_rate), float(logs["top1_error"])))
+
+    # ResNet-110's warm-up (Sec. 4.2) given to ResNet-8 so that it runs in seconds.
+    result = train("cifar10_offline", "resnet8", batch_size=64, iterations=60, eval_every=10, verbose=0,
+                   overrides={"warmup_models": "resnet8", "boundaries": "1000"}, extra_callbacks=[Record()],
+                   write_report=False)
+    full = 0.1 * 64 / 128
+    switch = next(i for i, (_, err) in enumerate(seen) if err < 0.8)
+    assert 0 < switch < 60 and result.steps == 60
+    assert all(lr == pytest.approx(full / 10) for lr, _ in seen[:switch])  # 0.01 at the recipe's batch
+    assert all(lr == pytest.approx(full) for lr, _ in seen[switch:])  # then 0.1, never back
