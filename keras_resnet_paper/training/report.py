@@ -114,7 +114,8 @@ def write_report(result, label: str | None = None) -> dict:
     runs = [load_run(d) for d in find_sibling_runs(run_dir)]
     if label:
         runs[0]["label"] = label
-    report["plot"] = plot_error_curves(runs, os.path.join(run_dir, "error_curves.png"))
+    title = f"{report['recipe']} ({report['dataset']}): training (dashed) and test (bold) error"
+    report["plot"] = plot_error_curves(runs, os.path.join(run_dir, "error_curves.png"), title=title)
     report["overlaid_runs"] = [r["dir"] for r in runs]
     with open(os.path.join(run_dir, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
