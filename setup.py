@@ -8,7 +8,7 @@ HERE = pathlib.Path(__file__).parent
 VERSION = {}
 exec((HERE / "keras_resnet_paper" / "version.py").read_text(), VERSION)
 
-EXAMPLES = ["scikit-learn>=1.2", "matplotlib>=3.5", "pillow>=9"]
+EXAMPLES = ["scikit-learn>=1.2", "matplotlib>=3.5", "pillow>=9", "tensorboard>=2.16"]
 
 setup(
     name="keras_resnet_paper",

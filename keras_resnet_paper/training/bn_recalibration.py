@@ -15,35 +15,17 @@ import itertools
 import keras
 from absl import logging
 
-from keras_resnet_paper.models import iter_layers
+from keras_resnet_paper.models.transfer import bn_layers, recompute_bn_statistics
 
 __all__ = ["recalibrate_bn", "bn_layers"]
-
-
-def bn_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
-    """Every BatchNormalization leaf layer of `model` (nested models included)."""
-    return [l for l in iter_layers(model) if isinstance(l, keras.layers.BatchNormalization)]
 
 
 def recalibrate_bn(model: keras.Model, dataset, num_batches: int = 100) -> int:
     """Set BN moving statistics to the average batch statistics over `num_batches` batches.
 
-    `dataset` yields (images, labels) or images. Returns the number of batches used.
+    `dataset` yields (images, labels) or images (an infinite training stream is fine). Returns the
+    number of batches used. See `keras_resnet_paper.recompute_bn_statistics`, which does the work.
     """
-    layers = bn_layers(model)
-    if not layers:
-        return 0
-    momenta = [l.momentum for l in layers]
-    used = 0
-    try:
-        for i, batch in enumerate(itertools.islice(iter(dataset), num_batches)):
-            images = batch[0] if isinstance(batch, (tuple, list)) else batch
-            for layer in layers:
-                layer.momentum = i / (i + 1.0)
-            model(images, training=True)
-            used = i + 1
-    finally:
-        for layer, m in zip(layers, momenta):
-            layer.momentum = m
-    logging.info("Re-estimated the statistics of %d BN layers over %d batches.", len(layers), used)
+    used = recompute_bn_statistics(model, itertools.islice(iter(dataset), num_batches))
+    logging.info("Re-estimated the statistics of %d BN layers over %d batches.", len(bn_layers(model)), used)
     return used
