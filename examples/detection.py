@@ -25,6 +25,7 @@ from absl import app, flags
 
 import keras_resnet_paper as krp
 from keras_resnet_paper.models import preprocessing, weights as weights_lib
+from keras_resnet_paper.models.graph import graph_inputs
 
 FLAGS = flags.FLAGS
 
@@ -77,7 +78,7 @@ def pyramid_backbone(model: keras.Model):
         tensor = stage_tensors[stage]
         levels[level] = f"{stage}_pyramid"
         outputs.append(keras.layers.Identity(name=levels[level])(tensor))
-    backbone = keras_cv.models.Backbone(inputs=model.inputs, outputs=outputs, name=f"{model.name}_backbone")
+    backbone = keras_cv.models.Backbone(inputs=graph_inputs(model), outputs=outputs, name=f"{model.name}_backbone")
     backbone.pyramid_level_inputs = levels
     return backbone
 

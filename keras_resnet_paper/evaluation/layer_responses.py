@@ -12,6 +12,8 @@ from typing import Iterable, Mapping, Sequence
 import keras
 import numpy as np
 
+from keras_resnet_paper.models.graph import graph_inputs
+
 __all__ = ["response_layers", "layer_responses", "plot_layer_responses"]
 
 
@@ -63,7 +65,7 @@ def _probe_functional(model: keras.Model, names: set[str]) -> keras.Model | None
     layers = [l for l in model.layers if l.name in names]
     if not layers:
         return None
-    return keras.Model(model.inputs, [model.outputs[0], *[l.output for l in layers]])
+    return keras.Model(graph_inputs(model), [model.outputs[0], *[l.output for l in layers]])
 
 
 class _Runner:

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from keras_resnet_paper.data.crops import TEST_SCALES, shorter_side_size
 from keras_resnet_paper.evaluation.topk import top1_top5_error
-from keras_resnet_paper.models import find_layer
+from keras_resnet_paper.models.graph import find_layer, graph_inputs
 
 __all__ = ["fully_convolutional", "multi_scale_scores", "evaluate_multi_scale"]
 
@@ -61,7 +61,7 @@ def fully_convolutional(model: keras.Model) -> keras.Model:
     if not isinstance(dense, keras.layers.Dense):
         raise ValueError(f"layer 'predictions' must be Dense; got {type(dense).__name__}.")
     features = pool.input
-    return keras.Model(model.inputs, _ClassScoreMap(dense, name="score_map")(features), name=f"{model.name}_fcn")
+    return keras.Model(graph_inputs(model), _ClassScoreMap(dense, name="score_map")(features), name=f"{model.name}_fcn")
 
 
 def multi_scale_scores(

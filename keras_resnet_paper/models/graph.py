@@ -72,5 +72,10 @@ def feature_extractor(model: keras.Model, stages: tuple[str, ...] | None = None,
         if unknown:
             raise ValueError(f"stages={stages!r}: unknown {unknown}; allowed: {list(outputs)}.")
         outputs = {s: outputs[s] for s in stages}
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(inputs, outputs, name=name or f"{model.name}_features")
+    return keras.Model(graph_inputs(model), outputs, name=name or f"{model.name}_features")
+
+
+def graph_inputs(model: keras.Model):
+    """The model's input tensor (a list only for a multi-input model), for building a model on its
+    graph without Keras' warning about an input structure of ``[tensor]``."""
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs

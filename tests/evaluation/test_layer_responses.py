@@ -22,7 +22,7 @@ def test_values_match_direct_computation():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(6, 32, 32, 3)).astype("float32")
     got = layer_responses(model, [x[:3], (x[3:], np.zeros(3))], reduce="channel_mean")
-    probe = keras.Model(model.inputs, [find_layer(model, n).output for n in got])
+    probe = keras.Model(model.input, [find_layer(model, n).output for n in got])
     for name, out in zip(got, probe.predict(x, verbose=0)):
         want = out.reshape(-1, out.shape[-1]).std(0).mean()
         np.testing.assert_allclose(got[name], want, rtol=1e-4)

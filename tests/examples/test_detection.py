@@ -23,7 +23,7 @@ def test_pyramid_levels_are_stage_outputs(detection, nested):
     expected = {"P3": "conv3_x_pyramid", "P4": "conv4_x_pyramid", "P5": "conv5_x_pyramid"}
     assert backbone.pyramid_level_inputs == expected
     # What keras-cv does with the levels: a feature extractor from get_layer(name).output.
-    extractor = keras.Model(backbone.inputs, {level: backbone.get_layer(name).output
+    extractor = keras.Model(backbone.input, {level: backbone.get_layer(name).output
                                               for level, name in expected.items()})
     x = np.random.default_rng(0).normal(0, 1, (1, 128, 128, 3)).astype("float32")
     features = extractor(x)

@@ -186,7 +186,7 @@ def test_recompute_bn_statistics_is_plain_average(nested):
     # Over two batches the first BN holds the average of the two batch means.
     a, b = _images(4, seed=4), _images(4, seed=5) + 1.0
     transfer.recompute_bn_statistics(model, [(a, None), (b, None)])
-    conv1 = keras.Model(model.inputs, krp.find_layer(model, "conv1_conv").output)
+    conv1 = keras.Model(model.input, krp.find_layer(model, "conv1_conv").output)
     means = [conv1(x).numpy().mean(axis=(0, 1, 2)) for x in (a, b)]
     np.testing.assert_allclose(krp.find_layer(model, "conv1_bn").moving_mean.numpy(),
                                (means[0] + means[1]) / 2, rtol=1e-4, atol=1e-5)
