@@ -216,3 +216,11 @@ def test_imagenet2012_defaults_under_mock_data():
         x, y = next(iter(d.train))
         assert x.shape == (2, 224, 224, 3) and d.num_classes == 1000
         np.testing.assert_array_equal(d.mean, data.IMAGENET_CHANNEL_MEAN)
+
+
+def test_add_per_channel_equals_broadcast_add():
+    from keras_resnet_paper.data.imagenet import add_per_channel
+
+    image = np.random.default_rng(0).normal(size=(7, 5, 3)).astype("float32")
+    values = np.array([1.5, -2.0, 3.25], np.float32)
+    np.testing.assert_allclose(add_per_channel(tf.constant(image), tf.constant(values)).numpy(), image + values, rtol=1e-6)
