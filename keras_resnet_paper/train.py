@@ -44,6 +44,7 @@ flags.DEFINE_bool("augment_on_device", False, "Run the pad/crop/flip augmentatio
 flags.DEFINE_bool("recalibrate_bn", None, "Re-estimate BN statistics over training batches after training.")
 flags.DEFINE_integer("eval_every", None, "Iterations between evaluations/log rows.")
 flags.DEFINE_multi_string("override", [], "Recipe field override key=value (repeatable), e.g. boundaries=400,600.")
+flags.DEFINE_bool("ten_crop", False, "ImageNet: also report the 10-crop validation error at the end (Sec. 3.4).")
 flags.DEFINE_bool("sync_bn", False, "BN statistics over the global batch across replicas (default: per replica, as in the paper).")
 flags.DEFINE_bool("tensorboard", True, "Write TensorBoard logs (needs the tensorboard package).")
 flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per evaluation.")
@@ -102,6 +103,7 @@ def main(argv) -> int:
             verbose=FLAGS.verbose,
             tensorboard=FLAGS.tensorboard,
             sync_bn=FLAGS.sync_bn,
+            ten_crop=FLAGS.ten_crop,
         )
     except NonFiniteLossError as e:
         print(str(e), file=sys.stderr, flush=True)

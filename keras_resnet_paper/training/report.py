@@ -109,6 +109,8 @@ def write_report(result, label: str | None = None) -> dict:
         "test_top1_error": result.final.get("top1_error"),
         "test_top5_error": result.final.get("top5_error"),
         "test_loss": result.final.get("loss"),
+        "ten_crop_top1_error": result.final.get("ten_crop_top1_error"),
+        "ten_crop_top5_error": result.final.get("ten_crop_top5_error"),
         "fallbacks": list(result.fallbacks),
     }
     runs = [load_run(d) for d in find_sibling_runs(run_dir)]
@@ -124,8 +126,11 @@ def write_report(result, label: str | None = None) -> dict:
         f"| iterations | top-1 error | top-5 error | wall time |\n|---|---|---|---|\n"
         f"| {report['iterations']} | {100 * report['test_top1_error']:.2f}% | "
         f"{100 * report['test_top5_error']:.2f}% | {report['wall_time_s']:.0f} s |\n\n"
-        f"![error curves](error_curves.png)\n"
     )
+    if report["ten_crop_top1_error"] is not None:
+        md += (f"10-crop (Sec. 3.4): top-1 error {100 * report['ten_crop_top1_error']:.2f}%, "
+               f"top-5 error {100 * report['ten_crop_top5_error']:.2f}%\n\n")
+    md += "![error curves](error_curves.png)\n"
     with open(os.path.join(run_dir, "report.md"), "w") as f:
         f.write(md)
     print(

@@ -206,6 +206,7 @@ def train(
     write_report: bool = True,
     tensorboard: bool = True,
     sync_bn: bool = False,
+    ten_crop: bool = False,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     overrides: dict | None = None,
 ) -> TrainResult:
@@ -216,8 +217,10 @@ def train(
     warm-up. `iterations` shortens (or lengthens) the run with the lr boundaries at the same
     fractions. `data_source` replaces the recipe's data set (any `cifar_datasets` source, e.g. a
     (x_train, y_train, x_test, y_test) tuple). `sync_bn` computes BN statistics over the global
-    batch across replicas (the paper's BN, like Caffe's, is per device: off by default). Raises
-    `NonFiniteLossError` if the loss diverges.
+    batch across replicas (the paper's BN, like Caffe's, is per device: off by default).
+    `ten_crop` adds the 10-crop errors of the validation images (Sec. 3.4, the protocol of Tables
+    2-3) to `final` as `ten_crop_top1_error` / `ten_crop_top5_error` (ImageNet-style data only).
+    Raises `NonFiniteLossError` if the loss diverges.
     """
     t0 = time.time()
     if batch_size is not None and batch_size <= 0:
@@ -272,6 +275,11 @@ def train(
     # ---------------------------------------------------------------- data
     data_kwargs = dict(seed=seed, deterministic=deterministic, data_dir=data_dir, source=data_source)
     data = _load_data(recipe, global_batch, **data_kwargs)
+    if ten_crop and getattr(data, "validation_images", None) is None:
+        raise ValueError(
+            f"ten_crop=True needs an ImageNet-style data set with validation images; recipe {recipe.name!r} "
+            f"trains on {recipe.dataset!r}. Allowed: recipes whose data come from `imagenet_datasets`."
+        )
     if strategy.num_replicas_in_sync > 1:
         per_replica_batch(global_batch, strategy)  # ValueError if the global batch does not split
 
@@ -403,6 +411,11 @@ def train(
         _recalibrate_bn(model, data.train, recipe.recalibrate_bn_batches)
     final = model.evaluate(_test_set(data), verbose=0, return_dict=True)
     final = {k: float(v) for k, v in final.items()}
+    if ten_crop:
+        from keras_resnet_paper.evaluation.ten_crop import evaluate_ten_crop
+
+        crops = evaluate_ten_crop(model, data.validation_images, mean=data.mean)
+        final.update({f"ten_crop_{k}": float(v) for k, v in crops.items()})
     if model_dir and chief:
         model.save_weights(os.path.join(model_dir, "final.weights.h5"))
         history = load_run(model_dir)["history"] or history

@@ -221,12 +221,25 @@ def test_imagenet_recipe_runs_on_an_image_folder(tmp_path):
     folder = _image_folder(tmp_path / "images", per_class=2)
     result = train(
         "imagenet_paper", "resnet18", model_dir=str(tmp_path / "run"), batch_size=2, iterations=2, eval_every=2,
-        overrides={"dataset": str(folder)}, verbose=0, write_report=False,
+        overrides={"dataset": str(folder)}, verbose=0, ten_crop=True,
     )
+    assert "10-crop (Sec. 3.4): top-1 error" in (tmp_path / "run" / "report.md").read_text()
     assert result.steps == 2 and result.recipe.plateau and result.model.output_shape == (None, 2)
+    from keras_resnet_paper import data as data_lib
+    from keras_resnet_paper.evaluation import evaluate_ten_crop
+
+    val = data_lib.imagenet_datasets(str(folder), 2)
+    again = evaluate_ten_crop(result.model, val.validation_images, mean=val.mean)
+    assert result.final["ten_crop_top1_error"] == pytest.approx(again["top1_error"])
+    assert result.final["ten_crop_top5_error"] == pytest.approx(again["top5_error"]) == 0.0  # 2 classes
     assert [r["iteration"] for r in result.history] == [2.0]
     assert result.history[0]["lr"] == pytest.approx(0.1 * 2 / 256)  # linear scaling down, no warm-up
     assert set(result.final) >= {"top1_error", "top5_error"}
+
+
+def test_ten_crop_needs_imagenet_style_data():
+    with pytest.raises(ValueError, match="ten_crop=True needs an ImageNet-style"):
+        train("cifar10_offline", "resnet8", iterations=1, verbose=0, write_report=False, ten_crop=True)
 
 
 def test_low_lr_warm_up_until_training_error_below_80_percent():
