@@ -12,7 +12,7 @@ from typing import Iterable, Mapping, Sequence
 import keras
 import numpy as np
 
-from keras_resnet_paper.models.graph import graph_inputs
+from keras_resnet_paper.models.graph import graph_inputs, iter_layers
 
 __all__ = ["response_layers", "layer_responses", "plot_layer_responses"]
 
@@ -24,19 +24,9 @@ def _is_3x3_response(model_layers: Mapping[str, keras.layers.Layer], bn: keras.l
     return isinstance(conv, keras.layers.Conv2D) and tuple(conv.kernel_size) == (3, 3)
 
 
-def _leaves(model: keras.Model) -> dict[str, keras.layers.Layer]:
-    out: dict[str, keras.layers.Layer] = {}
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            out.update(_leaves(layer))
-        else:
-            out[layer.name] = layer
-    return out
-
-
 def response_layers(model: keras.Model) -> list[str]:
     """Names of the BN layers that follow a 3x3 convolution, in graph order."""
-    leaves = _leaves(model)
+    leaves = {layer.name: layer for layer in iter_layers(model)}
     return [name for name, layer in leaves.items() if _is_3x3_response(leaves, layer)]
 
 

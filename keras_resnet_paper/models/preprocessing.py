@@ -64,8 +64,8 @@ def preprocess_input(x, data_format: str | None = None, mode: str | Mapping[str,
 def resize_and_center_crop(images, size: int = 224, crop_pct: float = 0.875):
     """Evaluation geometry of the releases: shorter side to size / crop_pct (256), centre crop.
 
-    Eager helper on concrete arrays (keras.ops, any backend); the tf.data version for
-    pipelines is `keras_resnet_paper.data` (Sec. 3.4, single-crop testing).
+    Eager helper on concrete arrays (keras.ops, any backend) with the geometry and antialiased
+    bilinear resize of the validation pipeline (`keras_resnet_paper.data`, Sec. 3.4 single crop).
     """
     images = keras.ops.convert_to_tensor(images)
     squeeze = len(images.shape) == 3
@@ -75,7 +75,7 @@ def resize_and_center_crop(images, size: int = 224, crop_pct: float = 0.875):
     scale = (size / crop_pct) / min(h, w)
     new_h, new_w = max(size, int(round(h * scale))), max(size, int(round(w * scale)))
     images = keras.ops.image.resize(keras.ops.cast(images, "float32"), (new_h, new_w),
-                                    interpolation="bilinear", antialias=False)
+                                    interpolation="bilinear", antialias=True)
     top, left = (new_h - size) // 2, (new_w - size) // 2
     images = images[:, top:top + size, left:left + size, :]
     return images[0] if squeeze else images

@@ -74,3 +74,12 @@ def test_decode_predictions_downloads_pinned_index(monkeypatch, tmp_path):
     monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
     assert preprocessing.decode_predictions(np.eye(1000)[:1], top=1)[0][0][1] == "c0"
     assert seen["file_hash"] == "c2c37ea517e94d9795004a39431a14cb"
+
+
+def test_resize_and_center_crop_matches_the_validation_pipeline():
+    from keras_resnet_paper.data.crops import center_crop, resize_shorter_side
+
+    img = np.random.default_rng(3).uniform(0, 255, (300, 411, 3)).astype("float32")
+    ours = np.asarray(preprocessing.resize_and_center_crop(img))
+    pipeline = center_crop(resize_shorter_side(tf.constant(img), 256), 224).numpy()
+    np.testing.assert_allclose(ours, pipeline, atol=1e-3)
