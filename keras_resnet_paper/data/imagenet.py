@@ -214,7 +214,9 @@ def imagenet_datasets(
         eval_batch = eval_batch_size or per_replica
 
         def eval_example(number, encoded, label):
-            image = tf.ensure_shape(_eval_crop(encoded, image_size, eval_side) - mean_t, [image_size, image_size, 3])
+            crop = _eval_crop(encoded, image_size, eval_side)
+            image = add_per_channel(crop, -mean_t) if per_channel_mean else crop - mean_t
+            image = tf.ensure_shape(image, [image_size, image_size, 3])
             return image, label
 
         records = src.records("validation", shuffle=False, input_context=input_context)
