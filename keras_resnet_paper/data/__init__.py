@@ -1,13 +1,15 @@
-"""Input pipelines of the paper as tf.data (PAPER.md, Sec. 3.4 ImageNet and Sec. 4.2 CIFAR).
+"""Input pipelines of the paper as tf.data (Sec. 3.4 ImageNet and Sec. 4.2 CIFAR).
 
     from keras_resnet_paper import data
     cifar = data.cifar_datasets("cifar10", batch_size=128, seed=0)     # or source="digits" offline
+    cifar = data.cifar_datasets("/data/cifar-10-binary.tar.gz", batch_size=128)  # the binary archive
     imagenet = data.imagenet_datasets("imagenet2012", batch_size=256, data_dir="~/tfds")
 
-Modules: `cifar` (CIFAR pipelines), `digits` (offline stand-in), `imagenet` (ImageNet-style
-pipelines, mean image), `augment` (stateless augmentation, `PadCropFlip` layer), `crops`
-(test-time geometry: 10-crop, multi-scale), `decode` (RGB decoding, fused decode-and-crop,
-corrupt-file guard), `sources` (tfds, TFRecord, folder), `pipeline` (seeds, sharding, options).
+Modules: `cifar` (CIFAR pipelines), `cifar_binary` (CIFAR-10/100 binary archives), `digits`
+(offline stand-in), `imagenet` (ImageNet-style pipelines, mean image), `augment` (stateless
+augmentation, `PadCropFlip` layer), `crops` (test-time geometry: 10-crop, multi-scale), `decode`
+(RGB decoding, fused decode-and-crop, corrupt-file guard), `sources` (tfds, TFRecord, folder),
+`pipeline` (seeds, sharding, options).
 """
 
 from keras_resnet_paper.data.augment import (
@@ -19,6 +21,12 @@ from keras_resnet_paper.data.augment import (
     scale_augmentation_window,
 )
 from keras_resnet_paper.data.cifar import CifarData, cifar_datasets, holdout_split, load_cifar_arrays, pixel_mean
+from keras_resnet_paper.data.cifar_binary import (
+    CIFAR_BINARY_FORMATS,
+    find_cifar_binary,
+    is_cifar_binary_path,
+    load_cifar_binary,
+)
 from keras_resnet_paper.data.crops import TEST_SCALES, center_crop, multi_scale, resize_shorter_side, ten_crop
 from keras_resnet_paper.data.decode import decode_rgb, decode_window
 from keras_resnet_paper.data.digits import load_digits_32
@@ -26,6 +34,7 @@ from keras_resnet_paper.data.imagenet import IMAGENET_CHANNEL_MEAN, ImageData, i
 from keras_resnet_paper.data.sources import FolderSource, TfdsSource, TFRecordSource
 
 __all__ = [
+    "CIFAR_BINARY_FORMATS",
     "IMAGENET_CHANNEL_MEAN",
     "TEST_SCALES",
     "CifarData",
@@ -37,7 +46,9 @@ __all__ = [
     "center_crop",
     "decode_rgb",
     "decode_window",
+    "find_cifar_binary",
     "imagenet_datasets",
+    "is_cifar_binary_path",
     "mean_image",
     "multi_scale",
     "resize_shorter_side",
@@ -47,6 +58,7 @@ __all__ = [
     "inception_crop_window",
     "lighting",
     "load_cifar_arrays",
+    "load_cifar_binary",
     "load_digits_32",
     "pad_crop_flip",
     "pixel_mean",

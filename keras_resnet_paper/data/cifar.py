@@ -1,23 +1,32 @@
-"""CIFAR input pipelines (PAPER.md, "CIFAR-10 (Sec. 4.2, Table 6)").
+"""CIFAR input pipelines (Sec. 4.2; CIFAR-10 results in Table 6).
 
 The whole set lives in memory. Training: per-pixel mean subtracted, pad 4 / random 32x32 crop /
 random flip (on the host, or on the accelerator with `PadCropFlip`), shuffled, infinite, batched
 with drop_remainder. Test: the original images, same mean. The 45k/5k train/validation split that
-chose the schedule is `holdout=True`.
+chose the schedule is `holdout=True`. The images come from tensorflow-datasets, from the original
+binary archives (`cifar_binary`), from the offline digits, or from arrays.
 
     data = cifar_datasets("cifar10", batch_size=128, augment="device", seed=0)
+    data = cifar_datasets("cifar10", data_dir="/data/cifar-10-binary.tar.gz")   # no tfds needed
     model = keras.Sequential([data.augmentation, ResNet20()])
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
 
 from keras_resnet_paper.data.augment import PadCropFlip, example_seed, pad_crop_flip
+from keras_resnet_paper.data.cifar_binary import (
+    CIFAR_BINARY_FORMATS,
+    find_cifar_binary,
+    is_cifar_binary_path,
+    load_cifar_binary,
+)
 from keras_resnet_paper.data.digits import load_digits_32
 from keras_resnet_paper.data.pipeline import base_seed, resolve_seed, shard_for, with_options
 
@@ -26,7 +35,7 @@ __all__ = ["CifarData", "cifar_datasets", "load_cifar_arrays", "pixel_mean", "ho
 AUGMENT_MODES = ("host", "device", "none")
 CIFAR_HOLDOUT = 5000  # Sec. 4.2: "45k/5k train/val split"
 HOLDOUT_SEED = 0
-CifarSource = Union[str, Sequence[np.ndarray]]
+CifarSource = Union[str, "os.PathLike[str]", Sequence[np.ndarray]]
 
 
 @dataclasses.dataclass
@@ -51,28 +60,67 @@ def _to_arrays(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(images), np.concatenate(labels)
 
 
+def _binary_source(source: str, data_dir: str | None) -> tuple[str, str | None] | None:
+    """(path, dataset) of the CIFAR binary data to read for `source`, or None for tensorflow-datasets:
+    `source` is a path, or "cifar10"/"cifar100" with a `data_dir` that holds the binary archive or
+    its folder (or is named like them) rather than a tfds cache."""
+    if source not in CIFAR_BINARY_FORMATS:
+        is_path = source.startswith(("/", "~", ".")) or os.path.exists(source) or is_cifar_binary_path(source)
+        return (source, None) if is_path else None
+    if data_dir is None:
+        return None
+    if find_cifar_binary(data_dir, source) is not None:
+        return data_dir, source
+    if os.path.isdir(os.path.join(os.path.expanduser(data_dir), source)):
+        return None  # a tfds cache
+    other = find_cifar_binary(data_dir)
+    if other is not None:
+        raise ValueError(
+            f"data_dir={data_dir!r} holds {other.format.dataset} binary data ({other.path}), not {source}; "
+            f"use source={other.format.dataset!r}, or a data_dir with {source}'s."
+        )
+    return (data_dir, source) if is_cifar_binary_path(data_dir) else None
+
+
+def _load(source: CifarSource, data_dir: str | None) -> tuple[tuple, int | None]:
+    """(the four arrays of `source`, its number of classes where the source states it)."""
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if isinstance(source, str):
+        if source == "digits":
+            return load_digits_32(), 10
+        binary = _binary_source(source, data_dir)
+        if binary is not None:
+            arrays = load_cifar_binary(*binary)  # one line naming the file if absent or malformed
+            return arrays, find_cifar_binary(*binary).format.labels["fine"][1]
+        import tensorflow_datasets as tfds
+
+        splits = tfds.load(source, split=["train", "test"], as_supervised=True, data_dir=data_dir)
+        return tuple(a for split in splits for a in _to_arrays(split)), None
+    if isinstance(source, (tuple, list)) and len(source) == 4:
+        return tuple(source), None
+    raise ValueError(
+        f"source={source!r:.80} is not allowed: use 'cifar10' or 'cifar100' (tensorflow-datasets, or the "
+        "binary archive when data_dir holds it), 'digits', another tensorflow-datasets name, the path of "
+        "a CIFAR-10/100 binary archive (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz) or its folder, "
+        "or a tuple (x_train, y_train, x_test, y_test)."
+    )
+
+
 def load_cifar_arrays(source: CifarSource, data_dir: str | None = None):
     """(x_train, y_train, x_test, y_test) as uint8 NHWC images and int32 labels.
 
     `source` is "digits" (offline, `digits.load_digits_32`), a tensorflow-datasets name
-    ("cifar10", "cifar100", or any set with fixed-size images and "train"/"test" splits), or a
-    tuple of four arrays.
+    ("cifar10", "cifar100", or any set with fixed-size images and "train"/"test" splits), the path
+    of CIFAR-10/100 binary data (`cifar_binary.load_cifar_binary`: the archive, its folder, or a
+    folder containing either), or a tuple of four arrays. With "cifar10"/"cifar100" and a
+    `data_dir` holding the binary data (not a tfds cache), that data is read.
     """
-    if isinstance(source, str):
-        if source == "digits":
-            arrays = load_digits_32()
-        else:
-            import tensorflow_datasets as tfds
+    return _checked(_load(source, data_dir)[0])
 
-            splits = tfds.load(source, split=["train", "test"], as_supervised=True, data_dir=data_dir)
-            arrays = tuple(a for split in splits for a in _to_arrays(split))
-    elif isinstance(source, (tuple, list)) and len(source) == 4:
-        arrays = tuple(source)
-    else:
-        raise ValueError(
-            f"source={source!r:.80} is not allowed: use 'cifar10', 'cifar100', 'digits', another "
-            "tensorflow-datasets name, or a tuple (x_train, y_train, x_test, y_test)."
-        )
+
+def _checked(arrays):
+    """The four arrays as uint8 NHWC RGB images and int32 labels; ValueError if inconsistent."""
     x_train, y_train, x_test, y_test = (np.asarray(a) for a in arrays)
     for name, x in (("x_train", x_train), ("x_test", x_test)):
         if x.ndim != 4 or x.shape[-1] not in (1, 3):
@@ -128,7 +176,8 @@ def cifar_datasets(
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
     seed = resolve_seed(seed)
-    x_train, y_train, x_test, y_test = load_cifar_arrays(source, data_dir)
+    arrays, num_classes = _load(source, data_dir)
+    x_train, y_train, x_test, y_test = _checked(arrays)
     x_val = y_val = None
     if holdout:
         keep, held = holdout_split(len(x_train))
@@ -166,7 +215,7 @@ def cifar_datasets(
         train=with_options(train, deterministic),
         test=evaluation(x_test, y_test),
         validation=evaluation(x_val, y_val) if holdout else None,
-        num_classes=int(max(y_train.max(), y_test.max())) + 1,
+        num_classes=num_classes or int(max(y_train.max(), y_test.max())) + 1,
         train_size=len(x_train),
         mean=mean,
         augmentation=PadCropFlip(4, seed=seed, name="pad_crop_flip") if augment == "device" else None,
