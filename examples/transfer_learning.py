@@ -29,7 +29,8 @@ import tensorflow as tf
 from absl import app, flags
 
 import keras_resnet_paper as krp
-from keras_resnet_paper.models import preprocessing, weights as weights_lib
+from keras_resnet_paper import weights as weights_lib
+from keras_resnet_paper.weights import preprocessing
 
 FLAGS = flags.FLAGS
 

@@ -212,6 +212,6 @@ def build_resnet(
 
 def load_pretrained(model: keras.Model, weights: str, *, model_name: str, include_top: bool) -> None:
     """Load `weights` ('imagenet' or a file) into `model` through the weight registry."""
-    from keras_resnet_paper.models import weights as weights_lib  # noqa: PLC0415 (h5py only when needed)
+    from keras_resnet_paper.weights import load_weights  # noqa: PLC0415 (h5py only when needed)
 
-    weights_lib.load_weights(model, weights, model_name=model_name, include_top=include_top)
+    load_weights(model, weights, model_name=model_name, include_top=include_top)

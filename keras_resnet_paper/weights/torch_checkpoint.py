@@ -1,4 +1,4 @@
-"""Converters from torchvision-layout ResNet checkpoints (safetensors or NumPy .npz; no torch).
+"""Reader and writer of torchvision-layout ResNet checkpoints (safetensors or NumPy .npz; no torch).
 
 Names of a torchvision state dict and our layers:
 
@@ -43,14 +43,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from keras_resnet_paper.models.safetensors_io import read_safetensors, write_safetensors
-from keras_resnet_paper.models.weights import (
-    WeightsMismatchError,
-    _short_name,
-    assign_all,
-    detect_stride_in_1x1,
-    leaf_layers,
-)
+from keras_resnet_paper.weights.architecture import detect_stride_in_1x1, leaf_layers, short_name
+from keras_resnet_paper.weights.assign import assign_all
+from keras_resnet_paper.weights.errors import WeightsMismatchError
+from keras_resnet_paper.weights.safetensors_io import read_safetensors, write_safetensors
 
 #: Our BatchNormalization variables -> torchvision's.
 BN_NAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
@@ -98,7 +94,7 @@ def torchvision_mapping(model) -> dict[str, tuple[Any, str]]:
                 "(only ImageNet ResNets with option B map onto torchvision checkpoints)."
             )
         for var in layer.weights:
-            short = _short_name(var.path)
+            short = short_name(var.path)
             if isinstance(layer, keras.layers.BatchNormalization):
                 mapping[f"{prefix}.{BN_NAMES[short]}"] = (var, "vector")
             elif short == "kernel":

@@ -1,21 +1,15 @@
-"""torchvision-layout converters: round trips, an independent NumPy forward pass, strict checking."""
+"""torchvision-layout checkpoints: round trips, an independent NumPy forward pass, strict checking."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
-from weights_testutils import randomize, rel_error
+from weights_files import randomize, rel_error
 
 import keras_resnet_paper.models as models
-from keras_resnet_paper.models import converters
-from keras_resnet_paper.models.safetensors_io import (
-    SafetensorsError,
-    read_safetensors,
-    read_safetensors_metadata,
-    write_safetensors,
-)
-from keras_resnet_paper.models.weights import WeightsMismatchError
+from keras_resnet_paper.weights import WeightsMismatchError
+from keras_resnet_paper.weights import torch_checkpoint as converters
 
 SIZE = 64
 
@@ -95,36 +89,6 @@ def _numpy_reference_check(model, sd, bottleneck, stride_in_1x1=False):
 
 
 # --- tests ----------------------------------------------------------------------------------
-
-def test_safetensors_round_trip_and_truncation(tmp_path):
-    tensors = {"a": np.arange(6, dtype="float32").reshape(2, 3), "b": np.array(3, dtype="int64"),
-               "c": np.ones((0, 4), "float16")}
-    path = tmp_path / "t.safetensors"
-    write_safetensors(path, tensors, metadata={"format": "pt"})
-    back = read_safetensors(path)
-    assert set(back) == set(tensors)
-    for k in tensors:
-        np.testing.assert_array_equal(back[k], tensors[k])
-        assert back[k].dtype == tensors[k].dtype
-    assert read_safetensors_metadata(path) == {"format": "pt"}
-    blob = path.read_bytes()
-    (tmp_path / "cut.safetensors").write_bytes(blob[:-5])
-    with pytest.raises(SafetensorsError, match="truncated"):
-        read_safetensors(tmp_path / "cut.safetensors")
-
-
-def test_bf16_is_widened():
-    import json
-    import struct
-    import tempfile
-
-    value = np.array([1.5, -2.0], np.float32)
-    raw = (value.view(np.uint32) >> 16).astype("<u2").tobytes()
-    head = json.dumps({"x": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}}).encode()
-    with tempfile.NamedTemporaryFile(suffix=".safetensors", delete=False) as f:
-        f.write(struct.pack("<Q", len(head)) + head + raw)
-    np.testing.assert_array_equal(read_safetensors(f.name)["x"], value)
-
 
 def test_resnet18_round_trip_and_numpy_forward(tmp_path):
     src = randomize(_build(18))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_resnet_paper.models import preprocessing
+from keras_resnet_paper.weights import preprocessing
 
 
 def test_caffe_matches_keras_applications():

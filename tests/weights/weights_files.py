@@ -1,20 +1,46 @@
-"""Fixtures for the weight tests: randomised keras.applications models written as weight files."""
+"""Weight files for the tests, written in the real formats: randomised models in the
+keras.applications (Keras 2 HDF5) layout, and the writer of that layout."""
 
 from __future__ import annotations
 
+import h5py
 import keras
 import numpy as np
 
-from keras_resnet_paper.models import weights as weights_lib
+from keras_resnet_paper.weights.architecture import leaf_layers, short_name
 
 KERAS_APPS = {50: keras.applications.ResNet50, 101: keras.applications.ResNet101,
               152: keras.applications.ResNet152}
 
 
+def write_keras_applications_h5(path: str, layers: list[tuple[str, dict[str, np.ndarray]]]) -> None:
+    """Write [(layer name, {short weight name: array})] in the Keras 2 / keras.applications layout.
+
+    Weight names are written as ``layer/short:0`` like Keras 2 did; layers without weights get an
+    empty ``weight_names``.
+    """
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [name.encode("utf8") for name, _ in layers]
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.2.4"
+        for name, weights in layers:
+            group = f.create_group(name)
+            names = [f"{name}/{short}:0" for short in weights]
+            group.attrs["weight_names"] = [n.encode("utf8") for n in names]
+            for full, value in zip(names, weights.values()):
+                group.create_dataset(full, data=np.asarray(value))
+
+
+def model_to_keras_applications_layout(model) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """The weights of `model` (leaf layers, in order) as [(layer name, {short name: array})]."""
+    return [(layer.name, {short_name(v.path): np.asarray(v.numpy()) for v in layer.weights})
+            for layer in leaf_layers(model)]
+
+
 def randomize(model, seed=0, conv_bias=0.1):
     """Random kernels, non-zero conv biases and random BN statistics, at a stable scale."""
     rng = np.random.default_rng(seed)
-    for layer in weights_lib.leaf_layers(model):
+    for layer in leaf_layers(model):
         if isinstance(layer, keras.layers.Conv2D):
             k = layer.kernel
             fan_in = int(np.prod(k.shape[:-1]))
@@ -41,10 +67,22 @@ def keras_applications_reference(depth, include_top, path, size=64, seed=0):
     ref = KERAS_APPS[depth](include_top=include_top, weights=None, input_shape=(size, size, 3),
                             classifier_activation=None, pooling=None if include_top else "avg")
     randomize(ref, seed)
-    weights_lib.write_keras_applications_h5(path, weights_lib.model_to_keras_applications_layout(ref))
+    write_keras_applications_h5(path, model_to_keras_applications_layout(ref))
     return ref
 
 
 def rel_error(a, b):
+    """max |a - b| / max |b| in float64."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-12))
+
+
+def snapshot(model) -> list[np.ndarray]:
+    """Copies of every variable of `model`."""
+    return [np.array(v.numpy()) for v in model.weights]
+
+
+def assert_untouched(model, before: list[np.ndarray]) -> None:
+    """Every variable of `model` still equals its `snapshot`."""
+    for a, b in zip(before, snapshot(model)):
+        np.testing.assert_array_equal(a, b)

@@ -4,7 +4,7 @@ The "imagenet" weights (the authors' Caffe models, via keras.applications) expec
 convention: RGB images in [0, 255] turned to BGR, minus the per-channel ImageNet mean
 (103.939, 116.779, 123.68 for B, G, R), no scaling. Checkpoints converted from torchvision use the
 "torch" convention instead (RGB / 255, minus mean, divided by std). Both are data in
-`keras_resnet_paper.models.weights.PREPROCESSING`; the per-release metadata names which applies.
+`keras_resnet_paper.weights.releases.PREPROCESSING`; the per-release metadata names which applies.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import keras
 import numpy as np
 
-from keras_resnet_paper.models.weights import (
+from keras_resnet_paper.weights.releases import (
     IMAGENET_CLASS_INDEX,
     PREPROCESSING,
     get_pretrained_config,
