@@ -11,9 +11,13 @@ Run it again with the same --model_dir to resume after an interruption.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
-from absl import app, flags
+from absl import flags, logging
+
+from keras_resnet_paper import cli
+from keras_resnet_paper.training.callbacks import NonFiniteLossError
 
 FLAGS = flags.FLAGS
 
@@ -26,28 +30,62 @@ flags.DEFINE_string(
     "Data set (default: the recipe's): cifar10, cifar100, digits, imagenet (tfds imagenet2012), or for "
     "ImageNet-style training another tfds name (imagenette, tf_flowers), a TFRecord pattern or a folder.",
 )
-flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory, or for CIFAR the original binary files (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz or their extracted folders).")
 flags.DEFINE_bool("offline", False, "Train on scikit-learn's digits upsampled to 32x32 (no network); shortens the schedule at the same fractions.")
-flags.DEFINE_integer("batch_size", None, "Global batch (the lr scales linearly, with gradual warm-up, when it differs from the recipe's).")
-flags.DEFINE_float("lr", None, "Base learning rate for the recipe's batch size.")
-flags.DEFINE_integer("iterations", None, "Total iterations; the lr boundaries move to the same fractions.")
+flags.DEFINE_integer("batch_size", None, lower_bound=1, help="Global batch (the lr scales linearly, with gradual warm-up, when it differs from the recipe's).")
+flags.DEFINE_float("lr", None, lower_bound=0, help="Base learning rate for the recipe's batch size.")
+flags.DEFINE_integer("iterations", None, lower_bound=1, help="Total iterations; the lr boundaries move to the same fractions.")
 flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_worker", "tpu"], "Distribution strategy.")
 flags.DEFINE_string("tpu", None, "TPU name/address for --strategy=tpu.")
 flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Precision policy.")
-flags.DEFINE_integer("steps_per_execution", 1, "Train steps per tf.function call.")
+flags.DEFINE_integer("steps_per_execution", 1, lower_bound=1, help="Train steps per tf.function call.")
 flags.DEFINE_string("model_dir", None, "Checkpoints, logs, report (default runs/<recipe>/<model>).")
 flags.DEFINE_bool("deterministic", False, "Deterministic ops and input order (repeatable runs on one machine).")
-flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_integer("seed", 0, lower_bound=0, upper_bound=2**31 - 1, help="Random seed.")
 flags.DEFINE_bool("holdout", None, "CIFAR: train on 45k and validate on the 5k holdout.")
 flags.DEFINE_bool("augment_on_device", False, "Run the pad/crop/flip augmentation on the accelerator.")
 flags.DEFINE_bool("recalibrate_bn", None, "Re-estimate BN statistics over training batches after training.")
-flags.DEFINE_integer("eval_every", None, "Iterations between evaluations/log rows.")
+flags.DEFINE_integer("eval_every", None, lower_bound=1, help="Iterations between evaluations/log rows.")
 flags.DEFINE_multi_string("override", [], "Recipe field override key=value (repeatable), e.g. boundaries=400,600.")
 flags.DEFINE_bool("ten_crop", False, "ImageNet: also report the 10-crop validation error at the end (Sec. 3.4).")
 flags.DEFINE_bool("sync_bn", False, "BN statistics over the global batch across replicas (default: per replica, as in the paper).")
 flags.DEFINE_bool("tensorboard", True, "Write TensorBoard logs (needs the tensorboard package).")
-flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per evaluation.")
+flags.DEFINE_enum("verbose", "auto", ["0", "1", "2", "auto"], "Output: 0 silent; 1 a live progress line and one line per evaluation; 2 one line per evaluation; auto: 1 on a terminal, else 2.")
+
+
+def _resolve_recipe():
+    """The recipe with --dataset and --override applied; a bad value is a UsageError."""
+    from keras_resnet_paper.training import recipes as recipes_lib
+
+    try:
+        overrides = recipes_lib.parse_overrides(FLAGS.override)
+        if FLAGS.dataset:
+            overrides["dataset"] = FLAGS.dataset
+        return recipes_lib.get_recipe(FLAGS.recipe, **overrides)
+    except ValueError as err:
+        raise cli.UsageError(err) from None
+
+
+def _check_run_arguments(model: str, model_dir: str) -> str:
+    """Mistakes found before any work starts: the model name and the output folder."""
+    from keras_resnet_paper.training.trainer import check_model_name
+
+    try:
+        model = check_model_name(model)
+    except ValueError as err:
+        raise cli.UsageError(str(err).replace("model=", "--model=", 1)) from None
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise cli.UsageError(f"--model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
+    return model
+
+
+def _remove_if_empty(path: str) -> None:
+    """Remove a run folder this command created if the run wrote nothing into it."""
+    for root, _, files in os.walk(path):
+        if files:
+            return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def main(argv) -> int:
@@ -58,14 +96,7 @@ def main(argv) -> int:
         for name in recipes_lib.list_recipes():
             print(f"{name:18s} {recipes_lib.RECIPES[name].description}")
         return 0
-    try:
-        overrides = recipes_lib.parse_overrides(FLAGS.override)
-        if FLAGS.dataset:
-            overrides["dataset"] = FLAGS.dataset
-        recipe = recipes_lib.get_recipe(FLAGS.recipe, **overrides)
-    except ValueError as e:
-        print(f"keras_resnet_paper.train: error: {e}", file=sys.stderr, flush=True)
-        return 2
+    recipe = _resolve_recipe()
     if FLAGS.print_recipe:
         from keras_resnet_paper.training.trainer import offline_recipe
 
@@ -75,41 +106,51 @@ def main(argv) -> int:
         print(shown.describe())
         return 0
 
-    from keras_resnet_paper.training.callbacks import NonFiniteLossError
-    from keras_resnet_paper.training.trainer import train
-
-    model = FLAGS.model or recipe.model
-    model_dir = FLAGS.model_dir or f"runs/{recipe.name}{'_offline' if FLAGS.offline else ''}/{model}"
+    model_dir = FLAGS.model_dir or f"runs/{recipe.name}{'_offline' if FLAGS.offline else ''}/{FLAGS.model or recipe.model}"
+    model = _check_run_arguments(FLAGS.model or recipe.model, model_dir)
+    existed = os.path.exists(model_dir)
     try:
-        result = train(
-            recipe,
-            model,
-            model_dir=model_dir,
-            strategy=FLAGS.strategy if FLAGS.strategy != "tpu" else _tpu_strategy(),
-            batch_size=FLAGS.batch_size,
-            lr=FLAGS.lr,
-            iterations=FLAGS.iterations,
-            jit_compile=FLAGS.jit_compile,
-            precision=FLAGS.precision,
-            steps_per_execution=FLAGS.steps_per_execution,
-            deterministic=FLAGS.deterministic,
-            seed=FLAGS.seed,
-            offline=FLAGS.offline,
-            data_dir=FLAGS.data_dir,
-            holdout=FLAGS.holdout,
-            augment="device" if FLAGS.augment_on_device else None,
-            recalibrate_bn=FLAGS.recalibrate_bn,
-            eval_every=FLAGS.eval_every,
-            verbose=FLAGS.verbose,
-            tensorboard=FLAGS.tensorboard,
-            sync_bn=FLAGS.sync_bn,
-            ten_crop=FLAGS.ten_crop,
-        )
-    except NonFiniteLossError as e:
-        print(str(e), file=sys.stderr, flush=True)
+        result = _train(recipe, model, model_dir)
+    except NonFiniteLossError as err:
+        print(str(err), file=sys.stderr, flush=True)
         return 3
+    except ValueError as err:
+        logging.debug("Run stopped on a ValueError", exc_info=True)
+        raise cli.UsageError(err) from None
+    finally:
+        if not existed and os.path.isdir(model_dir):
+            _remove_if_empty(model_dir)
     print(_summary(result), flush=True)
     return 0
+
+
+def _train(recipe, model: str, model_dir: str):
+    from keras_resnet_paper.training.trainer import train
+
+    return train(
+        recipe,
+        model,
+        model_dir=model_dir,
+        strategy=FLAGS.strategy if FLAGS.strategy != "tpu" else _tpu_strategy(),
+        batch_size=FLAGS.batch_size,
+        lr=FLAGS.lr,
+        iterations=FLAGS.iterations,
+        jit_compile=FLAGS.jit_compile,
+        precision=FLAGS.precision,
+        steps_per_execution=FLAGS.steps_per_execution,
+        deterministic=FLAGS.deterministic,
+        seed=FLAGS.seed,
+        offline=FLAGS.offline,
+        data_dir=FLAGS.data_dir,
+        holdout=FLAGS.holdout,
+        augment="device" if FLAGS.augment_on_device else None,
+        recalibrate_bn=FLAGS.recalibrate_bn,
+        eval_every=FLAGS.eval_every,
+        verbose=FLAGS.verbose if FLAGS.verbose == "auto" else int(FLAGS.verbose),
+        tensorboard=FLAGS.tensorboard,
+        sync_bn=FLAGS.sync_bn,
+        ten_crop=FLAGS.ten_crop,
+    )
 
 
 def _summary(result) -> str:
@@ -136,8 +177,9 @@ def _tpu_strategy():
 
 
 def run() -> None:
-    """Console-script entry point (`keras-resnet-paper-train`)."""
-    app.run(lambda argv: sys.exit(main(argv)))
+    """Entry point of `python -m keras_resnet_paper.train`, `keras-resnet-paper-train` and the
+    example wrappers: `--help` lists every flag; a mistake is one line and exit status 2."""
+    cli.run(main, doc=__doc__, modules=(__name__, "keras_resnet_paper.train"))
 
 
 if __name__ == "__main__":

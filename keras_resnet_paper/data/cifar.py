@@ -28,6 +28,7 @@ from keras_resnet_paper.data.cifar_binary import (
     load_cifar_binary,
 )
 from keras_resnet_paper.data.digits import load_digits_32
+from keras_resnet_paper.data.tfds_prepare import prepared_builder
 from keras_resnet_paper.data.pipeline import base_seed, resolve_seed, shard_for, with_options
 
 __all__ = ["CifarData", "cifar_datasets", "load_cifar_arrays", "pixel_mean", "holdout_split", "AUGMENT_MODES"]
@@ -36,6 +37,8 @@ AUGMENT_MODES = ("host", "device", "none")
 CIFAR_HOLDOUT = 5000  # Sec. 4.2: "45k/5k train/val split"
 HOLDOUT_SEED = 0
 CifarSource = Union[str, "os.PathLike[str]", Sequence[np.ndarray]]
+_OFFLINE_HINT = ("pass --data_dir (data_dir=) a folder where it is already prepared or the original binary "
+                 "archive (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz), or use --offline")
 
 
 @dataclasses.dataclass
@@ -93,9 +96,8 @@ def _load(source: CifarSource, data_dir: str | None) -> tuple[tuple, int | None]
         if binary is not None:
             arrays = load_cifar_binary(*binary)  # one line naming the file if absent or malformed
             return arrays, find_cifar_binary(*binary).format.labels["fine"][1]
-        import tensorflow_datasets as tfds
-
-        splits = tfds.load(source, split=["train", "test"], as_supervised=True, data_dir=data_dir)
+        builder = prepared_builder(source, data_dir, hint=_OFFLINE_HINT)
+        splits = [builder.as_dataset(split=s, as_supervised=True) for s in ("train", "test")]
         return tuple(a for split in splits for a in _to_arrays(split)), None
     if isinstance(source, (tuple, list)) and len(source) == 4:
         return tuple(source), None

@@ -19,10 +19,14 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from keras_resnet_paper.data.tfds_prepare import prepared_builder
+
 __all__ = ["TfdsSource", "TFRecordSource", "FolderSource", "make_source", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 _AUTOTUNE = tf.data.AUTOTUNE
+_TFDS_HINT = ("pass --data_dir (data_dir=) a folder where it is already prepared, or the images as TFRecord "
+              "shards or a folder of class subfolders (--dataset PATH)")
 
 
 def _shard_files(files: Sequence[str], input_context) -> tuple[list[str], bool]:
@@ -49,12 +53,7 @@ class TfdsSource:
     manual_dir: str | None = None
 
     def __post_init__(self):
-        import tensorflow_datasets as tfds
-
-        self._builder = tfds.builder(self.name, data_dir=self.data_dir)
-        if self.manual_dir is not None:
-            config = tfds.download.DownloadConfig(manual_dir=os.path.expanduser(self.manual_dir))
-            self._builder.download_and_prepare(download_config=config)
+        self._builder = prepared_builder(self.name, self.data_dir, self.manual_dir, hint=_TFDS_HINT)
         features = self._builder.info.features
         keys = self._builder.info.supervised_keys
         if keys is not None and len(keys) == 2:

@@ -23,6 +23,7 @@ from absl import logging
 from keras_resnet_paper.training.schedules import inner_optimizer
 
 __all__ = [
+    "current_step",
     "NonFiniteLossError",
     "NanStop",
     "StepCheckpoint",
@@ -49,7 +50,8 @@ class NonFiniteLossError(RuntimeError):
         self.step, self.value = step, value
 
 
-def _step(model) -> int:
+def current_step(model) -> int:
+    """The number of optimizer steps (iterations) the model has taken."""
     return int(inner_optimizer(model.optimizer).iterations.numpy())
 
 
@@ -79,7 +81,7 @@ class NanStop(keras.callbacks.Callback):
             return
         loss = float(loss)
         if not math.isfinite(loss):
-            self.nan_step, self.nan_value = _step(self.model), loss
+            self.nan_step, self.nan_value = current_step(self.model), loss
             logging.error("Loss is %s at step %d: stopping the run.", loss, self.nan_step)
             self.model.stop_training = True
 
@@ -92,7 +94,7 @@ class StopAtStep(keras.callbacks.Callback):
         self.last_step = int(last_step)
 
     def on_train_batch_end(self, batch, logs=None):
-        if _step(self.model) >= self.last_step:
+        if current_step(self.model) >= self.last_step:
             self.model.stop_training = True
 
 
@@ -103,7 +105,7 @@ class IterationLogger(keras.callbacks.Callback):
         if logs is None:
             return
         opt = inner_optimizer(self.model.optimizer)
-        logs["iteration"] = _step(self.model)
+        logs["iteration"] = current_step(self.model)
         logs["lr"] = float(keras.ops.convert_to_numpy(opt.learning_rate))
 
 
@@ -130,8 +132,8 @@ def restore_latest(model: keras.Model, directory: str) -> dict | None:
     model.load_weights(os.path.join(path, WEIGHTS))
     with open(os.path.join(path, STATE)) as f:
         state = json.load(f)
-    if _step(model) != state["step"]:
-        raise RuntimeError(f"Checkpoint {path} is inconsistent: optimizer step {_step(model)} != {state['step']}.")
+    if current_step(model) != state["step"]:
+        raise RuntimeError(f"Checkpoint {path} is inconsistent: optimizer step {current_step(model)} != {state['step']}.")
     logging.info("Resumed from %s (step %d).", path, state["step"])
     return state
 
@@ -195,12 +197,12 @@ class StepCheckpoint(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self._last_saved is None:
-            self._last_saved = _step(self.model)
+            self._last_saved = current_step(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.model.stop_training and not math.isfinite(float((logs or {}).get("loss", 0.0))):
             return  # never checkpoint a diverged model
-        step = _step(self.model)
+        step = current_step(self.model)
         if step - (self._last_saved or 0) >= self.save_freq:
             self.save(step)
 
@@ -208,7 +210,7 @@ class StepCheckpoint(keras.callbacks.Callback):
         logs = logs or {}
         if not math.isfinite(float(logs.get("loss", 0.0))):
             return
-        step = _step(self.model)
+        step = current_step(self.model)
         value = logs.get(self.monitor)
         if value is not None and float(value) < self.best:
             self.best, self.best_step = float(value), step
@@ -218,5 +220,5 @@ class StepCheckpoint(keras.callbacks.Callback):
                 os.close(fd)
                 self.model.save_weights(tmp, overwrite=True)
                 os.replace(tmp, os.path.join(self.directory, "best.weights.h5"))
-                logging.info("New best %s = %.4f at step %d.", self.monitor, self.best, step)
+                logging.debug("New best %s = %.4f at step %d.", self.monitor, self.best, step)
         self.save(step, force=True)

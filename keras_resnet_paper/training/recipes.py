@@ -131,10 +131,17 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         if text.lower() in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"{key}={value!r} is not a boolean.")
-    if hint is int:
-        return int(float(text)) if "e" in text.lower() else int(text)
-    if hint is float:
-        return float(text)
+    try:
+        if hint is int:
+            number = float(text) if "e" in text.lower() else int(text)
+            if number != int(number):
+                raise ValueError
+            return int(number)
+        if hint is float:
+            return float(text)
+    except ValueError:
+        kind = "an integer" if hint is int else "a number"
+        raise ValueError(f"{key}={value!r} is not {kind}.") from None
     return text
 
 

@@ -133,12 +133,6 @@ def write_report(result, label: str | None = None) -> dict:
     md += "![error curves](error_curves.png)\n"
     with open(os.path.join(run_dir, "report.md"), "w") as f:
         f.write(md)
-    print(
-        f"[report] {report['model']}: test top-1 error {100 * report['test_top1_error']:.2f}%, "
-        f"top-5 error {100 * report['test_top5_error']:.2f}% after {report['iterations']} iterations "
-        f"({report['wall_time_s']:.0f} s). Plot: {report['plot']}",
-        flush=True,
-    )
     return report
 
 

@@ -24,12 +24,13 @@ from keras_resnet_paper.evaluation.topk import TopKError
 from keras_resnet_paper.training import callbacks as cbs
 from keras_resnet_paper.training.bn_recalibration import bn_layers, recalibrate_bn as _recalibrate_bn
 from keras_resnet_paper.training.optimizer import PaperSGD
+from keras_resnet_paper.training.progress import TrainingProgress
 from keras_resnet_paper.training.recipes import RECIPES, Recipe, get_recipe
 from keras_resnet_paper.training.report import load_run
 from keras_resnet_paper.training.schedules import ErrorThresholdWarmup, PlateauDecay, schedule_for_recipe
 from keras_resnet_paper.training.strategies import is_chief, make_strategy, per_replica_batch, resolve_options
 
-__all__ = ["train", "TrainResult", "build_model", "precision_scope", "offline_recipe", "set_determinism"]
+__all__ = ["train", "TrainResult", "build_model", "check_model_name", "precision_scope", "offline_recipe", "set_determinism"]
 
 OFFLINE_DATASET = "digits"
 
@@ -70,6 +71,23 @@ def set_determinism(seed: int, deterministic: bool) -> None:
 _NAME = re.compile(r"^(resnet|plain)(\d+)$")
 
 
+def check_model_name(name: Any) -> str:
+    """The normalised model name ("ResNet-20" -> "resnet20"), or a ValueError naming what is allowed:
+    a model of the zoo (`krp.MODELS`) or a CIFAR net resnet/plain<6n+2> (Sec. 4.2)."""
+    from keras_resnet_paper.models import MODELS
+
+    if not isinstance(name, str):
+        raise ValueError(f"model={name!r} is not a model name; use one of {sorted(MODELS)} or resnet/plain<6n+2>.")
+    key = name.lower().replace("-", "").replace("_", "")
+    m = _NAME.match(key)
+    if key in MODELS or (m and int(m.group(2)) >= 8 and (int(m.group(2)) - 2) % 6 == 0):
+        return key
+    raise ValueError(
+        f"model={name!r} is not a model of the paper; use one of {', '.join(sorted(MODELS))}, "
+        "or resnet<6n+2> / plain<6n+2> for any CIFAR depth (8, 14, 20, ...)."
+    )
+
+
 def build_model(name: str, *, classes: int, input_shape: Sequence[int], **kwargs: Any) -> keras.Model:
     """A model of the paper by name ("resnet20", "plain56", "resnet50"); any 6n+2 depth for CIFAR.
 
@@ -78,13 +96,11 @@ def build_model(name: str, *, classes: int, input_shape: Sequence[int], **kwargs
     """
     from keras_resnet_paper.models import MODELS, cifar_resnet, get_model
 
-    key = name.lower().replace("-", "").replace("_", "")
+    key = check_model_name(name)
     if key in MODELS:
         return get_model(key, classes=classes, input_shape=tuple(input_shape), **kwargs)
     m = _NAME.match(key)
-    if m and (int(m.group(2)) - 2) % 6 == 0:
-        return cifar_resnet(int(m.group(2)), m.group(1) == "resnet", classes=classes, input_shape=tuple(input_shape), **kwargs)
-    raise ValueError(f"--model={name!r}: use one of {sorted(MODELS)} or resnet/plain<6n+2>.")
+    return cifar_resnet(int(m.group(2)), m.group(1) == "resnet", classes=classes, input_shape=tuple(input_shape), **kwargs)
 
 
 def offline_recipe(recipe: Recipe) -> Recipe:
@@ -118,7 +134,7 @@ def _load_data(recipe, batch_size, *, seed, deterministic, data_dir, input_conte
     pattern or folder is passed on as the source)."""
     from keras_resnet_paper import data as data_lib
 
-    if source is None and recipe.dataset not in CIFAR_DATASETS:
+    if source is None and recipe.dataset not in CIFAR_DATASETS and not data_lib.is_cifar_binary_path(recipe.dataset):
         if not hasattr(data_lib, "imagenet_datasets"):
             raise ValueError(
                 f"dataset={recipe.dataset!r} needs keras_resnet_paper.data.imagenet_datasets, which this "
@@ -176,6 +192,16 @@ def _vector_logs(step: Callable) -> Callable:
         return {k: ops.reshape(v, (1,)) if len(getattr(v, "shape", ())) == 0 else v for k, v in logs.items()}
 
     return wrapped
+
+
+def _progress(verbose: int | str, total: int) -> list[keras.callbacks.Callback]:
+    """verbose 0: nothing; 1 or "auto": a live line on a terminal and a line per evaluation;
+    2: a line per evaluation only."""
+    if verbose not in (0, 1, 2, "auto"):
+        raise ValueError(f"verbose={verbose!r}: use 0 (silent), 1 or 'auto' (live line), 2 (a line per evaluation).")
+    if verbose == 0:
+        return []
+    return [TrainingProgress(total, interactive=False if verbose == 2 else None)]
 
 
 def train(
@@ -259,7 +285,7 @@ def train(
     if E != recipe.eval_every:
         logging.info("eval_every %d does not divide %d iterations; using %d.", recipe.eval_every, recipe.iterations, E)
         recipe = recipe.replace(eval_every=E)
-    model_name = model_name or recipe.model
+    model_name = check_model_name(model_name or recipe.model)
     global_batch = batch_size or recipe.batch_size
 
     set_determinism(seed, deterministic)
@@ -268,8 +294,8 @@ def train(
     options = resolve_options(strategy, jit_compile, precision)
     chief = is_chief()
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    if model_dir:
-        os.makedirs(model_dir, exist_ok=True)
+    if model_dir and os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise ValueError(f"model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
     ckpt_dir = os.path.join(model_dir, "checkpoints") if model_dir else None
 
     # ---------------------------------------------------------------- data
@@ -339,6 +365,8 @@ def train(
             model.test_step = _vector_logs(model.test_step)
 
     # ---------------------------------------------------------------- callbacks and resume
+    if model_dir:  # only now: a run that fails on its arguments or data leaves no folder behind
+        os.makedirs(model_dir, exist_ok=True)
     nan = cbs.NanStop()
     stateful = []
     lr_callbacks = []
@@ -362,7 +390,7 @@ def train(
             checkpoint.set_state(state)
             start = int(state["step"])
             print(f"Resuming from step {start} of {recipe.iterations} ({ckpt_dir}).", flush=True)
-    callbacks = [cbs.IterationLogger(), nan, *lr_callbacks]
+    callbacks = [cbs.IterationLogger(), *_progress(verbose, recipe.iterations), nan, *lr_callbacks]
     if model_dir and chief:  # log rows before the checkpoint: a kill between them repeats a row, never loses one
         callbacks.append(keras.callbacks.CSVLogger(os.path.join(model_dir, "history.csv"), append=True))
         if tensorboard and importlib.util.find_spec("tensorboard") is not None:
@@ -395,16 +423,16 @@ def train(
             steps_per_epoch=steps,
             validation_data=eval_ds,
             callbacks=callbacks,
-            verbose=verbose,
+            verbose=0,  # TrainingProgress prints instead of Keras' progress bar
             shuffle=False,  # the input pipeline shuffles (seeded, resumable)
         )
         n = len(h.epoch)
         history += [{k: float(v[i]) for k, v in h.history.items()} for i in range(n)]
-        if nan.nan_step is not None or model.stop_training and cbs._step(model) < recipe.iterations:
+        if nan.nan_step is not None or model.stop_training and cbs.current_step(model) < recipe.iterations:
             break
     if nan.nan_step is not None:
         raise cbs.NonFiniteLossError(nan.nan_step, nan.nan_value)
-    steps_done = cbs._step(model)
+    steps_done = cbs.current_step(model)
 
     if recipe.recalibrate_bn:
         # Global training batches, not the per-replica stream: every replica/worker sets the same values.

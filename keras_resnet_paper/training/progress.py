@@ -1,0 +1,115 @@
+"""What a training run prints while it runs, counted in iterations as in the paper (Sec. 4.2).
+
+On a terminal: one progress line redrawn in place (iteration, loss, lr, speed) and, at every
+evaluation, one line of errors that replaces the progress line (so nothing is ever glued onto
+it). When the output is not a terminal (a log file, a pipe, a batch scheduler): the evaluation
+lines alone, no carriage returns, no colour codes.
+
+    iteration   25/300  loss 1.9734  train top-1 62.50%  val top-1 56.39%  top-5 11.67%  lr 0.1  14 s  best
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import TextIO
+
+import keras
+
+from keras_resnet_paper.training.callbacks import current_step
+
+__all__ = ["TrainingProgress", "format_evaluation"]
+
+_CLEAR = "\r\x1b[K"
+
+
+def _pct(value) -> str:
+    return f"{100 * float(value):.2f}%"
+
+
+def format_evaluation(logs: dict, total: int, elapsed_s: float, best: bool = False) -> str:
+    """One line for one evaluation's logs (`iteration`, `loss`, `top1_error`, `val_top1_error`...)."""
+    width = len(str(total))
+    parts = [f"iteration {int(logs.get('iteration', 0)):>{width}}/{total}", f"loss {float(logs.get('loss', math.nan)):.4f}"]
+    if "top1_error" in logs:
+        parts.append(f"train top-1 {_pct(logs['top1_error'])}")
+    if "val_top1_error" in logs:
+        parts.append(f"val top-1 {_pct(logs['val_top1_error'])}")
+    if "val_top5_error" in logs:
+        parts.append(f"top-5 {_pct(logs['val_top5_error'])}")
+    if "lr" in logs:
+        parts.append(f"lr {float(logs['lr']):.3g}")
+    parts.append(f"{elapsed_s:.0f} s")
+    if best:
+        parts.append("best")
+    return "  ".join(parts)
+
+
+class TrainingProgress(keras.callbacks.Callback):
+    """Progress of a run: a live line on a terminal, one line per evaluation always.
+
+    `interactive=None` draws the live line only when `stream` is a terminal. Put it after
+    `IterationLogger` (which adds `iteration` and `lr` to the logs) and before callbacks that log
+    at the end of an evaluation, so their lines start on a fresh line.
+    """
+
+    def __init__(self, total_steps: int, stream: TextIO | None = None, interactive: bool | None = None,
+                 min_interval_s: float = 0.25, monitor: str = "val_top1_error"):
+        super().__init__()
+        self.total_steps = int(total_steps)
+        self.stream = stream
+        self.interactive = interactive
+        self.min_interval_s = min_interval_s
+        self.monitor = monitor
+        self.best = math.inf
+        self._t0 = self._last_draw = 0.0
+        self._drawn = False
+        self._first_step = 0
+
+    @property
+    def _out(self) -> TextIO:
+        return self.stream or sys.stdout
+
+    def _live(self) -> bool:
+        if self.interactive is not None:
+            return self.interactive
+        return bool(getattr(self._out, "isatty", lambda: False)())
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self._out.write(_CLEAR)
+            self._out.flush()
+            self._drawn = False
+
+    def on_train_begin(self, logs=None):
+        self._t0 = time.time()
+        self._first_step = current_step(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float((logs or {}).get("loss", 0.0))
+        if not math.isfinite(loss):
+            self._clear()  # the NaN stop's message starts on a clean line
+            return
+        now = time.time()
+        if not self._live() or now - self._last_draw < self.min_interval_s:
+            return
+        step = current_step(self.model)
+        rate = (step - self._first_step) / max(now - self._t0, 1e-9)
+        done = int(30 * step / max(self.total_steps, 1))
+        bar = "#" * done + "." * (30 - done)
+        self._out.write(f"{_CLEAR}[{bar}] {step}/{self.total_steps}  loss {loss:.4f}  {rate:.1f} it/s")
+        self._out.flush()
+        self._drawn, self._last_draw = True, now
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        best = value is not None and math.isfinite(float(value)) and float(value) < self.best
+        if best:
+            self.best = float(value)
+        self._clear()
+        print(format_evaluation(logs, self.total_steps, time.time() - self._t0, best), file=self._out, flush=True)
+
+    def on_train_end(self, logs=None):
+        self._clear()
