@@ -1,0 +1,55 @@
+"""Mistakes on the command line: one line that names the bad value, exit status 2, nothing left behind.
+`--help` lists every flag and exits 0, on every training command."""
+
+from __future__ import annotations
+
+import pytest
+
+from journey import assert_one_line_error
+
+TRAIN = "python -m keras_resnet_paper.train --recipe cifar10_paper --offline --notensorboard"
+
+
+@pytest.mark.parametrize("command", [
+    "python -m keras_resnet_paper.train",
+    "keras-resnet-paper-train",
+    "python examples/train_cifar10.py",
+    "python examples/train_imagenet.py",
+])
+def test_help_lists_the_flags(run_command, command):
+    out = run_command(f"{command} --help", timeout=300)
+    assert out.returncode == 0, out.describe()
+    for flag in ("--recipe", "--model", "--offline", "--data_dir", "--batch_size", "--model_dir", "--strategy",
+                 "--override", "--print_recipe"):
+        assert f"  {flag}" in out.stdout or f"  --[no]{flag[2:]}" in out.stdout, (flag, out.stdout)
+    assert "Try --helpfull" not in out.stdout
+
+
+@pytest.mark.parametrize("args, fragments", [
+    ("--model resnet21", ["--model='resnet21'", "resnet20", "6n+2"]),
+    ("--batch_size 0", ["--batch_size=0", "positive"]),
+    ("--batch_size -5", ["--batch_size=-5", "positive"]),
+    ("--iterations 0", ["--iterations=0"]),
+    ("--override base_lr=abc", ["base_lr='abc'", "not a number"]),
+    ("--override no_such_field=1", ["no_such_field"]),
+    ("--recipe cifar11", ["'cifar11'", "cifar10_paper"]),
+    ("--no_such_flag", ["no_such_flag"]),
+    ("--verbose 7", ["--verbose"]),
+])
+def test_bad_arguments_are_one_line(run_command, args, fragments):
+    out = run_command(f"{TRAIN} {args}", timeout=300)
+    assert_one_line_error(out, *fragments)
+    assert not (run_command.work / "runs").exists(), "a refused run leaves no folder behind"
+
+
+def test_model_dir_that_is_a_file(run_command):
+    (run_command.work / "taken").write_text("not a folder")
+    out = run_command(f"{TRAIN} --model resnet8 --model_dir taken", timeout=300)
+    assert_one_line_error(out, "--model_dir='taken'", "is a file")
+
+
+def test_missing_cifar_archive(run_command):
+    out = run_command(f"python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet8 "
+                      f"--data_dir {run_command.work}/nowhere/cifar-10-binary.tar.gz", timeout=300)
+    assert_one_line_error(out, "cifar-10-binary.tar.gz")
+    assert not (run_command.work / "runs").exists()
