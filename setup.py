@@ -26,10 +26,10 @@ setup(
         "tensorflow>=2.16",
         "keras>=3.0",
         "tensorflow-datasets>=4.9",
-        # tensorflow-datasets reads and downloads through etils.epath, whose own dependencies
-        # (importlib_resources, fsspec, zipp) it does not declare: without them every tfds
-        # download or prepare ends in "No module named 'importlib_resources'".
-        "etils[epath,epy]>=1.6",
+        # tensorflow-datasets imports the `importlib_resources` backport (tfds DatasetBuilder.code_path)
+        # before any download or prepare, and does not declare it: without it every tfds-backed run
+        # ends in "No module named 'importlib_resources'".
+        "importlib_resources>=5",
         "absl-py>=1.0",
         "numpy>=1.23",
         "h5py>=3.0",
