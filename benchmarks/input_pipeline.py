@@ -1,4 +1,4 @@
-"""Images/s of the ImageNet training pipeline (PAPER.md, "ImageNet recipe (Sec. 3.4)") on real JPEGs.
+"""Images/s of the ImageNet training pipeline (docs/paper.md, 'ImageNet training (Sec. 3.4)') on real JPEGs.
 
 Makes a folder of ImageNet-sized JPEG photos from scikit-learn's sample photos (random crops of
 china.jpg and flower.jpg rescaled to 375-500 px sides) and measures, in the same run:

@@ -4,9 +4,9 @@ Every random choice takes an explicit `seed` (a shape-[2] int tensor). Pipelines
 example's seed from the user's seed and the example's index in the stream (`example_seed`), so the
 augmentation of example i is the same whatever the parallelism or the order the workers finish in.
 
-- CIFAR (PAPER.md, "CIFAR-10 (Sec. 4.2)"): pad 4 pixels each side, random 32x32 crop, random
+- CIFAR (docs/paper.md, 'CIFAR-10 training'): pad 4 pixels each side, random 32x32 crop, random
   horizontal flip: `pad_crop_flip` on the host, `PadCropFlip` (a Keras layer) on the accelerator.
-- ImageNet (PAPER.md, "ImageNet recipe (Sec. 3.4)"): scale augmentation (shorter side uniform in
+- ImageNet (docs/paper.md, 'ImageNet training (Sec. 3.4)'): scale augmentation (shorter side uniform in
   [256, 480], random 224x224 crop) as a crop window in source pixels (`scale_augmentation_window`),
   so a JPEG is decoded only inside the window; the Inception-style random-resized crop
   (`inception_crop_window`); `random_flip`; AlexNet PCA `lighting` noise.
@@ -33,7 +33,7 @@ __all__ = [
     "inception_crop_window",
 ]
 
-# PAPER.md, "ImageNet recipe": fb.resnet.torch constants, RGB on the 0..255 scale.
+# docs/paper.md, 'Data augmentation details': fb.resnet.torch constants, RGB on the 0..255 scale.
 LIGHTING_ALPHA_STD = 0.1
 LIGHTING_EIGVAL = np.array([0.2175, 0.0188, 0.0045], np.float32) * 255.0
 LIGHTING_EIGVEC = np.array(

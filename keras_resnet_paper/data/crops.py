@@ -1,4 +1,4 @@
-"""Test-time geometry (PAPER.md, "ImageNet recipe (Sec. 3.4)"): exact resizes and crops.
+"""Test-time geometry (docs/paper.md, 'ImageNet testing (Sec. 3.4)'): exact resizes and crops.
 
 - `resize_shorter_side`: the shorter side becomes exactly `side`, the other round(side * ratio).
 - `center_crop`: the window at ((H - h) // 2, (W - w) // 2).

@@ -3,7 +3,7 @@
 ImageNet holds CMYK JPEGs, PNGs named .jpg and grayscale images: everything decodes to 3-channel
 RGB uint8 by content, not by file name. `decode_window` decodes only the crop window of a JPEG
 (`tf.image.extract_jpeg_shape` + `tf.image.decode_and_crop_jpeg`), the fast path of the training
-pipeline (PAPER.md, "ImageNet recipe (Sec. 3.4)"). `guarded_map` turns a corrupt file into an error
+pipeline (docs/paper.md, 'ImageNet training (Sec. 3.4)'). `guarded_map` turns a corrupt file into an error
 that names it, or skips and counts it.
 """
 

@@ -1,6 +1,6 @@
 """The offline stand-in for CIFAR: scikit-learn's 8x8 digits as 32x32 RGB images.
 
-No download is needed, so the CIFAR recipes (PAPER.md, "CIFAR-10 (Sec. 4.2, Table 6)") can run
+No download is needed, so the CIFAR recipes (Sec. 4.2; docs/paper.md, 'Recipes in the code') can run
 anywhere. `load_digits()` gives 1797 8x8 images with values 0..16; they are scaled to 0..255 uint8,
 upsampled 4x to 32x32 with bilinear interpolation (half-pixel centres, as `tf.image.resize`),
 and replicated to 3 channels. The train/test split is a fixed, stratified 80/20 split.

@@ -1,4 +1,4 @@
-"""ImageNet-style input pipelines (PAPER.md, "ImageNet recipe (Sec. 3.4)").
+"""ImageNet-style input pipelines (docs/paper.md, 'ImageNet training (Sec. 3.4)').
 
 Training ("paper"): scale augmentation (shorter side uniform in [256, 480]) and a random 224x224
 crop, decoded straight from the crop window of the JPEG; random horizontal flip; AlexNet PCA

@@ -1,4 +1,4 @@
-"""Parameter and FLOP counts as the paper reports them (PAPER.md, Table 1).
+"""Parameter and FLOP counts as the paper reports them (Table 1; docs/paper.md, 'Parameter and FLOP counts').
 
 FLOPs are multiply-adds of convolutions and fully-connected layers ("3.6 billion FLOPs
 (multiply-adds)" for ResNet-34); BN, ReLU, additions and pooling are not counted. Parameters are

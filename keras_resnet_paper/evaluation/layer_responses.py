@@ -1,4 +1,4 @@
-"""Standard deviations of layer responses, the paper's Fig. 7 analysis (PAPER.md "Analysis of layer responses").
+"""Standard deviations of layer responses, the paper's Fig. 7 analysis (docs/paper.md, 'Layer responses (Fig. 7)').
 
 The response of a 3x3 convolution is its BN output, before the addition and the ReLU. ResNets'
 responses are smaller than their plain twins' and shrink as depth grows. Works on flat and nested

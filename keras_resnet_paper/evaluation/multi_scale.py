@@ -1,4 +1,4 @@
-"""Fully-convolutional multi-scale testing (PAPER.md, "ImageNet recipe (Sec. 3.4)", Table 4).
+"""Fully-convolutional multi-scale testing (Sec. 3.4, Table 4; docs/paper.md, 'ImageNet testing (Sec. 3.4)').
 
 The paper adopts the fully-convolutional form: the final fc layer becomes a 1x1 convolution over
 the conv5 feature map, giving a class score map at any input size; the map is averaged over

@@ -1,4 +1,4 @@
-"""10-crop testing (PAPER.md, "ImageNet results" and "ImageNet recipe (Sec. 3.4)").
+"""10-crop testing (Sec. 3.4, Tables 2-3; docs/paper.md, 'ImageNet testing (Sec. 3.4)').
 
 Each image is resized to shorter side 256; the four corner and the centre 224 crops and their
 horizontal flips go through the model; the 10 softmax score vectors are averaged, and top-1 /

@@ -1,4 +1,4 @@
-"""Shortcut connections (Sec. 3.3, PAPER.md "Shortcut options").
+"""Shortcut connections (Sec. 3.3; docs/paper.md, 'Shortcut options (Sec. 3.3)').
 
 Option A is the parameter-free identity shortcut that subsamples with stride 2 and pads the
 extra channels with zeros where the dimensions increase; B projects (1x1 conv + BN) only where

@@ -1,4 +1,4 @@
-"""Architecture tables: one spec per depth (PAPER.md "ImageNet architectures", Table 1; Sec. 4.2).
+"""Architecture tables: one spec per depth (Table 1, Sec. 4.2; docs/paper.md, 'ImageNet architectures (Table 1)').
 
 Everything the builders need to know about a depth lives here, as data.
 """
@@ -38,7 +38,7 @@ IMAGENET_SPECS: dict[int, ImageNetSpec] = {
     152: ImageNetSpec(BOTTLENECK, (3, 8, 36, 3)),
 }
 
-#: Trainable parameters with option B (PAPER.md Table 1 column; torchvision's counts).
+#: Trainable parameters with option B (docs/paper.md, 'ImageNet counts'; torchvision's counts).
 IMAGENET_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
 #: Multiply-adds in GFLOPs with the stride on the 1x1 (authors' release) and on the 3x3 ("v1.5").
 IMAGENET_GFLOPS = {18: 1.81, 34: 3.66, 50: 3.86, 101: 7.57, 152: 11.28}

@@ -1,6 +1,6 @@
 """Transfer learning: freezing the backbone up to a stage of Table 1, and unfreezing it again.
 
-The ImageNet features of the paper transfer to other tasks (PAPER.md, Sec. 4.3: detection and
+The ImageNet features of the paper transfer to other tasks (docs/paper.md, 'Detection (Sec. 4.3)': detection and
 localization with ResNet-101 features). The standard two-phase fine-tuning recipe:
 
 1. Build the backbone with ``include_top=False`` and ``pooling="avg"`` (or take
@@ -15,7 +15,7 @@ statistics and leaves them untouched even when the model is called with ``traini
 (``tests/models/test_transfer.py`` checks this on flat and nested models). By default `unfreeze`
 keeps the BatchNormalization layers frozen, so a small target data set fine-tunes the
 convolutions without overwriting the ImageNet statistics with noisy batch estimates (the
-paper fixes BN for its detection fine-tuning too: its Appendix A, not summarised in PAPER.md).
+paper fixes BN for its detection fine-tuning too: Appendix A, in docs/paper.md, 'Detection (Sec. 4.3)').
 
 Stages are named as in Table 1: ``conv1`` (stem: 7x7 conv, BN, ReLU and max pool on ImageNet;
 3x3 conv on CIFAR), then ``conv2_x`` ... ``conv5_x`` (``conv4_x`` is the last CIFAR stage).
@@ -169,7 +169,7 @@ def recompute_bn_statistics(model: keras.Model, batches: Iterable) -> int:
     """Set every BatchNormalization's moving mean and variance to the plain average of its batch
     statistics over `batches` (arrays, tensors or (images, labels) pairs); returns the batch count.
 
-    As the authors' release did after training (PAPER.md, Sec. 3.4, last item). Also useful before
+    As the authors' release did after training (docs/paper.md, 'Batch normalization'). Also useful before
     freezing a backbone whose statistics do not fit the new inputs (e.g. one built with
     ``weights=None``), since a frozen BN normalises with them. Weights are not changed; each layer's
     `trainable` and `momentum` are restored afterwards. The variance averaged is the per-batch one.

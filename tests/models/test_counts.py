@@ -1,4 +1,4 @@
-"""Exact parameter counts and FLOPs against PAPER.md (Table 1, Sec. 3.3, Table 6)."""
+"""Exact parameter counts and FLOPs (Table 1, Sec. 3.3, Table 6; docs/paper.md, 'Parameter and FLOP counts')."""
 
 import pytest
 

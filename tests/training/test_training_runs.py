@@ -1,4 +1,4 @@
-"""End-to-end training on the offline digits data (PAPER.md, Sec. 4.2 recipe, shortened).
+"""End-to-end training on the offline digits data (docs/paper.md, 'Recipes in the code': cifar10_offline).
 
 Fast: a short run learns, the NaN stop names its step, the CLI lists/prints recipes.
 Slow (`-m slow`): the offline recipe reaches high accuracy, MirroredStrategy over 2 logical CPUs
