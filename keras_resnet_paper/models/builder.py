@@ -2,7 +2,9 @@
 
 `build_resnet` takes a stem function and a list of stages and does everything the two
 families share: argument checks, input handling, the stage/block loop (flat, or nested one
-Keras model per stage and per block for very deep nets), the head, and weight loading.
+Keras model per stage and per block for very deep nets), the head, and weight loading: a
+release's file is fetched before anything is built, so a missing network fails at once; the
+model gets `model.preprocessing`, the input convention of its weights (None without weights).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from keras_resnet_paper.models.blocks import make_block
 from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.shortcuts import validate_shortcut
 from keras_resnet_paper.models.spec import BLOCK_TYPES
+from keras_resnet_paper.weights.loading import load_weights, locate_weights
+from keras_resnet_paper.weights.releases import is_registered_tag
 
 #: Above this many blocks a model is built nested (one sub-model per stage and per block), so
 #: Keras's recursive graph walks stay far below Python's recursion limit (ResNet-1202: 600).
@@ -42,8 +46,8 @@ def validate_pooling(pooling: str | None) -> str | None:
 
 
 def validate_weights(weights: Any) -> Any:
-    """None, 'imagenet', or a path to an existing weights file."""
-    if weights is None or weights == "imagenet":
+    """None, a registered tag such as 'imagenet', or a path to an existing weights file."""
+    if weights is None or is_registered_tag(weights):
         return weights
     if isinstance(weights, (str, os.PathLike)):
         if not os.path.isfile(weights):
@@ -129,6 +133,7 @@ def build_resnet(
     default_size: int,
     min_size: int,
     weights_name: str,
+    source_layout: str | None = None,
 ) -> keras.Model:
     """Build a ResNet/plain net from its stem and stages; see `imagenet_resnet` for the arguments."""
     if block not in BLOCK_TYPES:
@@ -153,6 +158,9 @@ def build_resnet(
         pretrained=weights is not None,
         data_format=data_format,
     )
+    weights_file = release = None
+    if weights is not None:  # fetched before anything is built: no network fails at once
+        weights_file, release = locate_weights(weights, model_name=weights_name, include_top=include_top)
     if input_tensor is None:
         img_input = keras.Input(shape=input_shape, name="input_layer")
     elif keras.backend.is_keras_tensor(input_tensor):
@@ -204,14 +212,7 @@ def build_resnet(
 
     inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else img_input
     model = keras.Model(inputs, x, name=name)
+    model.preprocessing = None
     if weights is not None:
-        load_pretrained(model, weights, model_name=weights_name, include_top=include_top)
+        load_weights(model, weights_file, include_top=include_top, source_layout=source_layout, release=release)
     return model
-
-
-
-def load_pretrained(model: keras.Model, weights: str, *, model_name: str, include_top: bool) -> None:
-    """Load `weights` ('imagenet' or a file) into `model` through the weight registry."""
-    from keras_resnet_paper.weights import load_weights  # noqa: PLC0415 (h5py only when needed)
-
-    load_weights(model, weights, model_name=model_name, include_top=include_top)

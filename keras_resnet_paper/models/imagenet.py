@@ -8,10 +8,14 @@ import keras
 
 from keras_resnet_paper.models.builder import Stage, build_resnet
 from keras_resnet_paper.models.layers import LayerFactory
-from keras_resnet_paper.models.spec import BLOCK_TYPES, BOTTLENECK, IMAGENET_WIDTHS, imagenet_spec
+from keras_resnet_paper.models.spec import BLOCK_TYPES, BOTTLENECK, IMAGENET_SPECS, IMAGENET_WIDTHS, imagenet_spec
+from keras_resnet_paper.weights.architecture import Architecture, resolve_arguments
+from keras_resnet_paper.weights.loading import required_architecture
+from keras_resnet_paper.weights.releases import available_weights, get_release, is_registered_tag
 
-#: Depths with ImageNet weights from the authors' release (via keras.applications).
-PRETRAINED_DEPTHS = (50, 101, 152)
+#: The builder's own defaults where neither the caller nor the weights decide: option B (Sec. 3.3),
+#: the stride on the first 1x1 as in the authors' models, Keras/Caffe-style BN epsilon.
+DEFAULT_ARCHITECTURE = Architecture(stride_in_1x1=True, shortcut="B", bn_epsilon=1e-5)
 
 
 def imagenet_stem(x, factory: LayerFactory):
@@ -37,8 +41,8 @@ def imagenet_resnet(
     *,
     blocks: Sequence[int] | None = None,
     block: str | None = None,
-    shortcut: str = "B",
-    stride_in_1x1: bool = True,
+    shortcut: str | None = None,
+    stride_in_1x1: bool | None = None,
     include_top: bool = True,
     weights: str | None = None,
     input_tensor: Any = None,
@@ -47,12 +51,13 @@ def imagenet_resnet(
     classes: int = 1000,
     classifier_activation: Any = "softmax",
     bn_momentum: float = 0.9,
-    bn_epsilon: float = 1e-5,
+    bn_epsilon: float | None = None,
     zero_init_residual: bool = False,
     kernel_initializer: Any = "he_normal",
     nested: bool | None = None,
     dtype: Any = None,
     name: str | None = None,
+    source_layout: str | None = None,
 ) -> keras.Model:
     """An ImageNet ResNet (or plain net) of Table 1.
 
@@ -62,18 +67,25 @@ def imagenet_resnet(
         blocks: blocks per stage conv2_x..conv5_x for a custom net, e.g. (3, 4, 6, 3).
         block: "basic" (two 3x3) or "bottleneck" (1x1, 3x3, 1x1) for a custom net.
         shortcut: "A" zero-padding identity, "B" projection where dimensions increase (the
-            paper's choice for ImageNet), "C" projection everywhere (Sec. 3.3, Table 3).
+            paper's choice for ImageNet, the default), "C" projection everywhere (Sec. 3.3, Table 3).
         stride_in_1x1: stride a downsampling bottleneck on its first 1x1 conv as the authors'
-            released models do; False puts it on the 3x3 ("v1.5").
+            released models do (the default); False puts it on the 3x3 ("v1.5").
         include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation:
-            as in keras.applications. `weights` is None, "imagenet" (ResNet-50/101/152 with
-            option B and `stride_in_1x1=True`) or a path to a weights file.
-        bn_momentum, bn_epsilon: BatchNormalization settings (Keras momentum convention).
+            as in keras.applications. `weights` is None, a release tag such as "imagenet"
+            (ResNet-50/101/152; fetched once, see `keras_resnet_paper.weights.download` for the
+            cache, KERAS_HOME and the mirror variable KERAS_RESNET_PAPER_WEIGHTS_URL) or a path
+            to a weights file. Weights decide the arguments they need (a release its shortcut
+            option, stride placement and BN epsilon; a torchvision checkpoint its stride
+            placement): leave those unset; an explicit contradicting value is a ValueError.
+        bn_momentum, bn_epsilon: BatchNormalization settings (Keras momentum convention; epsilon
+            1e-5 by default).
         zero_init_residual: zero gamma in each residual branch's last BN (not in the paper).
         kernel_initializer: conv initialiser; He initialisation as in Sec. 3.4.
         nested: build one Keras sub-model per stage and block (None: only for very deep nets).
         dtype: dtype policy for every layer, e.g. "mixed_float16" (None: the global policy).
         name: model name; default "resnet50", "plain34", ...
+        source_layout: for a torchvision/timm checkpoint in `weights`: "torchvision" (stride on
+            the 3x3, every torchvision and timm ResNet) or "caffe" (a port of the authors' models).
     """
     if blocks is None:
         if depth is None:
@@ -92,8 +104,14 @@ def imagenet_resnet(
         if depth is not None and depth != layer_depth:
             raise ValueError(f"depth={depth!r} contradicts blocks={blocks!r} with {block} blocks ({layer_depth} layers).")
         depth = layer_depth
-    if weights == "imagenet":
-        _check_pretrained(depth, residual, shortcut, stride_in_1x1, blocks, include_top, classes)
+    if is_registered_tag(weights):
+        _check_pretrained(depth, residual, blocks, include_top, classes, weights)
+    arch = resolve_arguments(
+        dict(shortcut=shortcut, stride_in_1x1=stride_in_1x1, bn_epsilon=bn_epsilon),
+        required_architecture(weights, f"resnet{depth}", source_layout),
+        DEFAULT_ARCHITECTURE,
+        f"weights={weights!r}",
+    )
     stages = [
         Stage(index=i + 2, width=w, blocks=n, strides=1 if i == 0 else 2)
         for i, (w, n) in enumerate(zip(IMAGENET_WIDTHS, blocks))
@@ -103,8 +121,8 @@ def imagenet_resnet(
         stages=stages,
         block=block,
         residual=residual,
-        shortcut=shortcut,
-        stride_in_1x1=stride_in_1x1,
+        shortcut=arch["shortcut"],
+        stride_in_1x1=arch["stride_in_1x1"],
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -113,7 +131,7 @@ def imagenet_resnet(
         classes=classes,
         classifier_activation=classifier_activation,
         bn_momentum=bn_momentum,
-        bn_epsilon=bn_epsilon,
+        bn_epsilon=arch["bn_epsilon"],
         zero_init_residual=zero_init_residual,
         kernel_initializer=kernel_initializer,
         nested=nested,
@@ -122,19 +140,24 @@ def imagenet_resnet(
         default_size=224,
         min_size=32,
         weights_name=f"resnet{depth}",
+        source_layout=source_layout,
     )
 
 
-def _check_pretrained(depth, residual, shortcut, stride_in_1x1, blocks, include_top, classes):
-    if depth not in PRETRAINED_DEPTHS or not residual or tuple(blocks) != imagenet_spec(depth).blocks:
+def _check_pretrained(depth, residual, blocks, include_top, classes, weights):
+    """A release exists for this net (the registry decides) and fits the requested head."""
+    released = sorted(int(m[len("resnet"):]) for m, tags in available_weights().items()
+                      if weights in tags and m[len("resnet"):].isdigit())
+    standard = residual and depth in IMAGENET_SPECS and tuple(blocks) == IMAGENET_SPECS[depth].blocks
+    if not standard or depth not in released:
+        kind = f"ResNet-{depth}" if standard else ("a custom ResNet" if residual else f"plain-{depth}")
         raise ValueError(
-            f"weights='imagenet' exists for ResNet-{'/'.join(map(str, PRETRAINED_DEPTHS))} only, "
-            f"not for {'ResNet' if residual else 'plain'}-{depth}; use weights=None or a file."
+            f"weights={weights!r} exists for ResNet-{'/'.join(map(str, released))} only, not for "
+            f"{kind}; use weights=None or a file."
         )
-    if str(shortcut).upper() != "B" or not stride_in_1x1:
+    release = get_release(f"resnet{depth}", weights)
+    if include_top and classes != release.num_classes:
         raise ValueError(
-            f"weights='imagenet' needs shortcut='B' and stride_in_1x1=True (the authors' release); "
-            f"got shortcut={shortcut!r}, stride_in_1x1={stride_in_1x1!r}."
+            f"classes={classes!r}: weights={weights!r} with include_top=True needs "
+            f"classes={release.num_classes}; use include_top=False for a new head."
         )
-    if include_top and classes != 1000:
-        raise ValueError(f"classes={classes!r}: weights='imagenet' with include_top=True needs classes=1000.")

@@ -1,30 +1,75 @@
 """Pretrained weights: the release registry, one reader per file format, and `load_weights`.
 
-Modules: `releases` (the registry of published weights), `preprocessing` (the input convention of
-each release, `decode_predictions`), `keras_applications_h5` (Keras 2 / keras.applications HDF5),
-`keras3_h5` (Keras 3 `.weights.h5`), `torch_checkpoint` (torchvision/timm state dicts in
-safetensors or .npz; `safetensors_io` reads and writes that format), `architecture` (what weights
-need of a built model), `assign` (all-or-nothing assignment), `loading` (`load_weights`).
+    import keras_resnet_paper as krp
+    model = krp.ResNet50(weights="imagenet")           # the release's architecture, fetched once
+    x = model.preprocessing(image)                     # the release's own resize, crop and mean
+    krp.weights.decode_predictions(model.predict(x[None]))
+
+Modules, one concept each: `releases` (the registry: one `Release` record per published set of
+weights), `conventions` (`Preprocessing`, the input convention of a set of weights),
+`preprocessing` (`preprocess_input`, `preprocessing_for`), `class_index` (`decode_predictions`),
+`download` (mirror, cache, pinned hash), `architecture` (what weights need of the builder's
+arguments), `keras_applications_h5`, `keras3_h5` and `torch_checkpoint` (one reader per format;
+`safetensors_io` reads and writes that container), `assign` (all-or-nothing assignment),
+`loading` (`load_weights`: which reader reads what).
 """
 
+from keras_resnet_paper.errors import WeightsUnavailableError
+from keras_resnet_paper.weights.architecture import Architecture
+from keras_resnet_paper.weights.class_index import decode_predictions, load_class_index
+from keras_resnet_paper.weights.conventions import CAFFE, TORCH, Preprocessing
+from keras_resnet_paper.weights.download import WEIGHTS_URL_ENV, cache_folder, fetch_file
 from keras_resnet_paper.weights.errors import WeightsMismatchError
-from keras_resnet_paper.weights.loading import load_weights
+from keras_resnet_paper.weights.loading import fetch_release, load_weights, locate_weights, required_architecture
+from keras_resnet_paper.weights.preprocessing import preprocess_input, preprocessing_for, resize_and_center_crop
 from keras_resnet_paper.weights.releases import (
     PRETRAINED_CONFIGS,
+    RELEASES,
+    Release,
+    ReleaseFile,
     available_weights,
     builder_overrides,
     get_pretrained_config,
-    get_weights_file,
+    get_release,
     is_registered_tag,
+    registered,
+)
+from keras_resnet_paper.weights.torch_checkpoint import (
+    load_torchvision_weights,
+    save_torchvision_checkpoint,
+    to_torchvision_state_dict,
 )
 
 __all__ = [
+    "Architecture",
+    "CAFFE",
     "PRETRAINED_CONFIGS",
+    "Preprocessing",
+    "RELEASES",
+    "Release",
+    "ReleaseFile",
+    "TORCH",
+    "WEIGHTS_URL_ENV",
     "WeightsMismatchError",
+    "WeightsUnavailableError",
     "available_weights",
     "builder_overrides",
+    "cache_folder",
+    "decode_predictions",
+    "fetch_file",
+    "fetch_release",
     "get_pretrained_config",
-    "get_weights_file",
+    "get_release",
     "is_registered_tag",
+    "load_class_index",
+    "load_torchvision_weights",
     "load_weights",
+    "locate_weights",
+    "preprocess_input",
+    "preprocessing_for",
+    "registered",
+    "required_architecture",
+    "resize_and_center_crop",
+    "save_torchvision_checkpoint",
+    "to_torchvision_state_dict",
 ]

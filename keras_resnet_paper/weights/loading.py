@@ -1,34 +1,45 @@
-"""`load_weights`: recognise what `weights=` names and hand it to the right reader.
+"""`load_weights`: recognise what `weights=` names, fetch it, and hand it to the right reader.
 
-Every builder calls `load_weights(model, weights, model_name=..., include_top=...)` once the model
-is built and `weights` is not None. Whatever the source, the whole file is read and matched
-against the model before a single variable is assigned: a mismatch raises `WeightsMismatchError`
-naming the first mismatching layer, and the model is untouched. Only safe readers are used (h5py,
-NumPy with ``allow_pickle=False``, the safetensors reader of `safetensors_io`); nothing is unpickled.
+`weights` is a registry tag such as ``"imagenet"`` (the release's file is fetched once and checked
+against its pinned hash, see `download`) or a path to a file in one of these formats:
+
+- HDF5 in the keras.applications (Keras 2) layout (`keras_applications_h5`);
+- a Keras 3 ``.weights.h5`` written by this package (`keras3_h5`);
+- a torchvision/timm-layout state dict in ``.safetensors`` or ``.npz`` (`torch_checkpoint`).
+
+Whatever the source, the whole file is read and matched against the model before a single
+variable is assigned: a mismatch raises `WeightsMismatchError` naming the first mismatching layer,
+and the model is untouched. Only safe readers are used (h5py, NumPy with ``allow_pickle=False``,
+the safetensors reader of `safetensors_io`); nothing is unpickled. The loaded model gets a
+`preprocessing` attribute: the input convention of the weights (`conventions.Preprocessing`).
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any
 
 import h5py
-import numpy as np
 
-from keras_resnet_paper.weights.architecture import detect_stride_in_1x1, leaf_by_name, model_bn_epsilon
+from keras_resnet_paper.weights.architecture import Architecture, check_model, leaf_by_name
+from keras_resnet_paper.weights.conventions import CAFFE, TORCH, Preprocessing
+from keras_resnet_paper.weights.download import fetch_file
 from keras_resnet_paper.weights.errors import WeightsMismatchError
 from keras_resnet_paper.weights.keras3_h5 import load_keras3_weights
 from keras_resnet_paper.weights.keras_applications_h5 import load_keras_applications_h5
-from keras_resnet_paper.weights.releases import (
-    PRETRAINED_CONFIGS,
-    get_pretrained_config,
-    get_weights_file,
-    is_registered_tag,
-)
-from keras_resnet_paper.weights.torch_checkpoint import load_torchvision_weights
+from keras_resnet_paper.weights.releases import Release, available_weights, get_release, is_registered_tag
+from keras_resnet_paper.weights.torch_checkpoint import SOURCE_LAYOUTS, load_torchvision_weights
 
-__all__ = ["detect_h5_layout", "check_release_compatible", "load_weights"]
+__all__ = ["detect_format", "locate_weights", "fetch_release", "required_architecture", "load_weights"]
+
+#: The input convention that goes with each file format when no release names it: every
+#: keras.applications ResNet file is the Caffe models' convention, every torchvision/timm one the torch one.
+FORMAT_PREPROCESSING: dict[str, Preprocessing | None] = {
+    "keras_applications_h5": CAFFE,
+    "keras3_weights_h5": None,
+    "torch_checkpoint": TORCH,
+}
+TORCH_SUFFIXES = (".safetensors", ".npz")
 
 
 def detect_h5_layout(path: str) -> str:
@@ -50,61 +61,81 @@ def detect_h5_layout(path: str) -> str:
     )
 
 
-def check_release_compatible(model, cfg: dict[str, Any], include_top: bool) -> None:
-    """Refuse a model whose geometry silently differs from the release (shapes cannot tell)."""
-    stride = detect_stride_in_1x1(model)
-    if stride is not None and stride != cfg["stride_in_1x1"]:
+def detect_format(path: str) -> str:
+    """'keras_applications_h5', 'keras3_weights_h5' or 'torch_checkpoint'."""
+    if path.lower().endswith(TORCH_SUFFIXES):
+        return "torch_checkpoint"
+    return detect_h5_layout(path)
+
+
+def locate_weights(weights: Any, *, model_name: str | None = None, include_top: bool = True,
+                   base_url: str | None = None, cache_dir: str | None = None) -> tuple[str, Release | None]:
+    """(local path, release or None) for a registry tag (fetched, hash-checked) or a file path."""
+    if is_registered_tag(weights):
+        release = get_release(model_name, weights)
+        return fetch_release(release, include_top, base_url=base_url, cache_dir=cache_dir), release
+    if isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights):
+        return os.fspath(weights), None
+    tags = sorted({t for tags in available_weights().values() for t in tags})
+    raise ValueError(f"weights={weights!r} is neither None, a registered tag ({tags}) nor an existing file.")
+
+
+def fetch_release(release: Release, include_top: bool = True, *, base_url: str | None = None,
+                  cache_dir: str | None = None) -> str:
+    """The local path of a release's file (with or without its top), fetched once."""
+    return fetch_file(release.file(include_top), release.base_url, base_url=base_url, cache_dir=cache_dir)
+
+
+def required_architecture(weights: Any, model_name: str | None = None,
+                          source_layout: str | None = None) -> Architecture:
+    """What `weights` need of the builder's arguments (an empty `Architecture` if nothing)."""
+    if weights is None:
+        return Architecture()
+    if is_registered_tag(weights):
+        return get_release(model_name, weights).architecture
+    if str(weights).lower().endswith(TORCH_SUFFIXES):
+        return Architecture(stride_in_1x1=SOURCE_LAYOUTS[source_layout or "torchvision"])
+    return Architecture()
+
+
+def _check_release(model, release: Release, include_top: bool) -> None:
+    """Refuse a built model that the release's shapes would not catch (geometry, classes)."""
+    check_model(model, release.architecture, f"Weights {release.model}/{release.tag}")
+    top = leaf_by_name(model).get("predictions")
+    if include_top and top is not None and top.units != release.num_classes:
         raise WeightsMismatchError(
-            f"Weights {cfg['model_name']}/{cfg['tag']} were trained with stride_in_1x1="
-            f"{cfg['stride_in_1x1']} but the model has stride_in_1x1={stride}; build it with "
-            f"stride_in_1x1={cfg['stride_in_1x1']}."
-        )
-    if include_top:
-        top = leaf_by_name(model).get("predictions")
-        if top is not None and top.units != cfg["num_classes"]:
-            raise WeightsMismatchError(
-                f"Weights {cfg['model_name']}/{cfg['tag']} with include_top=True need "
-                f"classes={cfg['num_classes']}, got {top.units}; use include_top=False for a new head."
-            )
-    eps = model_bn_epsilon(model)
-    if eps is not None and not np.isclose(eps, cfg["bn_epsilon"], rtol=1e-6, atol=0):
-        warnings.warn(
-            f"BatchNormalization epsilon is {eps} but {cfg['model_name']}/{cfg['tag']} used "
-            f"{cfg['bn_epsilon']}; outputs will differ slightly from the release "
-            f"(build with bn_epsilon={cfg['bn_epsilon']}).",
-            stacklevel=3,
+            f"Weights {release.model}/{release.tag} with include_top=True need "
+            f"classes={release.num_classes}, got {top.units}; use include_top=False for a new head."
         )
 
 
 def load_weights(model, weights, *, model_name: str | None = None, include_top: bool = True,
-                 cache_dir: str | None = None, source_layout: str | None = None):
+                 source_layout: str | None = None, release: Release | None = None,
+                 base_url: str | None = None, cache_dir: str | None = None):
     """Load `weights` (None, a registry tag such as "imagenet", or a file path) into `model`.
 
-    The format of a path is recognised from the file: HDF5 in the keras.applications (Keras 2)
-    layout or the Keras 3 `.weights.h5` layout, or a torchvision-layout state dict in a
-    ``.safetensors`` or ``.npz`` file (bottleneck nets: `source_layout` "torchvision" = stride
-    on the 3x3, the default, or "caffe"). Returns the model.
+    `model_name` picks the release of a tag (default: the model's name); `release` names the
+    release a local file is (its architecture is checked, its preprocessing attached). For a
+    torchvision/timm checkpoint, `source_layout` is "torchvision" (stride on the 3x3, the default)
+    or "caffe". `base_url` and `cache_dir` as in `download.fetch_file`. Returns the model, with
+    `model.preprocessing` set to the weights' input convention (None if unknown).
     """
     if weights is None:
         return model
-    if is_registered_tag(weights):
-        cfg = get_pretrained_config(model_name or model.name, weights)
-        check_release_compatible(model, cfg, include_top)
-        load_keras_applications_h5(model, get_weights_file(cfg["model_name"], weights,
-                                                           include_top, cache_dir))
-        return model
-    path = os.fspath(weights)
-    if not os.path.exists(path):
-        raise ValueError(
-            f"weights={weights!r} is neither None, a registered tag "
-            f"({sorted({t for tags in PRETRAINED_CONFIGS.values() for t in tags})}) nor an "
-            "existing file."
-        )
-    if path.lower().endswith((".safetensors", ".npz")):
+    if is_registered_tag(weights):  # checked before the download
+        release = get_release(model_name or model.name, weights)
+        _check_release(model, release, include_top)
+        path = fetch_release(release, include_top, base_url=base_url, cache_dir=cache_dir)
+    else:
+        path, _ = locate_weights(weights)
+        if release is not None:
+            _check_release(model, release, include_top)
+    file_format = detect_format(path)
+    if file_format == "torch_checkpoint":
         load_torchvision_weights(model, path, source_layout=source_layout or "torchvision")
-        return model
-    if detect_h5_layout(path) == "keras_applications_h5":
+    elif file_format == "keras_applications_h5":
         load_keras_applications_h5(model, path)
     else:
         load_keras3_weights(model, path)
+    model.preprocessing = release.preprocessing if release is not None else FORMAT_PREPROCESSING[file_format]
     return model

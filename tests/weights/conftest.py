@@ -1,6 +1,9 @@
-"""Fixtures of the weight tests: weight files generated once per session in the real layouts."""
+"""Fixtures of the weight tests: no test reaches the network or ~/.keras, and weight files are
+generated once per session in the real layouts."""
 
 from __future__ import annotations
+
+import socket
 
 import pytest
 from weights_files import keras_applications_reference
@@ -8,9 +11,30 @@ from weights_files import keras_applications_reference
 SIZE = 64
 
 
+def closed_port_url() -> str:
+    """http://127.0.0.1:<a port nobody listens on>/ (connections are refused at once)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(autouse=True)
+def _offline_weights_cache(tmp_path, monkeypatch):
+    """A fresh KERAS_HOME per test and a mirror URL on a closed local port: never ~/.keras, never
+    the network."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setenv("KERAS_RESNET_PAPER_WEIGHTS_URL", closed_port_url())
+
+
 @pytest.fixture(scope="session")
-def r50_notop_file(tmp_path_factory):
-    """A randomised keras.applications ResNet-50 without its top, in the keras.applications layout."""
+def r50_notop(tmp_path_factory):
+    """(path, reference): a randomised keras.applications ResNet-50 without its top (logits,
+    average pooling) and its file in the keras.applications layout."""
     path = str(tmp_path_factory.mktemp("w") / "r50_notop.h5")
-    keras_applications_reference(50, False, path, size=SIZE)
-    return path
+    return path, keras_applications_reference(50, False, path, size=SIZE)
+
+
+@pytest.fixture(scope="session")
+def r50_notop_file(r50_notop):
+    return r50_notop[0]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import keras
 import numpy as np
 import pytest
@@ -45,35 +43,6 @@ def test_torch_mode_and_release_metadata():
 def test_resize_and_center_crop():
     img = np.zeros((300, 400, 3), "float32")
     assert tuple(preprocessing.resize_and_center_crop(img).shape) == (224, 224, 3)
-
-
-def test_decode_predictions_with_local_index(tmp_path):
-    index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
-    path = tmp_path / "index.json"
-    path.write_text(json.dumps(index))
-    preds = np.zeros((2, 1000), "float32")
-    preds[0, [7, 3, 500]] = [0.5, 0.3, 0.2]
-    preds[1, 999] = 1.0
-    out = preprocessing.decode_predictions(preds, top=3, class_index=str(path))
-    assert [r[1] for r in out[0]] == ["class_7", "class_3", "class_500"]
-    assert out[0][0] == ("n00000007", "class_7", pytest.approx(0.5))
-    assert out[1][0][1] == "class_999"
-    with pytest.raises(ValueError, match="1000"):
-        preprocessing.decode_predictions(np.zeros((1, 10)), class_index=index)
-
-
-def test_decode_predictions_downloads_pinned_index(monkeypatch, tmp_path):
-    path = tmp_path / "imagenet_class_index.json"
-    path.write_text(json.dumps({str(i): ["w", f"c{i}"] for i in range(1000)}))
-    seen = {}
-
-    def fake_get_file(fname, origin, cache_subdir, file_hash):
-        seen.update(fname=fname, origin=origin, file_hash=file_hash)
-        return str(path)
-
-    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
-    assert preprocessing.decode_predictions(np.eye(1000)[:1], top=1)[0][0][1] == "c0"
-    assert seen["file_hash"] == "c2c37ea517e94d9795004a39431a14cb"
 
 
 def test_resize_and_center_crop_matches_the_validation_pipeline():

@@ -8,7 +8,8 @@ import pytest
 from weights_files import randomize, rel_error
 
 import keras_resnet_paper.models as models
-from keras_resnet_paper.weights import WeightsMismatchError
+from keras_resnet_paper.weights import TORCH, WeightsMismatchError
+from keras_resnet_paper.weights.architecture import detect_stride_in_1x1
 from keras_resnet_paper.weights import torch_checkpoint as converters
 
 SIZE = 64
@@ -110,14 +111,16 @@ def test_resnet50_v1_5_round_trip_and_numpy_forward(tmp_path):
     _numpy_reference_check(src, sd, bottleneck=True, stride_in_1x1=False)
     path = tmp_path / "r50.safetensors"
     converters.save_torchvision_checkpoint(src, path)
-    loaded = _build(50, stride_in_1x1=False, weights=str(path))
+    loaded = _build(50, weights=str(path))  # the checkpoint's v1.5 geometry, built by itself
+    assert detect_stride_in_1x1(loaded) is False and loaded.preprocessing is TORCH
     assert rel_error(loaded.predict(_x(), verbose=0), src.predict(_x(), verbose=0)) < 1e-6
-    # The same torchvision file on the Caffe geometry is refused: shapes could not tell them apart.
-    with pytest.raises(WeightsMismatchError, match="stride_in_1x1=False"):
-        _build(50, weights=str(path))
+    # The Caffe geometry contradicts the file, and shapes could not tell them apart: refused.
+    with pytest.raises(ValueError, match="needs stride_in_1x1=False but got stride_in_1x1=True"):
+        _build(50, weights=str(path), stride_in_1x1=True)
     caffe = _build(50, weights=None)
-    converters.load_torchvision_weights(caffe, converters.to_torchvision_state_dict(src),
-                                        source_layout="caffe")
+    with pytest.raises(WeightsMismatchError, match="stride_in_1x1=False"):
+        converters.load_torchvision_weights(caffe, path)
+    converters.load_torchvision_weights(caffe, sd, source_layout="caffe")
 
 
 def test_missing_extra_misshaped_are_listed_and_nothing_loaded():

@@ -3,10 +3,15 @@ keras.applications (Keras 2 HDF5) layout, and the writer of that layout."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import os
+
 import h5py
 import keras
 import numpy as np
 
+from keras_resnet_paper import weights as weights_lib
 from keras_resnet_paper.weights.architecture import leaf_layers, short_name
 
 KERAS_APPS = {50: keras.applications.ResNet50, 101: keras.applications.ResNet101,
@@ -86,3 +91,15 @@ def assert_untouched(model, before: list[np.ndarray]) -> None:
     """Every variable of `model` still equals its `snapshot`."""
     for a, b in zip(before, snapshot(model)):
         np.testing.assert_array_equal(a, b)
+
+
+def sha256(path) -> str:
+    """The sha256 hex digest of a file."""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def release_of(path, model: str = "resnet50") -> weights_lib.Release:
+    """The registered release of `model` with its no-top file replaced by `path` (name, hash)."""
+    return dataclasses.replace(weights_lib.get_release(model),
+                               notop_file=weights_lib.ReleaseFile(os.path.basename(path), sha256(path)))
