@@ -17,11 +17,13 @@ from typing import Iterable
 import keras
 from keras import ops
 
+from keras_resnet_paper.compat import ScaledLearningRate, track_optimizer_variable
+
 __all__ = ["PaperSGD"]
 
 
 @keras.saving.register_keras_serializable(package="keras_resnet_paper")
-class PaperSGD(keras.optimizers.SGD):
+class PaperSGD(ScaledLearningRate, keras.optimizers.SGD):
     """SGD + momentum + L2 coupled into the gradient, with lr multipliers for callbacks.
 
     Args:
@@ -62,12 +64,12 @@ class PaperSGD(keras.optimizers.SGD):
             self.warmup_factor = keras.Variable(
                 1.0, name="warmup_factor", dtype="float32", trainable=False, aggregation="only_first_replica"
             )
-        self._track_variable(self.lr_multiplier)
-        self._track_variable(self.warmup_factor)
+        track_optimizer_variable(self, self.lr_multiplier)
+        track_optimizer_variable(self, self.warmup_factor)
 
-    def _get_current_learning_rate(self):
-        lr = super()._get_current_learning_rate()
-        return ops.cast(lr, "float32") * self.lr_multiplier * self.warmup_factor
+    def learning_rate_scale(self):
+        """The plateau decay and the warm-up, applied on top of the schedule."""
+        return self.lr_multiplier * self.warmup_factor
 
     def decays(self, variable) -> bool:
         """Whether the L2 term applies to `variable`."""

@@ -13,13 +13,13 @@ import json
 import os
 import re
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import keras
-from keras import ops
 import tensorflow as tf
 from absl import logging
 
+from keras_resnet_paper import compat
 from keras_resnet_paper.evaluation.topk import TopKError
 from keras_resnet_paper.training import callbacks as cbs
 from keras_resnet_paper.training.bn_recalibration import bn_layers, recalibrate_bn as _recalibrate_bn
@@ -161,37 +161,6 @@ def _test_set(data):
     """The set the final errors are reported on: CIFAR's test set, ImageNet's validation set."""
     test = getattr(data, "test", None)
     return test if test is not None else data.validation
-
-
-def _build_from_spec(model: keras.Model, element_spec) -> None:
-    """Build the compiled model from the input's shapes, so `fit` draws no batch to build it.
-
-    Under a tf.distribute strategy Keras 3's `fit` otherwise takes one batch of the training
-    input, reduces it across replicas and restarts the input: that reduction fails under
-    MultiWorkerMirroredStrategy (keras-team/keras#20585), and the restart reshuffles the data.
-    """
-    build = getattr(model, "_symbolic_build", None)
-    if build is None or not hasattr(model, "_maybe_symbolic_build"):
-        logging.warning("This Keras has no Trainer._symbolic_build; fit() will build the model itself.")
-        return
-    with model.distribute_strategy.scope():
-        build(data_batch=element_spec)
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
-
-
-def _vector_logs(step: Callable) -> Callable:
-    """Wrap a train/test step so its scalar logs have shape [1].
-
-    Keras 3 reduces the logs of a MultiWorkerMirroredStrategy step with
-    `strategy.reduce("MEAN", value, axis=0)`, which rejects scalars (keras-team/keras#20585);
-    a [1] vector reduces to the mean over the workers.
-    """
-
-    def wrapped(data):
-        logs = step(data)
-        return {k: ops.reshape(v, (1,)) if len(getattr(v, "shape", ())) == 0 else v for k, v in logs.items()}
-
-    return wrapped
 
 
 def _progress(verbose: int | str, total: int) -> list[keras.callbacks.Callback]:
@@ -359,10 +328,11 @@ def train(
             steps_per_execution=steps_per_execution,
         )
         optimizer.build(model.trainable_variables)
-        _build_from_spec(model, data.train.element_spec)
+        if not compat.build_from_input_spec(model, data.train.element_spec):
+            logging.warning("This Keras cannot build a model from its input spec (see compat.py); fit() builds it.")
         if multi_worker:
-            model.train_step = _vector_logs(model.train_step)
-            model.test_step = _vector_logs(model.test_step)
+            model.train_step = compat.vector_logs(model.train_step)
+            model.test_step = compat.vector_logs(model.test_step)
 
     # ---------------------------------------------------------------- callbacks and resume
     if model_dir:  # only now: a run that fails on its arguments or data leaves no folder behind

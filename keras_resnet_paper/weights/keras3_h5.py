@@ -8,12 +8,12 @@ is handed to `model.load_weights`.
 from __future__ import annotations
 
 import os
-import re
 
 import h5py
 import keras
 import numpy as np
 
+from keras_resnet_paper.compat import to_snake_case
 from keras_resnet_paper.weights.assign import mismatch_error
 from keras_resnet_paper.weights.errors import WeightsMismatchError
 
@@ -21,11 +21,6 @@ __all__ = ["keras3_layout", "keras3_file_layout", "load_keras3_weights"]
 
 
 def _snake(name: str) -> str:
-    try:
-        from keras.src.utils.naming import to_snake_case
-    except ImportError:  # pragma: no cover - private helper moved
-        name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-        return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
     return to_snake_case(name)
 
 
