@@ -7,6 +7,10 @@ lighting; mean subtraction (per-channel, or the per-pixel mean image of `mean_im
 Validation: shorter side 256, centre 224 crop. `ImageData.validation_images` gives the decoded
 full images for `evaluation.evaluate_ten_crop` / `evaluate_multi_scale`.
 
+`preprocessing=` (a `keras_resnet_paper.weights.Preprocessing`, "caffe"/"torch", or a model built
+with pretrained weights) feeds pretrained weights their own convention instead of the mean: its
+colour order, mean and std in both pipelines, and its resize side and crop size at validation.
+
 Resizing is bilinear; at test time with antialiasing (as PIL), in training without it (the
 crop window is at most about twice the output, and it is the costliest step after decoding).
 Each training example's crop, flip and lighting come from stateless ops seeded by (seed, worker,
@@ -36,6 +40,7 @@ from keras_resnet_paper.data.crops import center_crop, center_crop_window, resiz
 from keras_resnet_paper.data.decode import CorruptCounter, decode_rgb, decode_window, guarded_map
 from keras_resnet_paper.data.pipeline import base_seed, resolve_seed, with_options
 from keras_resnet_paper.data.sources import make_source
+from keras_resnet_paper.weights.conventions import Preprocessing, as_preprocessing
 
 __all__ = ["ImageData", "imagenet_datasets", "mean_image", "IMAGENET_CHANNEL_MEAN", "TRAIN_AUGMENTATIONS"]
 
@@ -58,6 +63,7 @@ class ImageData:
     mean: np.ndarray
     validation_images: tf.data.Dataset | None = None
     corrupt: CorruptCounter | None = None
+    preprocessing: Preprocessing | None = None
 
     @property
     def skipped(self) -> int:
@@ -132,13 +138,41 @@ def _resolve_mean(mean, source, source_arg, image_size, eval_side, skip_corrupt)
     return array
 
 
+def _release_convention(preprocessing, mean, image_size, eval_side):
+    """(Preprocessing, image_size, eval_side) with the sizes taken from it where not given."""
+    prep = as_preprocessing(preprocessing)
+    if mean is not None:
+        raise ValueError(f"mean={mean!r} and preprocessing={prep.name!r}: give one; the preprocessing "
+                         "holds the mean the weights were trained with.")
+    if prep.interpolation != "bilinear":
+        raise ValueError(f"preprocessing {prep.name!r} resizes with {prep.interpolation!r}; the "
+                         "pipelines resize bilinearly.")
+    return prep, image_size or prep.crop_size, eval_side or prep.resize_side
+
+
+def _convention_ops(prep: Preprocessing | None):
+    """The gain and channel flip that follow the mean subtraction (identity without `prep`)."""
+    if prep is None:
+        return lambda image: image
+    gain = tf.constant(prep.rgb_gain())
+    unit = bool(np.all(prep.rgb_gain() == 1))
+    flip = prep.color_order == "BGR"
+
+    def finish(image):
+        image = image if unit else image * gain
+        return tf.reverse(image, axis=[-1]) if flip else image
+
+    return finish
+
+
 def imagenet_datasets(
     source="imagenet2012",
     batch_size: int = 256,
     *,
-    image_size: int = 224,
+    image_size: int | None = None,
     augment: str = "paper",
-    mean="channel",
+    mean=None,
+    preprocessing=None,
     lighting: bool = True,
     seed: int | None = None,
     input_context: tf.distribute.InputContext | None = None,
@@ -149,18 +183,24 @@ def imagenet_datasets(
     num_classes: int | None = None,
     manual_dir: str | None = None,
     scale_range: tuple[int, int] = SCALE_RANGE,
-    eval_side: int = EVAL_SIDE,
+    eval_side: int | None = None,
     shuffle_buffer: int = 8192,
     eval_batch_size: int | None = None,
 ) -> ImageData:
     """ImageNet-style pipelines of Sec. 3.4 for a tfds name, TFRecord pattern or image folder.
 
     `batch_size` is the global batch; with an `input_context` each worker reads its shard and
-    batches `input_context.get_per_replica_batch_size(batch_size)`. `mean`: "channel" (the usual
-    ImageNet RGB means for imagenet2012, else computed from the source), "pixel" (`mean_image`)
-    or an array. A corrupt file stops iteration with an error naming it, or with `skip_corrupt`
-    is skipped and counted in `ImageData.skipped`.
+    batches `input_context.get_per_replica_batch_size(batch_size)`. `mean`: "channel" (the
+    default: the usual ImageNet RGB means for imagenet2012, else computed from the source),
+    "pixel" (`mean_image`) or an array. `preprocessing` instead: the convention of pretrained
+    weights (see the module docstring); `image_size` and `eval_side` default to its crop size and
+    resize side (else 224 and 256). A corrupt file stops iteration with an error naming it, or
+    with `skip_corrupt` is skipped and counted in `ImageData.skipped`.
     """
+    prep = None
+    if preprocessing is not None:
+        prep, image_size, eval_side = _release_convention(preprocessing, mean, image_size, eval_side)
+    image_size, eval_side = image_size or 224, eval_side or EVAL_SIDE
     if augment not in TRAIN_AUGMENTATIONS:
         raise ValueError(f"augment={augment!r} is not allowed; use one of {TRAIN_AUGMENTATIONS}.")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -172,7 +212,9 @@ def imagenet_datasets(
         )
     seed = resolve_seed(seed)
     src = make_source(source, data_dir=data_dir, manual_dir=manual_dir, label_offset=label_offset, num_classes=num_classes)
-    mean_array = _resolve_mean(mean, src, source, image_size, eval_side, skip_corrupt)
+    wanted = prep.rgb_mean() if prep is not None else ("channel" if mean is None else mean)
+    mean_array = _resolve_mean(wanted, src, source, image_size, eval_side, skip_corrupt)
+    finish = _convention_ops(prep)
     mean_t = tf.constant(mean_array)
     per_channel_mean = mean_array.shape == (3,)
     per_replica = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
@@ -201,7 +243,7 @@ def imagenet_datasets(
             image = add_per_channel(image, offset - mean_t)
         else:
             image = image - add_per_channel(mean_t, -offset)
-        return tf.ensure_shape(image, [image_size, image_size, 3]), label
+        return tf.ensure_shape(finish(image), [image_size, image_size, 3]), label
 
     train = src.records("train", shuffle=True, seed=seed, input_context=input_context)
     train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
@@ -216,7 +258,7 @@ def imagenet_datasets(
         def eval_example(number, encoded, label):
             crop = _eval_crop(encoded, image_size, eval_side)
             image = add_per_channel(crop, -mean_t) if per_channel_mean else crop - mean_t
-            image = tf.ensure_shape(image, [image_size, image_size, 3])
+            image = tf.ensure_shape(finish(image), [image_size, image_size, 3])
             return image, label
 
         records = src.records("validation", shuffle=False, input_context=input_context)
@@ -233,4 +275,5 @@ def imagenet_datasets(
         mean=mean_array,
         validation_images=validation_images,
         corrupt=counter,
+        preprocessing=prep,
     )

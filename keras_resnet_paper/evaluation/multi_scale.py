@@ -12,7 +12,7 @@ layer is linear, the position-averaged logits are exactly the logits of the glob
 on the whole image; the tests check this.
 
     model = ResNet50(weights="imagenet", input_shape=(None, None, 3))
-    evaluate_multi_scale(model, data.validation_images, mean=data.mean)
+    evaluate_multi_scale(model, data.validation_images, preprocessing=model.preprocessing)
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import tensorflow as tf
 from keras_resnet_paper.data.crops import TEST_SCALES, shorter_side_size
 from keras_resnet_paper.evaluation.topk import top1_top5_error
 from keras_resnet_paper.models.graph import find_layer, graph_inputs
+from keras_resnet_paper.weights.conventions import input_convention
 
 __all__ = ["fully_convolutional", "multi_scale_scores", "evaluate_multi_scale"]
 
@@ -70,28 +71,28 @@ def multi_scale_scores(
     *,
     scales: Sequence[int] = TEST_SCALES,
     mean=None,
+    preprocessing=None,
     flip: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(softmax scores [N, C] averaged over scales, labels [N]) for a dataset of (image, label).
 
     Images are single [H, W, 3] RGB images on the 0..255 scale, resized so the shorter side is
-    each of `scales`. `mean` is a per-channel mean (3,); a per-pixel mean image is reduced to its
+    each of `scales`. `mean` is a per-channel mean (3,) or `preprocessing` the convention of
+    pretrained weights (e.g. `model.preprocessing`); a per-pixel mean image is reduced to its
     per-channel mean, since the inputs have no fixed size.
     """
     scales = tuple(int(s) for s in scales)
     if not scales or min(scales) < 1:
         raise ValueError(f"scales must be positive shorter sides, e.g. {TEST_SCALES}; got {scales}.")
     fcn = fully_convolutional(model)
-    channel_mean = np.zeros(3, np.float32) if mean is None else np.asarray(mean, np.float32)
-    if channel_mean.ndim == 3:
-        channel_mean = channel_mean.mean(axis=(0, 1))
-    if channel_mean.shape != (3,):
-        raise ValueError(f"mean must have shape (3,) or (h, w, 3); got {np.shape(mean)}.")
+    convention = input_convention(mean, preprocessing)
+    convention = None if convention is None else convention.per_channel()
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32), tf.TensorSpec([], tf.int32)])
     def scale_scores(image, side):
         size = shorter_side_size(tf.shape(image), side)
-        x = tf.image.resize(image, size, method="bilinear", antialias=True) - channel_mean
+        x = tf.image.resize(image, size, method="bilinear", antialias=True)
+        x = x if convention is None else convention.normalize(x, "channels_last")
         batch = tf.stack([x, tf.reverse(x, axis=[1])]) if flip else x[None]
         logits = tf.reduce_mean(tf.cast(fcn(batch, training=False), tf.float32), axis=[1, 2])
         return tf.reduce_mean(tf.nn.softmax(logits, axis=-1), axis=0)
@@ -112,8 +113,10 @@ def evaluate_multi_scale(
     *,
     scales: Sequence[int] = TEST_SCALES,
     mean=None,
+    preprocessing=None,
     flip: bool = False,
 ) -> dict[str, float]:
     """{"top1_error", "top5_error"} of fully-convolutional multi-scale testing (Sec. 3.4, Table 4)."""
-    scores, labels = multi_scale_scores(model, dataset, scales=scales, mean=mean, flip=flip)
+    scores, labels = multi_scale_scores(model, dataset, scales=scales, mean=mean, preprocessing=preprocessing,
+                                        flip=flip)
     return top1_top5_error(scores, labels)

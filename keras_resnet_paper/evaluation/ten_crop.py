@@ -6,11 +6,11 @@ top-5 errors are computed from the averages (`evaluation.topk`).
 
     data = imagenet_datasets("imagenet2012", data_dir="~/tfds")
     evaluate_ten_crop(model, data.validation_images, mean=data.mean)
+    pretrained = ResNet50(weights="imagenet")           # its own convention, not the data's mean:
+    evaluate_ten_crop(pretrained, data.validation_images, preprocessing=pretrained.preprocessing)
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 import keras
 import numpy as np
@@ -18,14 +18,9 @@ import tensorflow as tf
 
 from keras_resnet_paper.data.crops import ten_crop
 from keras_resnet_paper.evaluation.topk import top1_top5_error
+from keras_resnet_paper.weights.conventions import input_convention
 
 __all__ = ["evaluate_ten_crop", "ten_crop_scores"]
-
-
-def _subtract_mean(mean) -> Callable[[tf.Tensor], tf.Tensor]:
-    if mean is None:
-        return lambda x: x
-    return lambda x: x - tf.constant(np.asarray(mean, np.float32))
 
 
 def ten_crop_scores(
@@ -33,6 +28,7 @@ def ten_crop_scores(
     dataset: tf.data.Dataset,
     *,
     mean=None,
+    preprocessing=None,
     crop_size: int = 224,
     resize_side: int = 256,
     batch_size: int = 8,
@@ -41,14 +37,16 @@ def ten_crop_scores(
     """(scores [N, C] averaged over the 10 crops, labels [N]) for a dataset of (image, label).
 
     Images are single [H, W, 3] RGB images of any size on the 0..255 scale; `mean` (shape (3,) or
-    (crop_size, crop_size, 3)) is subtracted from every crop. With `from_logits` the model's outputs
-    go through a softmax before averaging.
+    (crop_size, crop_size, 3)) is subtracted from every crop, or `preprocessing` (the convention of
+    pretrained weights, e.g. `model.preprocessing`) normalises it; the crop geometry stays the
+    protocol's. With `from_logits` the model's outputs go through a softmax before averaging.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
     if len(dataset.element_spec) != 2 or dataset.element_spec[0].shape.rank != 3:
         raise ValueError(f"dataset must yield (image [H, W, C], label); got {dataset.element_spec}.")
-    normalise = _subtract_mean(mean)
+    convention = input_convention(mean, preprocessing)
+    normalise = (lambda x: x) if convention is None else (lambda x: convention.normalize(x, "channels_last"))
     crops = dataset.map(
         lambda image, label: (normalise(ten_crop(image, crop_size, resize_side)), label),
         num_parallel_calls=tf.data.AUTOTUNE,

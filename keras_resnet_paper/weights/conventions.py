@@ -20,7 +20,8 @@ from typing import Any, Mapping
 import keras
 import numpy as np
 
-__all__ = ["Preprocessing", "CAFFE", "TORCH", "CONVENTIONS", "as_preprocessing", "resize_and_center_crop"]
+__all__ = ["Preprocessing", "CAFFE", "TORCH", "CONVENTIONS", "as_preprocessing", "mean_subtraction",
+           "input_convention", "resize_and_center_crop"]
 
 COLOR_ORDERS = ("RGB", "BGR")
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
@@ -80,6 +81,12 @@ class Preprocessing:
         mean = mean / self.scale
         return (mean[..., ::-1] if self.color_order == "BGR" else mean).astype(np.float32)
 
+    def rgb_gain(self) -> np.ndarray:
+        """scale / std in RGB order: normalised = reorder((x - rgb_mean()) * rgb_gain())."""
+        std = np.ones(3) if self.std is None else np.asarray(self.std, np.float64)
+        gain = self.scale / std
+        return (gain[::-1] if self.color_order == "BGR" else gain).astype(np.float32)
+
     def normalize(self, images, data_format: str | None = None):
         """Normalise RGB pixels in [0, 255] (one image or a batch, NumPy or tensor), size unchanged.
 
@@ -103,6 +110,13 @@ class Preprocessing:
             image = (np.asarray(self.mean_image, np.float64) / std).astype(np.float32)
             x = x - (image if data_format == "channels_last" else np.moveaxis(image, -1, 0))
         return x
+
+    def per_channel(self) -> "Preprocessing":
+        """The same convention with a mean image reduced to its per-channel mean (any input size)."""
+        if self.mean_image is None:
+            return self
+        mean = np.asarray(self.mean_image, np.float64).mean(axis=(0, 1))
+        return dataclasses.replace(self, mean=tuple(float(v) for v in mean), mean_image=None)
 
     def center_crop(self, images):
         """The test view of Sec. 3.4: shorter side to `resize_side`, centre `crop_size` crop."""
@@ -173,3 +187,24 @@ def as_preprocessing(value: Any) -> Preprocessing:
             "or a model built with weights whose convention is known."
         )
     return as_preprocessing(found)
+
+
+def mean_subtraction(mean) -> Preprocessing:
+    """The convention of a pipeline that only subtracts an RGB mean: (3,) or a mean image (h, w, 3)."""
+    array = np.asarray(mean, np.float32)
+    if array.shape == (3,):
+        return Preprocessing(name="mean", mean=tuple(float(v) for v in array))
+    if array.ndim == 3 and array.shape[-1] == 3:
+        return Preprocessing(name="mean image", input_size=array.shape, mean_image=array)
+    raise ValueError(f"mean must have shape (3,) or (h, w, 3); got {array.shape}.")
+
+
+def input_convention(mean=None, preprocessing=None) -> Preprocessing | None:
+    """The one convention of an evaluation: `preprocessing` (see `as_preprocessing`), or minus
+    `mean`, or None (images used as given). Both given is a ValueError."""
+    if mean is not None and preprocessing is not None:
+        raise ValueError("mean and preprocessing were both given: pass one (the preprocessing of "
+                         "pretrained weights already holds their mean).")
+    if preprocessing is not None:
+        return as_preprocessing(preprocessing)
+    return None if mean is None else mean_subtraction(mean)

@@ -3,10 +3,12 @@ generated once per session in the real layouts."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 
 import pytest
-from weights_files import keras_applications_reference
+from weights_files import PHOTOS, keras_applications_reference
 
 SIZE = 64
 
@@ -38,3 +40,16 @@ def r50_notop(tmp_path_factory):
 @pytest.fixture(scope="session")
 def r50_notop_file(r50_notop):
     return r50_notop[0]
+
+
+@pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory):
+    """train/ and val/ folders of class subfolders holding scikit-learn's sample JPEGs."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    images = os.path.join(os.path.dirname(sklearn_datasets.__file__), "images")
+    root = tmp_path_factory.mktemp("photos")
+    for split in ("train", "val"):
+        for name in PHOTOS:
+            os.makedirs(root / split / name)
+            shutil.copy(os.path.join(images, f"{name}.jpg"), root / split / name)
+    return root

@@ -14,6 +14,7 @@ import numpy as np
 from keras_resnet_paper import weights as weights_lib
 from keras_resnet_paper.weights.architecture import leaf_layers, short_name
 
+PHOTOS = ("china", "flower")  # scikit-learn's sample JPEGs: one class folder each, labels 0 and 1
 KERAS_APPS = {50: keras.applications.ResNet50, 101: keras.applications.ResNet101,
               152: keras.applications.ResNet152}
 
