@@ -1,13 +1,16 @@
 """keras_resnet_paper: He et al., Deep Residual Learning for Image Recognition (CVPR 2016).
 
 Importing the package builds nothing and needs only Keras: the models use Keras layers and
-`keras.ops` alone. `keras_resnet_paper.data` and `keras_resnet_paper.training` (TensorFlow) are
-imported on first use.
+`keras.ops` alone. `keras_resnet_paper.weights` holds the pretrained releases, their input
+conventions and the readers behind `weights=` (`load_weights` is also here at the top).
+`keras_resnet_paper.data` and `keras_resnet_paper.training` (TensorFlow) are imported on first use.
 """
 
 from keras_resnet_paper.evaluation.flops import count_flops, count_params
 from keras_resnet_paper.models import *  # noqa: F401,F403
 from keras_resnet_paper.models import __all__ as _models_all
 from keras_resnet_paper.version import __version__
+from keras_resnet_paper import weights  # noqa: I001 (after models: its builders load weights)
+from keras_resnet_paper.weights import load_weights
 
-__all__ = ["__version__", "count_flops", "count_params", *_models_all]
+__all__ = ["__version__", "count_flops", "count_params", "load_weights", "weights", *_models_all]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import keras
@@ -106,12 +107,11 @@ def imagenet_resnet(
         depth = layer_depth
     if is_registered_tag(weights):
         _check_pretrained(depth, residual, blocks, include_top, classes, weights)
-    arch = resolve_arguments(
-        dict(shortcut=shortcut, stride_in_1x1=stride_in_1x1, bn_epsilon=bn_epsilon),
-        required_architecture(weights, f"resnet{depth}", source_layout),
-        DEFAULT_ARCHITECTURE,
-        f"weights={weights!r}",
-    )
+    required = required_architecture(weights, f"resnet{depth}", source_layout)
+    if block != BOTTLENECK:  # basic blocks have one geometry: no stride placement to agree on
+        required = dataclasses.replace(required, stride_in_1x1=None)
+    arch = resolve_arguments(dict(shortcut=shortcut, stride_in_1x1=stride_in_1x1, bn_epsilon=bn_epsilon),
+                             required, DEFAULT_ARCHITECTURE, f"weights={weights!r}")
     stages = [
         Stage(index=i + 2, width=w, blocks=n, strides=1 if i == 0 else 2)
         for i, (w, n) in enumerate(zip(IMAGENET_WIDTHS, blocks))

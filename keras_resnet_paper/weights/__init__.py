@@ -19,7 +19,7 @@ from keras_resnet_paper.weights.architecture import Architecture
 from keras_resnet_paper.weights.class_index import decode_predictions, load_class_index
 from keras_resnet_paper.weights.conventions import CAFFE, TORCH, Preprocessing
 from keras_resnet_paper.weights.download import WEIGHTS_URL_ENV, cache_folder, fetch_file
-from keras_resnet_paper.weights.errors import WeightsMismatchError
+from keras_resnet_paper.weights.errors import WeightsError, WeightsFileError, WeightsMismatchError
 from keras_resnet_paper.weights.loading import fetch_release, load_weights, locate_weights, required_architecture
 from keras_resnet_paper.weights.preprocessing import preprocess_input, preprocessing_for, resize_and_center_crop
 from keras_resnet_paper.weights.releases import (
@@ -35,6 +35,7 @@ from keras_resnet_paper.weights.releases import (
     registered,
 )
 from keras_resnet_paper.weights.torch_checkpoint import (
+    SOURCE_LAYOUTS,
     load_torchvision_weights,
     save_torchvision_checkpoint,
     to_torchvision_state_dict,
@@ -47,9 +48,12 @@ __all__ = [
     "Preprocessing",
     "RELEASES",
     "Release",
+    "SOURCE_LAYOUTS",
     "ReleaseFile",
     "TORCH",
     "WEIGHTS_URL_ENV",
+    "WeightsError",
+    "WeightsFileError",
     "WeightsMismatchError",
     "WeightsUnavailableError",
     "available_weights",

@@ -15,7 +15,7 @@ import numpy as np
 
 from keras_resnet_paper.compat import to_snake_case
 from keras_resnet_paper.weights.assign import mismatch_error
-from keras_resnet_paper.weights.errors import WeightsMismatchError
+from keras_resnet_paper.weights.errors import WeightsFileError, WeightsMismatchError
 
 __all__ = ["keras3_layout", "keras3_file_layout", "load_keras3_weights"]
 
@@ -52,9 +52,10 @@ def keras3_file_layout(path: str) -> dict[str, list[tuple]]:
                     found[name] = [tuple(obj[str(i)].shape) for i in range(len(obj))]
             f.visititems(visit)
     except (OSError, KeyError) as err:
-        raise WeightsMismatchError(
-            f"Cannot read weights file {path!r} (truncated or corrupt?): {err}. Nothing was loaded."
-        ) from err
+        raise WeightsFileError(
+            f"Cannot read {path!r} as a Keras .weights.h5 file (truncated or corrupt?): {err}. "
+            "Nothing was loaded."
+        ) from None
     return found
 
 

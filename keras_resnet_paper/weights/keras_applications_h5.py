@@ -4,11 +4,13 @@ The layout: a root attribute ``layer_names`` (possibly chunked as ``layer_names0
 per layer with an attribute ``weight_names`` such as ``conv1_conv/kernel:0``. Weights are mapped by
 layer name onto our (possibly nested) model. The conv biases of those files, which our
 convolutions do not have, are folded exactly into the following BatchNormalization's moving mean:
-BN(Wx + b) with mean m equals BN(Wx) with mean m - b.
+BN(Wx + b) with mean m equals BN(Wx) with mean m - b. A model without a head (include_top=False)
+leaves out the file's ``predictions`` layer (logged).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -17,7 +19,9 @@ import numpy as np
 
 from keras_resnet_paper.weights.architecture import leaf_layers, short_name
 from keras_resnet_paper.weights.assign import assign_all, mismatch_error
-from keras_resnet_paper.weights.errors import WeightsMismatchError
+from keras_resnet_paper.weights.errors import WeightsFileError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["read_keras_applications_h5", "match_by_name", "load_keras_applications_h5"]
 
@@ -47,9 +51,10 @@ def read_keras_applications_h5(path: str) -> tuple[list[str], dict[str, dict[str
                 if names:
                     arrays[layer_name] = {short_name(n): np.asarray(group[n]) for n in names}
     except (OSError, KeyError, ValueError) as err:
-        raise WeightsMismatchError(
-            f"Cannot read weights file {path!r} (truncated or corrupt?): {err}. Nothing was loaded."
-        ) from err
+        raise WeightsFileError(
+            f"Cannot read {path!r} as a keras.applications HDF5 file (truncated or corrupt?): {err}. "
+            "Nothing was loaded."
+        ) from None
     return [n for n in order if n in arrays], arrays
 
 
@@ -115,7 +120,17 @@ def match_by_name(model, order: list[str], arrays: dict[str, dict[str, np.ndarra
     return list(values.values())
 
 
+def _without_head(model, order: list[str], arrays: dict) -> list[str]:
+    """Leave out the file's `predictions` layer when the model has none (include_top=False)."""
+    if "predictions" in arrays and "predictions" not in {layer.name for layer in leaf_layers(model)}:
+        log.info("Model %r has no head (include_top=False): leaving out the file's 'predictions'.", model.name)
+        del arrays["predictions"]
+        order = [name for name in order if name != "predictions"]
+    return order
+
+
 def load_keras_applications_h5(model, path: str) -> None:
     """Load a keras.applications-layout HDF5 file onto `model` by layer name (all or nothing)."""
     order, arrays = read_keras_applications_h5(path)
+    order = _without_head(model, order, arrays)
     assign_all(match_by_name(model, order, arrays, source=os.fspath(path)))

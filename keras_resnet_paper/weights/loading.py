@@ -24,11 +24,16 @@ import h5py
 from keras_resnet_paper.weights.architecture import Architecture, check_model, leaf_by_name
 from keras_resnet_paper.weights.conventions import CAFFE, TORCH, Preprocessing
 from keras_resnet_paper.weights.download import fetch_file
-from keras_resnet_paper.weights.errors import WeightsMismatchError
+from keras_resnet_paper.weights.errors import WeightsFileError, WeightsMismatchError
 from keras_resnet_paper.weights.keras3_h5 import load_keras3_weights
 from keras_resnet_paper.weights.keras_applications_h5 import load_keras_applications_h5
 from keras_resnet_paper.weights.releases import Release, available_weights, get_release, is_registered_tag
-from keras_resnet_paper.weights.torch_checkpoint import SOURCE_LAYOUTS, load_torchvision_weights
+from keras_resnet_paper.weights.torch_checkpoint import (
+    SOURCE_LAYOUTS,
+    checkpoint_metadata,
+    load_torchvision_weights,
+    resolve_source_layout,
+)
 
 __all__ = ["detect_format", "locate_weights", "fetch_release", "required_architecture", "load_weights"]
 
@@ -40,6 +45,7 @@ FORMAT_PREPROCESSING: dict[str, Preprocessing | None] = {
     "torch_checkpoint": TORCH,
 }
 TORCH_SUFFIXES = (".safetensors", ".npz")
+PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".pkl")
 
 
 def detect_h5_layout(path: str) -> str:
@@ -52,19 +58,30 @@ def detect_h5_layout(path: str) -> str:
             if "layers" in f or "vars" in f:
                 return "keras3_weights_h5"
     except (OSError, KeyError) as err:
-        raise WeightsMismatchError(
-            f"Cannot read weights file {path!r} as HDF5 (truncated or corrupt?): {err}"
-        ) from err
-    raise WeightsMismatchError(
+        raise WeightsFileError(f"Cannot read {path!r} as HDF5 (truncated or corrupt?): {err}") from None
+    raise WeightsFileError(
         f"{path!r} is an HDF5 file in neither known layout (no 'layer_names' attribute of a "
         "keras.applications/Keras 2 weights file, no 'layers' group of a Keras 3 .weights.h5)."
     )
 
 
 def detect_format(path: str) -> str:
-    """'keras_applications_h5', 'keras3_weights_h5' or 'torch_checkpoint'."""
-    if path.lower().endswith(TORCH_SUFFIXES):
+    """'keras_applications_h5', 'keras3_weights_h5' or 'torch_checkpoint', from the file's name and
+    first bytes; a file that cannot be read as what it claims is a `WeightsFileError` naming it."""
+    if os.path.getsize(path) == 0:
+        raise WeightsFileError(f"Cannot read {path!r}: the file is empty (an interrupted download or copy?).")
+    lower = path.lower()
+    if lower.endswith(TORCH_SUFFIXES):
+        checkpoint_metadata(path)  # reads and checks the container's header
         return "torch_checkpoint"
+    if lower.endswith(PICKLE_SUFFIXES):
+        raise WeightsFileError(
+            f"{path!r} is a PyTorch pickle, which is never loaded (unpickling runs code): save the state "
+            "dict as safetensors (safetensors.torch.save_file) or .npz (np.savez) and pass that file."
+        )
+    if not h5py.is_hdf5(path):
+        raise WeightsFileError(f"Cannot read {path!r}: it is not an HDF5 file (.h5, .weights.h5), nor "
+                               "a .safetensors or .npz checkpoint.")
     return detect_h5_layout(path)
 
 
@@ -88,14 +105,24 @@ def fetch_release(release: Release, include_top: bool = True, *, base_url: str |
 
 def required_architecture(weights: Any, model_name: str | None = None,
                           source_layout: str | None = None) -> Architecture:
-    """What `weights` need of the builder's arguments (an empty `Architecture` if nothing)."""
-    if weights is None:
-        return Architecture()
+    """What `weights` need of the builder's arguments (an empty `Architecture` if nothing).
+
+    A file is opened to tell its format (an unreadable one is a `WeightsFileError` here, before
+    anything is built); a torchvision checkpoint needs the stride placement of its layout.
+    """
     if is_registered_tag(weights):
-        return get_release(model_name, weights).architecture
-    if str(weights).lower().endswith(TORCH_SUFFIXES):
-        return Architecture(stride_in_1x1=SOURCE_LAYOUTS[source_layout or "torchvision"])
-    return Architecture()
+        required = get_release(model_name, weights).architecture
+    elif isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights):
+        path = os.fspath(weights)
+        if detect_format(path) == "torch_checkpoint":
+            return Architecture(stride_in_1x1=SOURCE_LAYOUTS[resolve_source_layout(path, source_layout)])
+        required = Architecture()
+    else:
+        required = Architecture()
+    if source_layout is not None:
+        raise ValueError(f"source_layout={source_layout!r} applies to torchvision/timm checkpoints "
+                         f"(.safetensors, .npz), not to weights={weights!r}.")
+    return required
 
 
 def _check_release(model, release: Release, include_top: bool) -> None:
@@ -132,7 +159,7 @@ def load_weights(model, weights, *, model_name: str | None = None, include_top: 
             _check_release(model, release, include_top)
     file_format = detect_format(path)
     if file_format == "torch_checkpoint":
-        load_torchvision_weights(model, path, source_layout=source_layout or "torchvision")
+        load_torchvision_weights(model, path, source_layout=source_layout)
     elif file_format == "keras_applications_h5":
         load_keras_applications_h5(model, path)
     else:

@@ -34,22 +34,29 @@ class SafetensorsError(ValueError):
     """A file that is not a valid safetensors file."""
 
 
+def _parse_header(path: str, start: bytes, size: int, read_header) -> tuple[int, dict]:
+    """(header length, header) from the first 8 bytes of a file of `size` bytes; checked."""
+    if len(start) < 8:
+        raise SafetensorsError(f"{path!r}: too short for a safetensors file ({size} bytes).")
+    (n,) = struct.unpack("<Q", start[:8])
+    if n > _MAX_HEADER or 8 + n > size:
+        raise SafetensorsError(f"{path!r}: header length {n} exceeds the file of {size} bytes "
+                               "(truncated, or not a safetensors file).")
+    try:
+        header = json.loads(read_header(n).decode("utf8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SafetensorsError(f"{path!r}: unreadable JSON header: {err}") from err
+    if not isinstance(header, dict):
+        raise SafetensorsError(f"{path!r}: the header is not a JSON object.")
+    return n, header
+
+
 def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """{name: array} of a safetensors file (BF16 is widened to float32)."""
     path = os.fspath(path)
     with open(path, "rb") as f:
         blob = f.read()
-    if len(blob) < 8:
-        raise SafetensorsError(f"{path!r}: too short for a safetensors file ({len(blob)} bytes).")
-    (n,) = struct.unpack("<Q", blob[:8])
-    if n > _MAX_HEADER or 8 + n > len(blob):
-        raise SafetensorsError(f"{path!r}: header length {n} exceeds the file (truncated?).")
-    try:
-        header = json.loads(blob[8:8 + n].decode("utf8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SafetensorsError(f"{path!r}: unreadable JSON header: {err}") from err
-    if not isinstance(header, dict):
-        raise SafetensorsError(f"{path!r}: the header is not a JSON object.")
+    n, header = _parse_header(path, blob[:8], len(blob), lambda n: blob[8:8 + n])
     data = memoryview(blob)[8 + n:]
     out: dict[str, np.ndarray] = {}
     for name, info in header.items():
@@ -83,12 +90,14 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def read_safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The optional ``__metadata__`` string map of a safetensors file."""
-    with open(os.fspath(path), "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        if n > _MAX_HEADER:
-            raise SafetensorsError(f"{os.fspath(path)!r}: header length {n} is implausible.")
-        return dict(json.loads(f.read(n).decode("utf8")).get("__metadata__", {}))
+    """The optional ``__metadata__`` string map of a safetensors file (its header only is read)."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        _, header = _parse_header(path, f.read(8), os.path.getsize(path), f.read)
+    metadata = header.get("__metadata__", {})
+    if not isinstance(metadata, dict):
+        raise SafetensorsError(f"{path!r}: __metadata__ is not a JSON object.")
+    return {str(k): str(v) for k, v in metadata.items()}
 
 
 def write_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray],

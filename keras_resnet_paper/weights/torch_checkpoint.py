@@ -28,6 +28,10 @@ has no softmax: build with ``classifier_activation=None`` to compare logits):
   ``source_layout="torchvision"`` (the default) and refused for a ``stride_in_1x1=True`` model.
 - A port of the authors' Caffe models to torchvision names (stride on the 1x1) = the default
   ``stride_in_1x1=True``; load it with ``source_layout="caffe"``.
+- The builders build the geometry of the file by themselves (`source_layout` passes through
+  them); a file this package wrote records its layout (safetensors ``__metadata__``, an .npz
+  entry ``__metadata__.source_layout``), so it is recognised without the argument.
+- A model without a head (``include_top=False``) leaves out a checkpoint's ``fc.*`` (logged).
 - Always: symmetric padding (explicit ``ZeroPadding2D`` + "valid" in our stem and stride-2 3x3,
   PyTorch's ``padding=1/3``) and the max pool's zero padding after a ReLU equal PyTorch's.
   Use the ``"torch"`` preprocessing of these weights (RGB / 255, ImageNet mean and std).
@@ -37,22 +41,34 @@ has no softmax: build with ``classifier_activation=None`` to compare logits):
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import zipfile
 from typing import Any, Mapping
 
 import numpy as np
 
 from keras_resnet_paper.weights.architecture import detect_stride_in_1x1, leaf_layers, short_name
 from keras_resnet_paper.weights.assign import assign_all
-from keras_resnet_paper.weights.errors import WeightsMismatchError
-from keras_resnet_paper.weights.safetensors_io import read_safetensors, write_safetensors
+from keras_resnet_paper.weights.errors import WeightsFileError, WeightsMismatchError
+from keras_resnet_paper.weights.safetensors_io import (
+    SafetensorsError,
+    read_safetensors,
+    read_safetensors_metadata,
+    write_safetensors,
+)
+
+log = logging.getLogger(__name__)
 
 #: Our BatchNormalization variables -> torchvision's.
 BN_NAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
 #: Stride placement each source layout uses in downsampling bottlenecks.
 SOURCE_LAYOUTS = {"torchvision": False, "caffe": True}
 IGNORED_SUFFIXES = ("num_batches_tracked",)
+#: Entries of a checkpoint that are not tensors of the model: metadata this package writes.
+METADATA_PREFIX = "__metadata__."
+HEAD = ("fc.weight", "fc.bias")
 
 _BLOCK = re.compile(r"^conv(\d+)_block(\d+)_(\d)_(conv|bn)$")
 
@@ -121,21 +137,80 @@ def _to_torch(value: np.ndarray, kind: str) -> np.ndarray:
     return value
 
 
+def _npz_entries(path: str, metadata_only: bool = False) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file (only its metadata entries if asked), read without pickle."""
+    if not zipfile.is_zipfile(path):
+        raise WeightsFileError(f"Cannot read {path!r} as .npz: it is not a zip archive "
+                               f"({os.path.getsize(path)} bytes, truncated or another format).")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = [k for k in data.files if k.startswith(METADATA_PREFIX) or not metadata_only]
+            return {k: np.asarray(data[k]) for k in names}
+    except ValueError as err:
+        if "pickle" not in str(err):
+            raise WeightsFileError(f"Cannot read {path!r} as .npz: {err}") from None
+        raise WeightsFileError(
+            f"Cannot read {path!r} as .npz: it holds Python objects, which are never unpickled; "
+            "save numeric arrays only, e.g. np.savez(path, **{k: v.numpy() for k, v in state_dict.items()})."
+        ) from None
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise WeightsFileError(f"Cannot read {path!r} as .npz (truncated?): {err}") from None
+
+
+def _split_metadata(entries: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    tensors = {k: v for k, v in entries.items() if not k.startswith(METADATA_PREFIX)}
+    return tensors, {k[len(METADATA_PREFIX):]: str(v) for k, v in entries.items() if k.startswith(METADATA_PREFIX)}
+
+
+def _check_suffix(path: str) -> None:
+    if not path.lower().endswith((".safetensors", ".npz")):
+        raise WeightsFileError(f"{path!r}: a torchvision-layout checkpoint must be .safetensors or .npz "
+                               "(export a .pth with torch: safetensors.torch.save_file(state_dict) or np.savez).")
+
+
+def checkpoint_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata a checkpoint records (its header only is read); `WeightsFileError` if unreadable."""
+    path = os.fspath(path)
+    _check_suffix(path)
+    if path.lower().endswith(".npz"):
+        return _split_metadata(_npz_entries(path, metadata_only=True))[1]
+    try:
+        return read_safetensors_metadata(path)
+    except SafetensorsError as err:
+        raise WeightsFileError(f"Cannot read {path!r} as safetensors: {err}") from None
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors, metadata) of a .safetensors or .npz checkpoint; `WeightsFileError` if unreadable."""
+    path = os.fspath(path)
+    _check_suffix(path)
+    if path.lower().endswith(".npz"):
+        return _split_metadata(_npz_entries(path))
+    try:
+        return read_safetensors(path), read_safetensors_metadata(path)
+    except SafetensorsError as err:
+        raise WeightsFileError(f"Cannot read {path!r} as safetensors: {err}") from None
+
+
 def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, np.ndarray]:
     """{name: array} from a .safetensors file, an .npz file (allow_pickle=False) or a mapping."""
     if isinstance(source, Mapping):
         return {str(k): np.asarray(v) for k, v in source.items()}
-    path = os.fspath(source)
-    if path.lower().endswith(".safetensors"):
-        return read_safetensors(path)
-    if path.lower().endswith(".npz"):
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return {k: np.asarray(data[k]) for k in data.files}
-        except (OSError, ValueError, EOFError) as err:
-            raise WeightsMismatchError(f"Cannot read {path!r} as .npz (truncated?): {err}") from err
-    raise ValueError(f"{path!r}: a torchvision-layout checkpoint must be .safetensors or .npz "
-                     "(export a .pth with torch: save_file(state_dict) or np.savez).")
+    return read_checkpoint(source)[0]
+
+
+def resolve_source_layout(path: str | os.PathLike, source_layout: str | None = None,
+                          metadata: Mapping[str, str] | None = None) -> str:
+    """The layout of a checkpoint: `source_layout`, else what the file records, else "torchvision"."""
+    if source_layout is not None and source_layout not in SOURCE_LAYOUTS:
+        raise ValueError(f"source_layout={source_layout!r}; allowed: {sorted(SOURCE_LAYOUTS)}.")
+    recorded = (checkpoint_metadata(path) if metadata is None else metadata).get("source_layout")
+    if recorded is not None and recorded not in SOURCE_LAYOUTS:
+        raise WeightsFileError(f"{os.fspath(path)!r} records an unknown source_layout {recorded!r}.")
+    if source_layout is not None and recorded is not None and source_layout != recorded:
+        raise ValueError(f"source_layout={source_layout!r} contradicts {os.fspath(path)!r}, which "
+                         f"records source_layout={recorded!r}.")
+    return source_layout or recorded or "torchvision"
 
 
 def _check_geometry(model, source_layout: str) -> None:
@@ -152,14 +227,39 @@ def _check_geometry(model, source_layout: str) -> None:
         )
 
 
-def convert_torchvision(model, state_dict: Mapping[str, Any], source_layout: str = "torchvision"):
+def _without_head(model, given: dict[str, np.ndarray], mapping: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """A model without a head (include_top=False) leaves out the checkpoint's fc.*, and logs it."""
+    dropped = [name for name in HEAD if name in given and name not in mapping]
+    if dropped:
+        log.info("Model %r has no head (include_top=False): leaving out the checkpoint's %s.",
+                 model.name, ", ".join(dropped))
+    return {k: v for k, v in given.items() if k not in dropped}
+
+
+def _mismatch_message(model, missing, extra, misshaped) -> str:
+    parts = []
+    for title, items in (("missing", missing), ("unexpected", extra), ("mis-shaped", misshaped)):
+        if items:
+            parts.append(f"{len(items)} {title}: " + ", ".join(items[:20]) + (" ..." if len(items) > 20 else ""))
+    return f"torchvision checkpoint does not match model {model.name!r}; nothing was loaded. " + "; ".join(parts)
+
+
+def convert_torchvision(model, state_dict: Mapping[str, Any] | str | os.PathLike,
+                        source_layout: str | None = None):
     """Match a torchvision-layout state dict onto `model`: [(variable, value)], nothing assigned.
 
-    Raises `WeightsMismatchError` listing every missing, extra and mis-shaped tensor.
+    The file is read first (an unreadable one is a `WeightsFileError` naming it); then the
+    geometry and every tensor are checked: `WeightsMismatchError` lists every missing, extra and
+    mis-shaped tensor.
     """
-    _check_geometry(model, source_layout)
+    if isinstance(state_dict, Mapping):
+        tensors, layout = read_state_dict(state_dict), source_layout or "torchvision"
+    else:
+        tensors, metadata = read_checkpoint(state_dict)
+        layout = resolve_source_layout(state_dict, source_layout, metadata)
+    _check_geometry(model, layout)
     mapping = torchvision_mapping(model)
-    given = {k: v for k, v in read_state_dict(state_dict).items() if not k.endswith(IGNORED_SUFFIXES)}
+    given = _without_head(model, {k: v for k, v in tensors.items() if not k.endswith(IGNORED_SUFFIXES)}, mapping)
     missing = [name for name in mapping if name not in given]
     extra = [name for name in given if name not in mapping]
     misshaped = []
@@ -174,20 +274,16 @@ def convert_torchvision(model, state_dict: Mapping[str, Any], source_layout: str
             continue
         assignments.append((var, value.astype(np.float32)))
     if missing or extra or misshaped:
-        parts = []
-        for title, items in (("missing", missing), ("unexpected", extra), ("mis-shaped", misshaped)):
-            if items:
-                parts.append(f"{len(items)} {title}: " + ", ".join(items[:20])
-                             + (" ..." if len(items) > 20 else ""))
-        raise WeightsMismatchError(
-            f"torchvision checkpoint does not match model {model.name!r}; nothing was loaded. "
-            + "; ".join(parts)
-        )
+        raise WeightsMismatchError(_mismatch_message(model, missing, extra, misshaped))
     return assignments
 
 
-def load_torchvision_weights(model, source, source_layout: str = "torchvision"):
-    """Load a torchvision-layout checkpoint (path to .safetensors/.npz, or a mapping) into `model`."""
+def load_torchvision_weights(model, source, source_layout: str | None = None):
+    """Load a torchvision-layout checkpoint (path to .safetensors/.npz, or a mapping) into `model`.
+
+    `source_layout`: "torchvision" (stride on the 3x3) or "caffe"; None: what a file records,
+    else "torchvision".
+    """
     assign_all(convert_torchvision(model, source, source_layout))
     return model
 
@@ -203,12 +299,14 @@ def to_torchvision_state_dict(model, include_num_batches_tracked: bool = True) -
 
 
 def save_torchvision_checkpoint(model, path: str | os.PathLike) -> None:
-    """Export `model` as a torchvision-layout .safetensors or .npz file."""
+    """Export `model` as a torchvision-layout .safetensors or .npz file that records its layout."""
     state = to_torchvision_state_dict(model)
+    layout = "caffe" if detect_stride_in_1x1(model) else "torchvision"
     path = os.fspath(path)
     if path.lower().endswith(".safetensors"):
-        write_safetensors(path, state, metadata={"format": "pt", "source": "keras_resnet_paper"})
+        write_safetensors(path, state, metadata={"format": "pt", "source": "keras_resnet_paper",
+                                                 "source_layout": layout})
     elif path.lower().endswith(".npz"):
-        np.savez(path, **state)
+        np.savez(path, **state, **{METADATA_PREFIX + "source_layout": np.array(layout)})
     else:
         raise ValueError(f"{path!r}: use a .safetensors or .npz file name.")

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
+import keras
 import numpy as np
 import pytest
 from weights_files import (
     assert_untouched,
     keras_applications_reference,
+    model_to_keras_applications_layout,
+    randomize,
     rel_error,
     snapshot,
     write_keras_applications_h5,
 )
 
 import keras_resnet_paper.models as models
-from keras_resnet_paper.weights import WeightsMismatchError, load_weights
+from keras_resnet_paper.weights import WeightsFileError, WeightsMismatchError, load_weights
 from keras_resnet_paper.weights.keras_applications_h5 import read_keras_applications_h5
 
 SIZE = 64
@@ -96,7 +101,7 @@ def test_truncated_file_is_refused_and_nothing_loaded(r50_notop_file, tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     model = _ours(50, False)
     before = snapshot(model)
-    with pytest.raises(WeightsMismatchError, match="truncated"):
+    with pytest.raises(WeightsFileError, match="truncated"):
         load_weights(model, str(bad), include_top=False)
     assert_untouched(model, before)
 
@@ -111,3 +116,15 @@ def test_mis_shaped_late_layer_leaves_model_untouched(r50_notop_file, tmp_path):
     with pytest.raises(WeightsMismatchError, match="conv5_block3_3_bn.*gamma"):
         load_weights(model, path, include_top=False)
     assert_untouched(model, before)
+
+
+def test_include_top_false_leaves_out_the_files_head_and_logs_it(tmp_path, caplog):
+    src = randomize(models.imagenet_resnet(18, input_shape=(SIZE, SIZE, 3), classes=7))
+    path = str(tmp_path / "with_top.h5")
+    write_keras_applications_h5(path, model_to_keras_applications_layout(src))
+    with caplog.at_level(logging.INFO, "keras_resnet_paper.weights"):
+        backbone = models.ResNet18(weights=path, include_top=False, pooling="avg", input_shape=(SIZE, SIZE, 3))
+    assert "leaving out the file's 'predictions'" in caplog.text
+    features = keras.Model(src.input, models.find_layer(src, "avg_pool").output)
+    x = _inputs()
+    assert rel_error(backbone.predict(x, verbose=0), features.predict(x, verbose=0)) < 1e-6

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import keras
 import numpy as np
 import pytest
 from weights_files import randomize, rel_error
 
 import keras_resnet_paper.models as models
-from keras_resnet_paper.weights import TORCH, WeightsMismatchError
+from keras_resnet_paper.weights import TORCH, WeightsFileError, WeightsMismatchError
 from keras_resnet_paper.weights.architecture import detect_stride_in_1x1
 from keras_resnet_paper.weights import torch_checkpoint as converters
 
@@ -117,10 +119,6 @@ def test_resnet50_v1_5_round_trip_and_numpy_forward(tmp_path):
     # The Caffe geometry contradicts the file, and shapes could not tell them apart: refused.
     with pytest.raises(ValueError, match="needs stride_in_1x1=False but got stride_in_1x1=True"):
         _build(50, weights=str(path), stride_in_1x1=True)
-    caffe = _build(50, weights=None)
-    with pytest.raises(WeightsMismatchError, match="stride_in_1x1=False"):
-        converters.load_torchvision_weights(caffe, path)
-    converters.load_torchvision_weights(caffe, sd, source_layout="caffe")
 
 
 def test_missing_extra_misshaped_are_listed_and_nothing_loaded():
@@ -154,5 +152,49 @@ def test_option_a_and_cifar_models_are_refused():
 def test_npz_is_read_without_pickle(tmp_path):
     path = tmp_path / "obj.npz"
     np.savez(path, a=np.array([{"x": 1}], dtype=object))
-    with pytest.raises(WeightsMismatchError, match="npz"):
+    with pytest.raises(WeightsFileError, match="Python objects, which are never unpickled"):
         converters.read_state_dict(path)
+
+
+def _tiny(**kw):
+    """A one-block-per-stage bottleneck net of the ImageNet family: quick to build."""
+    kw.setdefault("classifier_activation", None)
+    return models.imagenet_resnet(blocks=(1, 1, 1, 1), block="bottleneck", input_shape=(SIZE, SIZE, 3), **kw)
+
+
+def test_source_layout_passes_through_the_constructors_or_is_recorded(tmp_path):
+    src = randomize(_tiny())  # the Caffe geometry: stride on the first 1x1
+    x = _x()
+    foreign = tmp_path / "port_of_caffe_model.npz"  # as torch users export it: no metadata
+    np.savez(foreign, **converters.to_torchvision_state_dict(src))
+    as_torchvision = _tiny(weights=str(foreign))  # the default layout builds the 3x3 stride ...
+    assert detect_stride_in_1x1(as_torchvision) is False
+    assert rel_error(as_torchvision.predict(x, verbose=0), src.predict(x, verbose=0)) > 1e-2  # ... and differs
+    with pytest.raises(WeightsMismatchError, match="build it with stride_in_1x1=True"):  # a built model
+        converters.load_torchvision_weights(as_torchvision, str(foreign), source_layout="caffe")
+    as_caffe = _tiny(weights=str(foreign), source_layout="caffe")
+    assert detect_stride_in_1x1(as_caffe) is True
+    assert rel_error(as_caffe.predict(x, verbose=0), src.predict(x, verbose=0)) < 1e-6
+    with pytest.raises(ValueError, match="needs stride_in_1x1=True but got stride_in_1x1=False"):
+        models.ResNet50(weights=str(foreign), source_layout="caffe", stride_in_1x1=False)  # through the zoo
+    for ext in ("npz", "safetensors"):  # a file this package wrote records its layout
+        ours = tmp_path / f"exported.{ext}"
+        converters.save_torchvision_checkpoint(src, ours)
+        assert converters.checkpoint_metadata(ours)["source_layout"] == "caffe"
+        assert rel_error(_tiny(weights=str(ours)).predict(x, verbose=0), src.predict(x, verbose=0)) < 1e-6
+        with pytest.raises(ValueError, match="contradicts"):
+            _tiny(weights=str(ours), source_layout="torchvision")
+    with pytest.raises(ValueError, match="applies to torchvision/timm checkpoints"):
+        _tiny(weights=None, source_layout="caffe")
+
+
+def test_include_top_false_leaves_out_the_head_and_logs_it(tmp_path, caplog):
+    src = randomize(_tiny(stride_in_1x1=False))
+    path = tmp_path / "full.safetensors"
+    converters.save_torchvision_checkpoint(src, path)
+    with caplog.at_level(logging.INFO, "keras_resnet_paper.weights"):
+        backbone = _tiny(weights=str(path), include_top=False, pooling="avg")
+    assert "leaving out the checkpoint's fc.weight, fc.bias" in caplog.text
+    features = keras.Model(src.input, models.find_layer(src, "avg_pool").output)
+    x = _x()
+    assert rel_error(backbone.predict(x, verbose=0), features.predict(x, verbose=0)) < 1e-6
