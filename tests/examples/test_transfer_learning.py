@@ -1,12 +1,22 @@
-"""examples/transfer_learning.py: the two-phase recipe end to end on scikit-learn's digits."""
+"""examples/transfer_learning.py: the two-phase recipe end to end on scikit-learn's digits; the command
+prints each phase and its result, and a mistake or a missing download is one line and exit status 2."""
 
 from __future__ import annotations
 
+import importlib.util
+import pathlib
+import re
+import shutil
+
 import numpy as np
 import pytest
+from conftest import reachable
 
 import keras_resnet_paper as krp
-from keras_resnet_paper.models.weights import WeightsMismatchError
+from keras_resnet_paper import weights as weights_lib
+
+RESULT = re.compile(r"held-out accuracy ([\d.]+)% \(new head\) -> ([\d.]+)% \(phase 1\) -> ([\d.]+)% \(phase 2\)")
+
 
 @pytest.fixture(scope="module")
 def example(load_example):
@@ -23,36 +33,6 @@ def test_digits_source_and_target_tasks(example):
     assert abs(len(ytr) - len(yte)) <= 1 and len(ytr) + len(yte) == len(labels)
     with pytest.raises(ValueError, match="image_size=16"):
         example.digits_arrays(16, example.TARGET_DIGITS)
-
-
-def test_weights_path_and_phase_parameter_counts(example, tmp_path):
-    """Mechanics with a tiny budget: weights=PATH loads, phase 1 trains the head alone."""
-    path = str(tmp_path / "backbone.weights.h5")
-    krp.ResNet18(include_top=False, pooling="avg", input_shape=(32, 32, 3)).save_weights(path)
-    results = example.run_offline(weights=path, head_epochs=1, finetune_epochs=1, train_fraction=0.2,
-                                  batch_size=64)
-    assert results["phase1_params"]["trainable"] == 512 * 5 + 5
-    conv5 = krp.ResNet18(include_top=False, input_shape=(32, 32, 3))
-    conv5_kernels = sum(int(np.prod(w.shape)) for layer in krp.iter_layers(conv5)
-                        if layer.name.startswith("conv5_") and "_conv" in layer.name for w in layer.weights)
-    assert results["phase2_params"]["trainable"] == 512 * 5 + 5 + conv5_kernels  # BN kept frozen
-    assert 0.0 <= results["phase2_accuracy"] <= 1.0
-    other = str(tmp_path / "resnet34.weights.h5")
-    krp.ResNet34(include_top=False, pooling="avg", input_shape=(32, 32, 3)).save_weights(other)
-    with pytest.raises(WeightsMismatchError, match="first mismatching layer"):
-        example.run_offline(weights=other, head_epochs=0, finetune_epochs=0)
-
-
-@pytest.mark.slow
-def test_offline_transfer_reaches_high_accuracy(example, tmp_path):
-    """Pretrain on digits 0-4, fine-tune on the unseen digits 5-9: high test accuracy."""
-    saved = tmp_path / "digits04.weights.h5"
-    results = example.run_offline(pretrain_epochs=4, head_epochs=5, finetune_epochs=4, head_lr=1e-2,
-                                  finetune_lr=3e-4, batch_size=64, save_pretrained=str(saved))
-    assert saved.exists()
-    assert results["source_train_accuracy"] > 0.95
-    assert results["phase1_accuracy"] > results["initial_accuracy"] + 0.3
-    assert results["phase2_accuracy"] >= 0.9, results
 
 
 def test_tfds_path_on_mock_data(example):
@@ -72,21 +52,109 @@ def test_tfds_path_on_mock_data(example):
 
 @pytest.mark.slow
 def test_tfds_path_with_imagenet_release(example, monkeypatch, tmp_path):
-    """The default online path: ResNet-50 "imagenet" (registry, Caffe preprocessing, BN epsilon),
-    with the download replaced by a local file in the keras.applications layout."""
-    import keras
-
-    from keras_resnet_paper.models import weights as weights_lib
-
+    """The default online path: ResNet-50 "imagenet" (registry, Caffe preprocessing, BN epsilon), its
+    file a randomised ResNet-50 in the keras.applications layout, found in the Keras cache."""
     tfds = pytest.importorskip("tensorflow_datasets")
-    path = str(tmp_path / "resnet50_notop.h5")
+    spec = importlib.util.spec_from_file_location(
+        "weights_files", pathlib.Path(__file__).parents[1] / "weights" / "weights_files.py")
+    weights_files = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(weights_files)
+    cache = tmp_path / "keras_home" / "models"
+    cache.mkdir(parents=True)
+    path = str(cache / "resnet50_notop.h5")
     source = krp.ResNet50(include_top=False, input_shape=(64, 64, 3), bn_epsilon=1.001e-5)
-    weights_lib.write_keras_applications_h5(path, weights_lib.model_to_keras_applications_layout(source))
-    requested = []
-    monkeypatch.setattr(keras.utils, "get_file", lambda name, *a, **k: requested.append(name) or path)
-    with tfds.testing.mock_data(num_examples=10, policy=tfds.testing.MockPolicy.USE_CODE):
+    weights_files.write_keras_applications_h5(path, weights_files.model_to_keras_applications_layout(source))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setenv("KERAS_RESNET_PAPER_WEIGHTS_URL", "http://127.0.0.1:9/")  # never reached: cached
+    with weights_lib.registered(weights_files.release_of(path)), \
+            tfds.testing.mock_data(num_examples=10, policy=tfds.testing.MockPolicy.USE_CODE):
         results = example.run_tfds("tf_flowers", "resnet50", weights="imagenet", image_size=64,
                                    batch_size=4, head_epochs=1, finetune_epochs=1)
-    assert requested == ["resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"]
     assert results["phase1_params"]["trainable"] == 2048 * 5 + 5
     assert 0.0 <= results["phase2_accuracy"] <= 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The command, as a user runs it (a subprocess; stdout is a pipe).
+# ---------------------------------------------------------------------------------------------
+
+
+def _resnet18_backbone_file(path: pathlib.Path, depth: int = 18) -> str:
+    krp.get_model(f"resnet{depth}", include_top=False, pooling="avg", input_shape=(32, 32, 3)).save_weights(path)
+    return str(path)
+
+
+def test_offline_from_a_weights_file_prints_each_phase(run_example, tmp_path):
+    path = _resnet18_backbone_file(tmp_path / "backbone.weights.h5")
+    run = run_example("transfer_learning", "--offline", f"--weights={path}", "--head_epochs=1",
+                      "--finetune_epochs=1", "--batch_size=128")
+    assert run.returncode == 0, run.stderr[-3000:]
+    run.assert_in_order("offline: scikit-learn's digits", f"backbone: resnet18, include_top=False, pooling avg, "
+                        f"32x32; weights: from the file {path}", "data: digits 5-9, 448 training and 448 held-out",
+                        "phase 1: backbone frozen", "  phase 1 epoch 1/1  loss", "phase 1: held-out accuracy",
+                        "phase 2: conv5_x onwards unfrozen", "  phase 2 epoch 1/1  loss", "phase 2: held-out accuracy",
+                        "result: resnet18 fine-tuned on digits 5-9")
+    assert not any(line.startswith("pretraining") for line in run.lines)  # --weights given: none
+    conv5 = krp.ResNet18(include_top=False, input_shape=(32, 32, 3))
+    conv5_kernels = sum(int(np.prod(w.shape)) for layer in krp.iter_layers(conv5)
+                        if layer.name.startswith("conv5_") and "_conv" in layer.name for w in layer.weights)
+    assert f" {512 * 5 + 5:,} trainable parameters" in run.line("phase 1: backbone frozen")
+    assert f" {512 * 5 + 5 + conv5_kernels:,} trainable parameters" in run.line("phase 2:")  # BN kept frozen
+    assert RESULT.search(run.line("result: "))
+
+
+def test_a_weights_file_of_another_model_is_one_line(run_example, tmp_path):
+    path = _resnet18_backbone_file(tmp_path / "resnet34.weights.h5", depth=34)
+    run = run_example("transfer_learning", "--offline", f"--weights={path}")
+    run.assert_one_line_error("transfer_learning.py", f"--weights={path}: Weights", "first mismatching layer")
+
+
+def test_default_command_without_network_says_what_to_do(run_example):
+    """`python examples/transfer_learning.py` as documented: the ImageNet weights cannot be fetched."""
+    run = run_example("transfer_learning", timeout=120)
+    run.assert_one_line_error("transfer_learning.py", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                              "--weights PATH, --weights none, or --offline")
+    assert run.lines == ["backbone: resnet50, include_top=False, pooling avg, 224x224; weights: imagenet (the "
+                         "authors' release via keras.applications, fetched once into ~/.keras/models)"]
+
+
+def test_imagenette_command_without_network_says_what_to_do(run_example):
+    run = run_example("transfer_learning", "--dataset=imagenette", "--model=resnet101", timeout=120)
+    run.assert_one_line_error("transfer_learning.py", "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5")
+
+
+@pytest.mark.skipif(reachable("download.tensorflow.org", 80), reason="checks what a user without a network sees")
+def test_online_data_set_without_network_says_what_to_do(run_example):
+    run = run_example("transfer_learning", "--weights=none", "--model=resnet18", timeout=120)
+    run.assert_one_line_error("transfer_learning.py", "'tf_flowers'", "cannot reach download.tensorflow.org",
+                              "--data_dir", "--offline")
+    assert run.seconds < 60
+
+
+@pytest.mark.slow
+def test_offline_as_documented_transfers(run_example):
+    """`python examples/transfer_learning.py --offline`: pretrain on digits 0-4, fine-tune on 5-9."""
+    run = run_example("transfer_learning", "--offline")
+    assert run.returncode == 0, run.stderr[-3000:]
+    run.assert_in_order("offline: ", "pretraining (the offline stand-in for ImageNet): resnet18",
+                        "  pretraining epoch 4/4", "pretraining: train accuracy", "backbone: resnet18",
+                        "phase 1: backbone frozen", "  phase 1 epoch 5/5", "phase 2: conv5_x", "  phase 2 epoch 4/4",
+                        "result: ")
+    source = float(re.search(r"train accuracy ([\d.]+)%", run.line("pretraining: train accuracy")).group(1))
+    initial, phase1, phase2 = map(float, RESULT.search(run.line("result: ")).groups())
+    assert source > 95 and phase1 > initial + 30 and phase2 >= 90, run.stdout
+    print(f"transfer_learning.py --offline: {run.seconds:.0f} s")
+
+
+@pytest.mark.slow
+def test_offline_pretrained_backbone_is_saved_and_reloaded(run_example, tmp_path):
+    saved = tmp_path / "digits04.weights.h5"
+    run = run_example("transfer_learning", "--offline", "--pretrain_epochs=1", "--head_epochs=1",
+                      "--finetune_epochs=1", f"--save_pretrained={saved}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert saved.exists() and run.line("pretraining: train accuracy").endswith(f"backbone saved to {saved}")
+    assert run.line("backbone: resnet18").endswith(f"weights: from the file {saved}")
+    # The file is an ordinary weights file: a later run starts from it.
+    copy = shutil.copy(saved, tmp_path / "copy.weights.h5")
+    model = krp.ResNet18(include_top=False, pooling="avg", input_shape=(32, 32, 3), weights=str(copy))
+    assert model.count_params() > 0

@@ -1,0 +1,61 @@
+"""Both example scripts as command lines: `--help` lists every flag and exits 0; a mistake (a bad
+flag value, a flag of the other mode, a data set of the wrong kind) is one `error:` line, exit 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from keras_resnet_paper import cli
+
+FLAGS = {
+    "detection": ("--dataset", "--data_dir", "--[no]synthetic", "--model", "--weights", "--image_size",
+                  "--batch_size", "--epochs", "--steps_per_epoch", "--learning_rate", "--freeze_up_to",
+                  "--max_boxes", "--seed"),
+    "transfer_learning": ("--dataset", "--data_dir", "--[no]offline", "--model", "--weights", "--image_size",
+                          "--batch_size", "--pretrain_epochs", "--head_epochs", "--finetune_epochs",
+                          "--unfreeze_from", "--head_lr", "--finetune_lr", "--dropout", "--save_pretrained",
+                          "--seed"),
+}
+
+
+@pytest.mark.parametrize("script", sorted(FLAGS))
+def test_help_lists_the_flags(run_example, script):
+    run = run_example(script, "--help")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"usage: {script}.py [flags]")
+    for flag in FLAGS[script]:
+        assert f"\n  {flag}" in run.stdout, flag
+    offline = "--synthetic" if script == "detection" else "--offline"
+    assert f"resnet50, or resnet18 with {offline}" in run.line("      <resnet18|")  # the --model help
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("detection", ["--model", "resnet21"], "flag --model=resnet21: value should be one of <resnet18|"),
+    ("detection", ["--image_size", "100"], "flag --image_size=100: must be a positive multiple of 128"),
+    ("detection", ["--synthetic", "--epochs", "0"], "flag --epochs=0: 0 is not a positive integer"),
+    ("detection", ["--weights", "/no/such/file"],
+     'flag --weights=/no/such/file: must be "imagenet", "none" or an existing file'),
+    ("detection", ["--synthetic", "--weights", "imagenet"], "--weights=imagenet does not exist for --model=resnet18"),
+    ("transfer_learning", ["--model", "resnet21"], "flag --model=resnet21: value should be one of <resnet18|"),
+    ("transfer_learning", ["--offline", "--head_epochs", "0"], "flag --head_epochs=0: 0 is not a positive integer"),
+    ("transfer_learning", ["--weights", "/no/such/file"],
+     'flag --weights=/no/such/file: must be "imagenet", "none" or an existing file'),
+    ("transfer_learning", ["--offline", "--dataset", "mnist"], "--dataset is not used with --offline"),
+])
+def test_a_mistake_is_one_line_and_exit_2(run_example, script, args, message):
+    run_example(script, *args).assert_one_line_error(f"{script}.py", message)
+
+
+@pytest.mark.parametrize("script, prepare, wrong_kind, message", [
+    ("detection", "prepared_detection_set", "mnist", "--dataset=mnist is not a detection set"),
+    ("transfer_learning", "prepared_classification_set", "voc/2007",
+     "--dataset=voc/2007 is not an image classification set"),
+])
+def test_data_set_must_be_known_and_of_the_right_kind(load_example, script, prepare, wrong_kind, message):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    prepared = getattr(load_example(script), prepare)
+    with pytest.raises(cli.UsageError, match="--dataset=no_such_set: 'no_such_set' is not a tensorflow-datasets"):
+        prepared("no_such_set")
+    with tfds.testing.mock_data(num_examples=1, policy=tfds.testing.MockPolicy.USE_CODE):
+        with pytest.raises(cli.UsageError, match=message):
+            prepared(wrong_kind)
