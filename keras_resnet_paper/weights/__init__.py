@@ -23,12 +23,15 @@ from keras_resnet_paper.weights.errors import WeightsError, WeightsFileError, We
 from keras_resnet_paper.weights.loading import fetch_release, load_weights, locate_weights, required_architecture
 from keras_resnet_paper.weights.preprocessing import preprocess_input, preprocessing_for, resize_and_center_crop
 from keras_resnet_paper.weights.releases import (
+    LABEL_SETS,
     PRETRAINED_CONFIGS,
     RELEASES,
+    LabelSet,
     Release,
     ReleaseFile,
     available_weights,
     builder_overrides,
+    get_label_set,
     get_pretrained_config,
     get_release,
     is_registered_tag,
@@ -44,6 +47,8 @@ from keras_resnet_paper.weights.torch_checkpoint import (
 __all__ = [
     "Architecture",
     "CAFFE",
+    "LABEL_SETS",
+    "LabelSet",
     "PRETRAINED_CONFIGS",
     "Preprocessing",
     "RELEASES",
@@ -63,6 +68,7 @@ __all__ = [
     "fetch_file",
     "fetch_release",
     "get_pretrained_config",
+    "get_label_set",
     "get_release",
     "is_registered_tag",
     "load_class_index",

@@ -53,3 +53,11 @@ def photo_folder(tmp_path_factory):
             os.makedirs(root / split / name)
             shutil.copy(os.path.join(images, f"{name}.jpg"), root / split / name)
     return root
+
+
+@pytest.fixture(scope="session")
+def r50_top224(tmp_path_factory):
+    """(path, reference): a randomised keras.applications ResNet-50 with its top at 224 px (logits)
+    and its file in the keras.applications layout."""
+    path = str(tmp_path_factory.mktemp("w") / "resnet50_top.h5")
+    return path, keras_applications_reference(50, True, path, size=224)

@@ -103,7 +103,7 @@ def test_a_mirror_without_the_file_is_one_line(served):
 def test_class_index_is_pinned_and_fetched_through_the_mirror(monkeypatch):
     from keras.src.applications import imagenet_utils
 
-    assert imagenet_utils.CLASS_INDEX_PATH.endswith(weights_lib.class_index.IMAGENET_CLASS_INDEX.file_name)
+    assert imagenet_utils.CLASS_INDEX_PATH.endswith(weights_lib.get_label_set("imagenet-1k").class_index.file_name)
     with pytest.raises(WeightsUnavailableError, match="imagenet_class_index.json"):
         weights_lib.decode_predictions(np.eye(1000)[:1])  # no network
     made_up = json.dumps({str(i): ["w", f"c{i}"] for i in range(1000)}).encode()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
-from weights_files import PHOTOS, keras_applications_reference, rel_error
+from weights_files import PHOTOS, rel_error
 
 import keras_resnet_paper.models as models
 from keras_resnet_paper import data
@@ -17,9 +17,8 @@ def _decoded(folder) -> list[tf.Tensor]:
     return [data.decode_rgb(tf.io.read_file(str(folder / "val" / n / f"{n}.jpg"))) for n in PHOTOS]
 
 
-def test_validation_pipeline_with_the_weights_preprocessing_matches_keras_applications(photo_folder, tmp_path):
-    path = str(tmp_path / "resnet50_keras_applications.h5")
-    reference = keras_applications_reference(50, True, path, size=224)  # randomised, logits
+def test_validation_pipeline_with_the_weights_preprocessing_matches_keras_applications(photo_folder, r50_top224):
+    path, reference = r50_top224  # a randomised keras.applications ResNet-50 (logits) and its file
     model = models.ResNet50(weights=path, classifier_activation=None, bn_epsilon=1.001e-5)
     assert model.preprocessing is CAFFE  # a keras.applications-layout file: the Caffe convention
 
