@@ -23,7 +23,7 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string("recipe", "cifar10_paper", "Recipe name (see --list_recipes).")
 flags.DEFINE_bool("list_recipes", False, "List the recipes and exit.")
-flags.DEFINE_bool("print_recipe", False, "Print the recipe (after overrides) and exit.")
+flags.DEFINE_bool("print_recipe", False, "Print the run exactly as it would train (recipe after --offline, --override, --iterations, --lr, --batch_size ...) and exit.")
 flags.DEFINE_string("model", None, "Model: resnet20/32/44/56/110/1202, plain20.., resnet18..152, plain18.., or resnet/plain<6n+2>. Default: the recipe's.")
 flags.DEFINE_string(
     "dataset", None,
@@ -40,7 +40,7 @@ flags.DEFINE_string("tpu", None, "TPU name/address for --strategy=tpu.")
 flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Precision policy.")
 flags.DEFINE_integer("steps_per_execution", 1, lower_bound=1, help="Train steps per tf.function call.")
-flags.DEFINE_string("model_dir", None, "Checkpoints, logs, report (default runs/<recipe>/<model>).")
+flags.DEFINE_string("model_dir", None, "Checkpoints, logs, report (default runs/<recipe>/<model>; --offline runs are recipe cifar10_offline).")
 flags.DEFINE_bool("deterministic", False, "Deterministic ops and input order (repeatable runs on one machine).")
 flags.DEFINE_integer("seed", 0, lower_bound=0, upper_bound=2**31 - 1, help="Random seed.")
 flags.DEFINE_bool("holdout", None, "CIFAR: train on 45k and validate on the 5k holdout.")
@@ -54,35 +54,40 @@ flags.DEFINE_bool("tensorboard", True, "Write TensorBoard logs (needs the tensor
 flags.DEFINE_enum("verbose", "auto", ["0", "1", "2", "auto"], "Output: 0 silent; 1 a live progress line and one line per evaluation; 2 one line per evaluation; auto: 1 on a terminal, else 2.")
 
 
-def _resolve_recipe():
-    """The recipe with --dataset and --override applied; a bad value is a UsageError."""
-    from keras_resnet_paper.training import recipes as recipes_lib
+def resolve(flag_values=FLAGS):
+    """The run the flags describe (`RunConfig`), exactly what `--print_recipe` prints and what
+    trains; a bad value is a `cli.UsageError` naming it."""
+    from keras_resnet_paper.training.recipes import parse_overrides
+    from keras_resnet_paper.training.run_config import resolve_run
 
+    f = flag_values
     try:
-        overrides = recipes_lib.parse_overrides(FLAGS.override)
-        if FLAGS.dataset:
-            overrides["dataset"] = FLAGS.dataset
-        return recipes_lib.get_recipe(FLAGS.recipe, **overrides)
+        return resolve_run(
+            f.recipe, f.model, offline=f.offline, dataset=f.dataset, overrides=parse_overrides(f.override),
+            iterations=f.iterations, lr=f.lr, batch_size=f.batch_size, holdout=f.holdout,
+            augment="device" if f.augment_on_device else None, recalibrate_bn=f.recalibrate_bn,
+            eval_every=f.eval_every, seed=f.seed, data_dir=f.data_dir, ten_crop=f.ten_crop,
+        )
     except ValueError as err:
-        raise cli.UsageError(err) from None
+        message = str(err)
+        if message.startswith("model="):
+            message = "--" + message
+        raise cli.UsageError(message) from None
 
 
-def _check_run_arguments(model: str, model_dir: str) -> str:
-    """Mistakes found before any work starts: the model name and the output folder."""
-    from keras_resnet_paper.training.trainer import check_model_name
+def runtime(flag_values=FLAGS):
+    """The execution switches the flags describe (`Runtime`)."""
+    from keras_resnet_paper.training.runtime import Runtime
 
-    try:
-        model = check_model_name(model)
-    except ValueError as err:
-        raise cli.UsageError(str(err).replace("model=", "--model=", 1)) from None
-    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
-        raise cli.UsageError(f"--model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
-    return model
+    f = flag_values
+    return Runtime(strategy=f.strategy, tpu=f.tpu, precision=f.precision, jit_compile=f.jit_compile,
+                   steps_per_execution=f.steps_per_execution, deterministic=f.deterministic, sync_bn=f.sync_bn,
+                   verbose=f.verbose if f.verbose == "auto" else int(f.verbose), tensorboard=f.tensorboard)
 
 
 def _remove_if_empty(path: str) -> None:
     """Remove a run folder this command created if the run wrote nothing into it."""
-    for root, _, files in os.walk(path):
+    for _, _, files in os.walk(path):
         if files:
             return
     shutil.rmtree(path, ignore_errors=True)
@@ -96,21 +101,18 @@ def main(argv) -> int:
         for name in recipes_lib.list_recipes():
             print(f"{name:18s} {recipes_lib.RECIPES[name].description}")
         return 0
-    recipe = _resolve_recipe()
+    config = resolve()
     if FLAGS.print_recipe:
-        from keras_resnet_paper.training.trainer import offline_recipe
-
-        shown = offline_recipe(recipe) if FLAGS.offline else recipe
-        if FLAGS.iterations:
-            shown = shown.shortened(FLAGS.iterations)
-        print(shown.describe())
+        print(config.describe())
         return 0
-
-    model_dir = FLAGS.model_dir or f"runs/{recipe.name}{'_offline' if FLAGS.offline else ''}/{FLAGS.model or recipe.model}"
-    model = _check_run_arguments(FLAGS.model or recipe.model, model_dir)
+    model_dir = FLAGS.model_dir or os.path.join("runs", config.recipe.name, config.model)
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise cli.UsageError(f"--model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
     existed = os.path.exists(model_dir)
+    from keras_resnet_paper.training.trainer import train
+
     try:
-        result = _train(recipe, model, model_dir)
+        result = train(config, model_dir=model_dir, runtime=runtime())
     except NonFiniteLossError as err:
         print(str(err), file=sys.stderr, flush=True)
         return 3
@@ -122,35 +124,6 @@ def main(argv) -> int:
             _remove_if_empty(model_dir)
     print(_summary(result), flush=True)
     return 0
-
-
-def _train(recipe, model: str, model_dir: str):
-    from keras_resnet_paper.training.trainer import train
-
-    return train(
-        recipe,
-        model,
-        model_dir=model_dir,
-        strategy=FLAGS.strategy if FLAGS.strategy != "tpu" else _tpu_strategy(),
-        batch_size=FLAGS.batch_size,
-        lr=FLAGS.lr,
-        iterations=FLAGS.iterations,
-        jit_compile=FLAGS.jit_compile,
-        precision=FLAGS.precision,
-        steps_per_execution=FLAGS.steps_per_execution,
-        deterministic=FLAGS.deterministic,
-        seed=FLAGS.seed,
-        offline=FLAGS.offline,
-        data_dir=FLAGS.data_dir,
-        holdout=FLAGS.holdout,
-        augment="device" if FLAGS.augment_on_device else None,
-        recalibrate_bn=FLAGS.recalibrate_bn,
-        eval_every=FLAGS.eval_every,
-        verbose=FLAGS.verbose if FLAGS.verbose == "auto" else int(FLAGS.verbose),
-        tensorboard=FLAGS.tensorboard,
-        sync_bn=FLAGS.sync_bn,
-        ten_crop=FLAGS.ten_crop,
-    )
 
 
 def _summary(result) -> str:
@@ -168,12 +141,6 @@ def _summary(result) -> str:
                 if os.path.exists(path):
                     lines.append(f"  {name:<17} {path}")
     return "\n".join(lines)
-
-
-def _tpu_strategy():
-    from keras_resnet_paper.training.strategies import make_strategy
-
-    return make_strategy("tpu", tpu=FLAGS.tpu)
 
 
 def run() -> None:

@@ -66,6 +66,17 @@ class ImageData:
     preprocessing: Preprocessing | None = None
 
     @property
+    def test(self) -> tf.data.Dataset | None:
+        """The set final errors are reported on: the validation set (the paper reports ImageNet
+        results on it, Sec. 3.4; the test labels are not public)."""
+        return self.validation
+
+    @property
+    def augmentation(self):
+        """No on-device augmentation layer: ImageNet-style augmentation runs in the input pipeline."""
+        return None
+
+    @property
     def skipped(self) -> int:
         """Corrupt files skipped so far (always 0 unless skip_corrupt=True)."""
         return 0 if self.corrupt is None else self.corrupt.count

@@ -139,12 +139,10 @@ def layer_responses(
 def plot_layer_responses(runs: Mapping[str, Mapping[str, float] | Sequence[float]], path: str,
                          title: str | None = None) -> str:
     """Fig. 7 style PNG: responses in layer order (top) and sorted by magnitude (bottom)."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global state touched
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6))
+    fig = Figure(figsize=(7, 6))
+    top, bottom = fig.subplots(2, 1)
     for label, values in runs.items():
         v = np.asarray(list(values.values()) if isinstance(values, Mapping) else values, np.float64)
         x = np.arange(1, len(v) + 1)
@@ -159,5 +157,4 @@ def plot_layer_responses(runs: Mapping[str, Mapping[str, float] | Sequence[float
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

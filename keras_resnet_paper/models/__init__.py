@@ -37,6 +37,7 @@ from keras_resnet_paper.models.zoo import (
     ResNet152,
     ResNet1202,
     get_model,
+    resolve_model_name,
 )
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "iter_layers",
     "parameter_counts",
     "recompute_bn_statistics",
+    "resolve_model_name",
     "stage_outputs",
     "unfreeze",
 ]

@@ -13,6 +13,7 @@ import keras
 
 from keras_resnet_paper.models.cifar import cifar_resnet
 from keras_resnet_paper.models.imagenet import imagenet_resnet
+from keras_resnet_paper.models.names import CIFAR_NAME, normalize_model_name
 
 
 def _named(builder: Callable[..., keras.Model], depth: int, residual: bool, classes: int, doc: str):
@@ -92,9 +93,24 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
 }
 
 
+def resolve_model_name(name: str) -> str:
+    """The registry's name for `name`: a named model of the paper (`MODELS`) or a CIFAR net of any
+    depth 6n+2 (Sec. 4.2), "resnet8", "plain14", ... A ValueError lists what is allowed."""
+    key = normalize_model_name(name)
+    m = CIFAR_NAME.match(key)
+    if key in MODELS or (m and int(m.group(2)) >= 8 and (int(m.group(2)) - 2) % 6 == 0):
+        return key
+    raise ValueError(
+        f"model={name!r} is not a model of the paper; use one of {', '.join(sorted(MODELS))}, "
+        "or resnet<6n+2> / plain<6n+2> for any CIFAR depth (8, 14, 20, ...)."
+    )
+
+
 def get_model(name: str, **kwargs: Any) -> keras.Model:
-    """Build a named model ("resnet20", "plain34", ...); ValueError lists the names."""
-    key = name.lower().replace("-", "").replace("_", "")
-    if key not in MODELS:
-        raise ValueError(f"model={name!r} is not a model of the paper; allowed: {sorted(MODELS)}.")
-    return MODELS[key](**kwargs)
+    """Build a model by name ("resnet20", "plain34", or any CIFAR "resnet<6n+2>"); the one registry
+    behind the command line, the trainer, the recipes and the weights. ValueError lists the names."""
+    key = resolve_model_name(name)
+    if key in MODELS:
+        return MODELS[key](**kwargs)
+    m = CIFAR_NAME.match(key)
+    return cifar_resnet(int(m.group(2)), m.group(1) == "resnet", **kwargs)

@@ -15,7 +15,9 @@ import dataclasses
 import typing
 from typing import Any, Mapping
 
-__all__ = ["Recipe", "RECIPES", "list_recipes", "get_recipe", "parse_overrides"]
+from keras_resnet_paper.models.names import normalize_model_name
+
+__all__ = ["Recipe", "RECIPES", "list_recipes", "get_recipe", "parse_overrides", "offline_variant", "OFFLINE_DATASET"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Recipe:
             return False
         if not self.warmup_models or model is None:
             return True
-        return _norm(model) in {_norm(m) for m in self.warmup_models}
+        return normalize_model_name(model) in {normalize_model_name(m) for m in self.warmup_models}
 
     def shortened(self, iterations: int) -> "Recipe":
         """The same recipe stopped at `iterations`, with its lr boundaries at the same fractions."""
@@ -105,10 +107,6 @@ class Recipe:
 
     def __str__(self) -> str:
         return self.describe()
-
-
-def _norm(name: str) -> str:
-    return name.lower().replace("-", "").replace("_", "")
 
 
 def _convert(value: Any, hint: Any, key: str) -> Any:
@@ -184,6 +182,34 @@ _IMAGENET_PAPER = Recipe(
     checkpoint_every=1000,
 )
 
+#: The offline data set (scikit-learn's digits at 32x32) and the length of an offline run.
+OFFLINE_DATASET = "digits"
+OFFLINE_ITERATIONS = 300
+OFFLINE_EVAL_EVERY = 25
+_OFFLINE_NAMES = {"cifar10_paper": "cifar10_offline"}
+
+
+def offline_variant(recipe: Recipe) -> Recipe:
+    """`recipe` on the offline digits (no network), its schedule scaled to 300 iterations at the
+    same fractions (Sec. 4.2's lr steps at 32k and 48k of 64k become 150 and 225); a plateau recipe
+    keeps its plateau rule with a patience of 2 evaluations. `cifar10_offline` is this of
+    `cifar10_paper`: `--offline` and that recipe are one thing."""
+    if recipe.dataset == OFFLINE_DATASET:
+        return recipe
+    if recipe.plateau:
+        short = recipe.replace(iterations=OFFLINE_ITERATIONS, plateau_patience=2)
+    else:
+        short = recipe.shortened(OFFLINE_ITERATIONS)
+    name = _OFFLINE_NAMES.get(recipe.name, f"{recipe.name}_offline")
+    return short.replace(
+        name=name, dataset=OFFLINE_DATASET, holdout=False, eval_every=OFFLINE_EVAL_EVERY,
+        checkpoint_every=OFFLINE_EVAL_EVERY,
+        description=(f"{recipe.name} on scikit-learn's digits upsampled to 32x32 (no network), its schedule scaled "
+                     f"to {OFFLINE_ITERATIONS} iterations at the same fractions "
+                     f"({'lr steps at ' + ', '.join(map(str, short.boundaries)) if short.boundaries else 'plateau rule'})."),
+    )
+
+
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
@@ -194,20 +220,7 @@ RECIPES: dict[str, Recipe] = {
             description=_CIFAR_DESC + " Trained on 45k images, validated on the 5k holdout (Sec. 4.2).",
             holdout=True,
         ),
-        dataclasses.replace(
-            _CIFAR10_PAPER,
-            name="cifar10_offline",
-            description=(
-                "cifar10_paper shortened for scikit-learn's digits upsampled to 32x32 (no network): "
-                "the same recipe with the schedule scaled to 300 iterations, lr divided by 10 at "
-                "50% and 75% (150, 225) as 32k/48k of 64k."
-            ),
-            dataset="digits",
-            iterations=300,
-            boundaries=(150, 225),
-            eval_every=25,
-            checkpoint_every=25,
-        ),
+        offline_variant(_CIFAR10_PAPER),
         _IMAGENET_PAPER,
     )
 }

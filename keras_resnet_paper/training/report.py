@@ -17,29 +17,43 @@ import os
 import sys
 from typing import Mapping, Sequence
 
+from absl import logging
+
 __all__ = ["load_run", "plot_error_curves", "write_report", "find_sibling_runs"]
 
 
-def load_run(run_dir: str) -> dict:
-    """{"label", "residual", "history": [rows]} for a run directory.
-
-    A resumed run may have logged an evaluation twice (killed between the log row and its
-    checkpoint); the last row of each iteration is kept, in iteration order.
-    """
+def _read_history(path: str) -> list[dict]:
+    """Rows of a history.csv, the last row of each iteration kept, in iteration order (a resumed
+    run may have logged an evaluation twice: killed between the log row and its checkpoint)."""
     by_iteration = {}
+    with open(path, newline="") as f:
+        for i, row in enumerate(csv.DictReader(f)):
+            values = {k: float(v) for k, v in row.items() if k is not None and v not in ("", None)}
+            by_iteration[values.get("iteration", -1 - i)] = values
+    return [by_iteration[k] for k in sorted(by_iteration)]
+
+
+def _read_meta(run_dir: str) -> dict:
+    for name in ("run.json", "recipe.json"):  # recipe.json: runs written before run.json existed
+        path = os.path.join(run_dir, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                return json.load(f)
+    return {}
+
+
+def load_run(run_dir: str) -> dict:
+    """{"label", "residual", "history": [rows], "dir"} for a run directory (its history.csv and
+    run.json). Raises OSError/ValueError if they cannot be read."""
     path = os.path.join(run_dir, "history.csv")
-    if os.path.exists(path):
-        with open(path) as f:
-            for i, row in enumerate(csv.DictReader(f)):
-                values = {k: float(v) for k, v in row.items() if k is not None and v not in ("", None)}
-                by_iteration[values.get("iteration", -1 - i)] = values
-    rows = [by_iteration[k] for k in sorted(by_iteration)]
-    meta = {}
-    if os.path.exists(os.path.join(run_dir, "recipe.json")):
-        with open(os.path.join(run_dir, "recipe.json")) as f:
-            meta = json.load(f)
-    model = meta.get("model") or os.path.basename(os.path.normpath(run_dir))
+    rows = _read_history(path) if os.path.exists(path) else []
+    model = _read_meta(run_dir).get("model") or os.path.basename(os.path.normpath(run_dir))
     return {"label": model, "residual": not model.lower().startswith("plain"), "history": rows, "dir": run_dir}
+
+
+def _is_run(d: str) -> bool:
+    return os.path.exists(os.path.join(d, "history.csv")) and (
+        os.path.exists(os.path.join(d, "run.json")) or os.path.exists(os.path.join(d, "recipe.json")))
 
 
 def find_sibling_runs(run_dir: str) -> list[str]:
@@ -48,9 +62,20 @@ def find_sibling_runs(run_dir: str) -> list[str]:
     runs = [os.path.abspath(run_dir)]
     for name in sorted(os.listdir(parent)):
         d = os.path.join(parent, name)
-        if d not in runs and os.path.exists(os.path.join(d, "history.csv")) and os.path.exists(os.path.join(d, "recipe.json")):
+        if d not in runs and _is_run(d):
             runs.append(d)
     return runs
+
+
+def _sibling_runs(run_dir: str) -> list[dict]:
+    """The runs beside `run_dir` that can be read; a damaged one is skipped with a warning."""
+    out = []
+    for d in find_sibling_runs(run_dir)[1:]:
+        try:
+            out.append(load_run(d))
+        except (OSError, ValueError, KeyError) as err:
+            logging.warning("Not overlaying %s: its history cannot be read (%s).", d, err)
+    return out
 
 
 def _series(history, key):
@@ -65,13 +90,12 @@ def _series(history, key):
 def plot_error_curves(runs: Sequence[Mapping], path: str, title: str | None = None) -> str:
     """Training (dashed) and test (bold) top-1 error % against iterations; returns `path`."""
     import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global state touched
 
-    matplotlib.use("Agg", force=False)
-    from matplotlib import pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-    warm = plt.get_cmap("autumn")
-    cool = plt.get_cmap("winter")
+    fig = Figure(figsize=(6.4, 4.2), dpi=110)
+    ax = fig.subplots()
+    warm = matplotlib.colormaps["autumn"]
+    cool = matplotlib.colormaps["winter"]
     plain = [r for r in runs if not r["residual"]]
     res = [r for r in runs if r["residual"]]
     for group, cmap in ((plain, warm), (res, cool)):
@@ -92,7 +116,6 @@ def plot_error_curves(runs: Sequence[Mapping], path: str, title: str | None = No
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -113,9 +136,9 @@ def write_report(result, label: str | None = None) -> dict:
         "ten_crop_top5_error": result.final.get("ten_crop_top5_error"),
         "fallbacks": list(result.fallbacks),
     }
-    runs = [load_run(d) for d in find_sibling_runs(run_dir)]
-    if label:
-        runs[0]["label"] = label
+    own = {"label": label or result.model_name, "residual": not result.model_name.startswith("plain"),
+           "history": result.history, "dir": os.path.abspath(run_dir)}
+    runs = [own, *_sibling_runs(run_dir)]
     title = f"{report['recipe']} ({report['dataset']}): training (dashed) and test (bold) error"
     report["plot"] = plot_error_curves(runs, os.path.join(run_dir, "error_curves.png"), title=title)
     report["overlaid_runs"] = [r["dir"] for r in runs]

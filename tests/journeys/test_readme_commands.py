@@ -64,8 +64,8 @@ def test_main_job_shortened(run_command):
     """The main job as documented, 20 iterations: a line per evaluation, one summary, the files."""
     out = run_command(MAIN_JOB.split() + SHORT, timeout=900)
     assert out.returncode == 0, out.describe()
-    run_dir = run_command.work / "runs" / "cifar10_paper_offline" / "resnet20"
-    assert {"report.md", "report.json", "history.csv", "final.weights.h5", "error_curves.png", "recipe.json",
+    run_dir = run_command.work / "runs" / "cifar10_offline" / "resnet20"
+    assert {"report.md", "report.json", "history.csv", "final.weights.h5", "error_curves.png", "run.json",
             "best.weights.h5"} <= _files(run_dir), out.describe()
     lines = out.stdout.splitlines()
     assert [l.split("  ")[0] for l in lines if l.startswith("iteration")] == ["iteration 10/20", "iteration 20/20"]
@@ -81,7 +81,7 @@ def test_main_job_verbatim(run_command):
     """The README's first command, unshortened: 300 iterations on the offline digits."""
     out = run_command(MAIN_JOB, timeout=1500)
     assert out.returncode == 0, out.describe()
-    report = json.loads((run_command.work / "runs" / "cifar10_paper_offline" / "resnet20" / "report.json").read_text())
+    report = json.loads((run_command.work / "runs" / "cifar10_offline" / "resnet20" / "report.json").read_text())
     assert report["iterations"] == 300 and report["test_top1_error"] < 0.10, report
 
 

@@ -34,7 +34,7 @@ def test_report_overlays_plain_and_residual(tmp_path, capsys):
     result = SimpleNamespace(
         model_dir=str(tmp_path / "resnet20"), model_name="resnet20", recipe=get_recipe("cifar10_offline"),
         steps=200, resumed_from=0, wall_time_s=12.0, final={"top1_error": 0.3, "top5_error": 0.01, "loss": 0.9},
-        fallbacks=(),
+        fallbacks=(), history=load_run(str(tmp_path / "resnet20"))["history"],
     )
     report = write_report(result)
     assert report["test_top1_error"] == 0.3 and len(report["overlaid_runs"]) == 2
@@ -67,3 +67,18 @@ def test_topk_error_metric_and_numpy_agree():
     assert top1_top5_error(scores, labels) == {"top1_error": 0.5, "top5_error": 0.0}
     with pytest.raises(ValueError, match="scores must be"):
         topk_error(scores[0], labels)
+
+
+def test_report_tolerates_a_damaged_sibling_run(tmp_path):
+    _fake_run(tmp_path / "resnet20", "resnet20", [(0.5, 0.6), (0.2, 0.3)])
+    os.makedirs(tmp_path / "broken")
+    (tmp_path / "broken" / "history.csv").write_text("epoch,iteration,top1_error\n0,abc,\x00\x01\n")
+    (tmp_path / "broken" / "run.json").write_text('{"model": "plain20"}')
+    result = SimpleNamespace(
+        model_dir=str(tmp_path / "resnet20"), model_name="resnet20", recipe=get_recipe("cifar10_offline"),
+        steps=200, resumed_from=0, wall_time_s=1.0, final={"top1_error": 0.3, "top5_error": 0.01, "loss": 0.9},
+        fallbacks=(), history=[{"iteration": 100.0, "top1_error": 0.5, "val_top1_error": 0.6}],
+    )
+    report = write_report(result)
+    assert report["overlaid_runs"] == [str(tmp_path / "resnet20")]
+    assert (tmp_path / "resnet20" / "error_curves.png").exists()

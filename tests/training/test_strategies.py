@@ -70,6 +70,6 @@ def test_train_rejects_bad_arguments_early():
     with pytest.raises(ValueError, match="Unknown recipe 'cifar11'"):
         train("cifar11")
     with pytest.raises(ValueError, match="model='resnet21' is not a model of the paper"):
-        from keras_resnet_paper.training import build_model
-
-        build_model("resnet21", classes=10, input_shape=(32, 32, 3))
+        train("cifar10_offline", "resnet21")
+    with pytest.raises(TypeError, match="unexpected options"):
+        train("cifar10_offline", "resnet8", iteratons=3)

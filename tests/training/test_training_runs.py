@@ -15,6 +15,7 @@ import sys
 import time
 
 import h5py
+import keras
 import numpy as np
 import pytest
 
@@ -48,8 +49,13 @@ def test_short_offline_run_learns(tmp_path):
     rows = result.history
     assert [r["iteration"] for r in rows] == [50.0, 100.0]
     assert rows[0]["lr"] == pytest.approx(0.1 * 64 / 128 * 0.1)  # linear scaling, then /10 at 50
-    for name in ("history.csv", "error_curves.png", "report.json", "final.weights.h5", "recipe.json"):
+    for name in ("history.csv", "error_curves.png", "report.json", "final.weights.h5", "run.json"):
         assert (tmp_path / "resnet8" / name).exists(), name
+    assert json.loads((tmp_path / "resnet8" / "run.json").read_text())["recipe"] == json.loads(result.config.to_json())["recipe"]
+    probabilities = result.model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0)
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)  # softmax for inference, logits for training
+    logits = result.training_model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0)
+    np.testing.assert_allclose(probabilities, keras.ops.convert_to_numpy(keras.ops.softmax(logits)), rtol=1e-5)
     assert (tmp_path / "resnet8" / "checkpoints" / "best.weights.h5").exists()
 
 
