@@ -108,6 +108,49 @@ def _as_submodel(x, fn: Callable, name: str):
     return keras.Model(inputs, fn(inputs), name=name)(x)
 
 
+def _image_input(input_tensor: Any, input_shape: tuple):
+    """The model's input: a new Input, or the given Keras tensor, or an Input wrapping a tensor."""
+    if input_tensor is None:
+        return keras.Input(shape=input_shape, name="input_layer")
+    if keras.backend.is_keras_tensor(input_tensor):
+        return input_tensor
+    return keras.Input(tensor=input_tensor, shape=input_shape)
+
+
+def _stages(x, stages: Sequence[Stage], block: str, factory: LayerFactory, options: dict, nested: bool):
+    """conv2_x ... : the blocks of every stage, the first of each with the stage's stride."""
+    for stage in stages:
+
+        def run_stage(x, stage=stage):
+            for b in range(1, stage.blocks + 1):
+                prefix = f"conv{stage.index}_block{b}"
+                strides = stage.strides if b == 1 else 1
+
+                def run_block(x, prefix=prefix, strides=strides):
+                    return make_block(block, x, stage.width, strides, prefix, factory, **options)
+
+                x = _as_submodel(x, run_block, prefix) if nested else run_block(x)
+            return x
+
+        x = _as_submodel(x, run_stage, f"conv{stage.index}_x") if nested else run_stage(x)
+    return x
+
+
+def _head(x, include_top: bool, pooling: str | None, classes: int, classifier_activation: Any,
+          data_format: str, dtype: Any):
+    """Global average pool and the fc `predictions` (include_top), or the chosen pooling, or none."""
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(data_format=data_format, dtype=dtype, name="avg_pool")(x)
+        return keras.layers.Dense(
+            classes, activation=classifier_activation, dtype=_head_dtype(dtype), name="predictions"
+        )(x)
+    if pooling == "avg":
+        return keras.layers.GlobalAveragePooling2D(data_format=data_format, dtype=dtype, name="avg_pool")(x)
+    if pooling == "max":
+        return keras.layers.GlobalMaxPooling2D(data_format=data_format, dtype=dtype, name="max_pool")(x)
+    return x
+
+
 def build_resnet(
     *,
     stem: Callable,
@@ -161,12 +204,7 @@ def build_resnet(
     weights_file = release = None
     if weights is not None:  # fetched before anything is built: no network fails at once
         weights_file, release = locate_weights(weights, model_name=weights_name, include_top=include_top)
-    if input_tensor is None:
-        img_input = keras.Input(shape=input_shape, name="input_layer")
-    elif keras.backend.is_keras_tensor(input_tensor):
-        img_input = input_tensor
-    else:
-        img_input = keras.Input(tensor=input_tensor, shape=input_shape)
+    img_input = _image_input(input_tensor, input_shape)
 
     factory = LayerFactory(
         data_format=data_format,
@@ -184,31 +222,8 @@ def build_resnet(
         zero_init_residual=zero_init_residual,
     )
 
-    x = stem(img_input, factory)
-    for stage in stages:
-
-        def run_stage(x, stage=stage):
-            for b in range(1, stage.blocks + 1):
-                prefix = f"conv{stage.index}_block{b}"
-                strides = stage.strides if b == 1 else 1
-
-                def run_block(x, prefix=prefix, strides=strides):
-                    return make_block(block, x, stage.width, strides, prefix, factory, **options)
-
-                x = _as_submodel(x, run_block, prefix) if nested else run_block(x)
-            return x
-
-        x = _as_submodel(x, run_stage, f"conv{stage.index}_x") if nested else run_stage(x)
-
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(data_format=data_format, dtype=dtype, name="avg_pool")(x)
-        x = keras.layers.Dense(
-            classes, activation=classifier_activation, dtype=_head_dtype(dtype), name="predictions"
-        )(x)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(data_format=data_format, dtype=dtype, name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(data_format=data_format, dtype=dtype, name="max_pool")(x)
+    x = _stages(stem(img_input, factory), stages, block, factory, options, nested)
+    x = _head(x, include_top, pooling, classes, classifier_activation, data_format, dtype)
 
     inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else img_input
     model = keras.Model(inputs, x, name=name)

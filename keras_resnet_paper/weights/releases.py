@@ -128,9 +128,9 @@ RELEASES: tuple[Release, ...] = (
 )
 
 #: The built-in records as nested dicts, {model: {tag: record as a dict}} (timm's shape).
-PRETRAINED_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {}
-for _release in RELEASES:
-    PRETRAINED_CONFIGS.setdefault(_release.model, {})[_release.tag] = _release.to_dict()
+PRETRAINED_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
+    model: {r.tag: r.to_dict() for r in RELEASES if r.model == model} for model in dict.fromkeys(r.model for r in RELEASES)
+}
 
 _OVERRIDES: contextvars.ContextVar[tuple[Release | LabelSet, ...]] = contextvars.ContextVar("releases", default=())
 
