@@ -41,7 +41,10 @@ setup(
         "cv": ["keras-cv>=0.9"],
     },
     entry_points={
-        "console_scripts": ["keras-resnet-paper-train=keras_resnet_paper.train:run"],
+        "console_scripts": [
+            "keras-resnet-paper-train=keras_resnet_paper.train:run",
+            "keras-resnet-paper-reproduce=keras_resnet_paper.reproduce.command:run",
+        ],
     },
     classifiers=[
         "License :: OSI Approved :: Apache Software License",
