@@ -139,17 +139,20 @@ class _Grid:
     def describe(self) -> str:
         counts = {s: sum(1 for v in self.states.values() if v == s) for s in (grid.FINISHED, grid.INTERRUPTED, grid.PENDING)}
         share = f"; shard {self.shard}: {len(self.mine)} of them" if self.shard != "0/1" else ""
+        reasons = sorted({why.split(": ", 1)[-1] for why in self.blocked.values()})
+        blocked = f"; {len(self.blocked)} blocked ({'; '.join(reasons)})" if self.blocked else ""
         return (f"{self.exp.name}{' (offline)' if self.settings.offline else ''}: {len(self.runs)} runs in {self.dir} "
                 f"({', '.join(f'{n} {s}' for s, n in counts.items() if n)}){share}; "
                 f"{len(self.todo())} to train, about {costs.describe_seconds(sum(map(self.cost, self.todo())))} "
-                f"on {costs.DEVICE}")
+                f"on {costs.DEVICE}{blocked}")
 
 
 def _print_plan(g: _Grid) -> None:
     for run in g.runs:
         mine = "" if run in g.mine else "  (other shard)"
         state = g.blocked.get(run.name, g.states[run.name])
-        _say(f"  {run.name:<22} {state}{mine}\n      {' '.join(g.command(run))}")
+        command = " ".join(["python", *g.command(run)[1:]])
+        _say(f"  {run.name:<22} {state}{mine}\n      {command}")
 
 
 def _train(g: _Grid) -> list[runner.RunOutcome]:

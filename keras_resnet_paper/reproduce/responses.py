@@ -2,7 +2,7 @@
 'Layer responses (Fig. 7)'; reduced to one number per layer as 'Layer responses in the code' says).
 
 The net is rebuilt by name, loaded from the run's `final.weights.h5` and run over the test images
-of the data set the run trained on (recipe.json), in inference mode. The result is kept in the run
+of the data set the run trained on (report.json), in inference mode. The result is kept in the run
 folder (`layer_responses.json`) next to the weights it was computed from, so a report made again
 does not recompute it.
 """
@@ -42,6 +42,20 @@ def _fresh(run: Run) -> dict | None:
     return cached if cached.get("weights_mtime") == os.path.getmtime(weights) else None
 
 
+def _dataset(run: Run) -> str:
+    """The data set the run trained on, from the files the training command wrote."""
+    for name, path in (("report.json", ("dataset",)), ("run.json", ("recipe", "dataset")), ("recipe.json", ("dataset",))):
+        try:
+            with open(os.path.join(run.directory, name)) as f:
+                value = json.load(f)
+            for key in path:
+                value = value[key]
+            return value
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    raise ValueError(f"run {run.name!r} names no data set in report.json, run.json or recipe.json.")
+
+
 def compute_responses(run: Run, *, data_dir: str | None = None, batch_size: int = 250) -> dict[str, float]:
     """{layer: std} of the finished `run`'s 3x3 layers over its test set, cached in the run folder."""
     cached = _fresh(run)
@@ -50,8 +64,7 @@ def compute_responses(run: Run, *, data_dir: str | None = None, batch_size: int 
     from keras_resnet_paper import data
     from keras_resnet_paper.evaluation.layer_responses import layer_responses
 
-    with open(os.path.join(run.directory, "recipe.json")) as f:
-        dataset = json.load(f)["dataset"]
+    dataset = _dataset(run)
     cifar = data.cifar_datasets(dataset, batch_size=batch_size, data_dir=data_dir, augment="none")
     model = trained_net(run, cifar.num_classes, cifar.test.element_spec[0].shape[1:])
     responses = layer_responses(model, cifar.test)
