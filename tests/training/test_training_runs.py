@@ -95,7 +95,7 @@ def test_offline_recipe_reaches_high_accuracy(tmp_path):
 
 @pytest.mark.slow
 def test_mirrored_two_cpus_matches_one_device():
-    common = {"recipe": "cifar10_offline", "model_name": "resnet8", "batch_size": 32, "iterations": 6,
+    common = {"run": "cifar10_offline", "model_name": "resnet8", "batch_size": 32, "iterations": 6,
               "eval_every": 3, "deterministic": True, "verbose": 0, "write_report": False, "cpus": 2}
     one, mirrored, per_replica_bn = _helper([
         {**common, "strategy": "default"},
@@ -125,7 +125,7 @@ def _free_ports(n):
 @pytest.mark.slow
 def test_multi_worker_two_processes_agree(tmp_path):
     cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
-    run = {"recipe": "cifar10_offline", "model_name": "resnet8", "batch_size": 32, "iterations": 6,
+    run = {"run": "cifar10_offline", "model_name": "resnet8", "batch_size": 32, "iterations": 6,
            "eval_every": 3, "deterministic": True, "verbose": 0, "strategy": "multi_worker",
            "model_dir": str(tmp_path / "mw")}
     procs = []
