@@ -6,6 +6,11 @@
     keras-resnet-paper-train --recipe cifar10_paper --model resnet110 --data_dir ~/tensorflow_datasets
 
 Run it again with the same --model_dir to resume after an interruption.
+
+Exit status: 0 done; 2 a command-line mistake, or --model_dir in use by another run; 3 the loss or
+the weights became NaN/inf (no checkpoint of them is kept); 4 a checkpoint could not be written
+(disk full or read-only; the previous one is intact); 143 stopped by SIGTERM, 130 by SIGINT, after
+checkpointing the current step (run the same command to resume).
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ import sys
 from absl import flags, logging
 
 from keras_resnet_paper import cli
-from keras_resnet_paper.training.callbacks import NonFiniteLossError
+from keras_resnet_paper.training.callbacks import NonFiniteLossError, TrainingInterrupted
+from keras_resnet_paper.training.checkpoints import CheckpointWriteError, NonFiniteStateError, RunFolderBusyError
+
+#: Exit status when the loss or the weights became NaN/inf.
+NON_FINITE_EXIT = 3
+#: Exit status when a checkpoint could not be written (disk full or read-only).
+WRITE_FAILED_EXIT = 4
 
 FLAGS = flags.FLAGS
 
@@ -113,9 +124,17 @@ def main(argv) -> int:
 
     try:
         result = train(config, model_dir=model_dir, runtime=runtime())
-    except NonFiniteLossError as err:
+    except (NonFiniteLossError, NonFiniteStateError) as err:
         print(str(err), file=sys.stderr, flush=True)
-        return 3
+        return NON_FINITE_EXIT
+    except TrainingInterrupted as err:
+        print(str(err), file=sys.stderr, flush=True)
+        return err.exit_status
+    except CheckpointWriteError as err:
+        print(f"Training stopped: {err}.", file=sys.stderr, flush=True)
+        return WRITE_FAILED_EXIT
+    except RunFolderBusyError as err:
+        raise cli.UsageError(err) from None
     except ValueError as err:
         logging.debug("Run stopped on a ValueError", exc_info=True)
         raise cli.UsageError(err) from None

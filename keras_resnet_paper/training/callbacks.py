@@ -1,31 +1,34 @@
-"""Callbacks for fault-tolerant training: NaN stop, atomic step checkpoints, best model, logs.
+"""Callbacks for fault-tolerant training: NaN stop, checkpoints, a signal stop, best model, logs.
 
-Checkpoints (`StepCheckpoint`) are directories `ckpt-<step>` holding the model *and optimizer*
-weights (`model.weights.h5`: iteration counter, momenta, lr multipliers) and `state.json` (step,
-best value, callback states). A directory is written under a temporary name and renamed, then the
-pointer file `checkpoint.json` is replaced atomically, so a kill at any point leaves the previous
-checkpoint intact. `restore_latest` loads the newest one; the trainer then re-creates the seeded
-input pipeline and skips the batches already consumed, so the schedule and the data order
-continue where they were.
+`StepCheckpoint` writes resumable checkpoints through `checkpoints.write_checkpoint` (finite and
+verified before they replace the previous one) and `restore_latest` loads the newest one that
+verifies, falling back past damaged ones; the trainer then re-creates the seeded input pipeline
+and skips the batches already consumed, so the schedule and the data order continue where they
+were. `SignalStop` turns SIGTERM/SIGINT into "finish this step, checkpoint, stop".
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 import os
-import shutil
+import signal
 import tempfile
+import threading
 
 import keras
 from absl import logging
 
+from keras_resnet_paper.training import checkpoints as ckpts
+from keras_resnet_paper.training.checkpoints import STATE, WEIGHTS, atomic_write_text
 from keras_resnet_paper.training.schedules import inner_optimizer
 
 __all__ = [
     "current_step",
     "NonFiniteLossError",
+    "TrainingInterrupted",
     "NanStop",
+    "SignalStop",
     "StepCheckpoint",
     "IterationLogger",
     "StopAtStep",
@@ -33,10 +36,6 @@ __all__ = [
     "latest_checkpoint",
     "atomic_write_text",
 ]
-
-POINTER = "checkpoint.json"
-WEIGHTS = "model.weights.h5"
-STATE = "state.json"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -53,18 +52,6 @@ class NonFiniteLossError(RuntimeError):
 def current_step(model) -> int:
     """The number of optimizer steps (iterations) the model has taken."""
     return int(inner_optimizer(model.optimizer).iterations.numpy())
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write `text` to `path` through a temporary file and os.replace (atomic on POSIX)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class NanStop(keras.callbacks.Callback):
@@ -110,40 +97,52 @@ class IterationLogger(keras.callbacks.Callback):
 
 
 def latest_checkpoint(directory: str) -> str | None:
-    """Path of the newest complete checkpoint directory in `directory`, or None."""
-    pointer = os.path.join(directory, POINTER)
-    if not os.path.exists(pointer):
-        return None
-    with open(pointer) as f:
-        name = json.load(f)["latest"]
-    path = os.path.join(directory, name)
-    return path if os.path.exists(os.path.join(path, STATE)) else None
+    """Path of the newest checkpoint folder of `directory` that verifies, or None."""
+    return next((path for path, _ in ckpts.usable_checkpoints(directory)), None)
 
 
-def restore_latest(model: keras.Model, directory: str) -> dict | None:
-    """Load the newest checkpoint of `directory` into `model` (weights and optimizer state).
-
-    The optimizer must be built. Returns the saved state dict ({"step", "best", "callbacks"}) or
-    None when there is no checkpoint.
-    """
-    path = latest_checkpoint(directory)
-    if path is None:
-        return None
+def _load(model: keras.Model, path: str, state: dict) -> None:
     model.load_weights(os.path.join(path, WEIGHTS))
-    with open(os.path.join(path, STATE)) as f:
-        state = json.load(f)
     if current_step(model) != state["step"]:
-        raise RuntimeError(f"Checkpoint {path} is inconsistent: optimizer step {current_step(model)} != {state['step']}.")
-    logging.info("Resumed from %s (step %d).", path, state["step"])
-    return state
+        raise ValueError(f"optimizer step {current_step(model)} != {state['step']} in {STATE}")
+
+
+def restore_latest(model: keras.Model, directory: str, owner: bool = True) -> dict | None:
+    """Load the newest usable checkpoint of `directory` into `model` (weights and optimizer state).
+
+    Damaged or non-finite checkpoints are skipped with one line each (set aside as `.corrupt` and
+    the index rebuilt when `owner`, the process holding the run's lock). The optimizer must be
+    built. Returns the saved state dict ({"step", "best", "callbacks"}) or None when there is no
+    usable checkpoint (the model then keeps its initial values).
+    """
+    variables = [*model.variables, *model.optimizer.variables]
+    initial = [keras.ops.convert_to_numpy(v) for v in variables]
+    for path, state in ckpts.usable_checkpoints(directory, set_aside=owner):
+        try:
+            _load(model, path, state)
+        except (OSError, ValueError, KeyError) as err:
+            for variable, value in zip(variables, initial):
+                variable.assign(value)
+            if owner:
+                ckpts.set_aside_checkpoint(path, f"cannot be loaded: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
+            continue
+        if owner:
+            ckpts.rebuild_index(directory, state["step"])
+        logging.info("Resumed from %s (step %d).", path, state["step"])
+        return state
+    if os.path.isdir(directory) and any(n.startswith("ckpt-") for n in os.listdir(directory)):
+        print(f"No usable checkpoint in {directory}: starting from step 0.", flush=True)
+    return None
 
 
 class StepCheckpoint(keras.callbacks.Callback):
-    """Atomic, resumable checkpoints every `save_freq` iterations and at every evaluation.
+    """Resumable checkpoints every `save_freq` iterations and at every evaluation.
 
     Also keeps the best model by `monitor` (lower is better) in `best.weights.h5`. `stateful`
     callbacks (with get_state/set_state, e.g. PlateauDecay) have their state saved too.
-    Only the chief writes (`write=False` on other workers of a multi-worker run).
+    Only the chief writes (`write=False` on other workers of a multi-worker run). A model with
+    NaN/inf variables stops the run (`checkpoints.NonFiniteStateError`), and a checkpoint that
+    cannot be written stops it too (`checkpoints.CheckpointWriteError`), the previous one intact.
     """
 
     def __init__(self, directory, save_freq=1000, monitor="val_top1_error", stateful=(), keep=2, write=True):
@@ -179,21 +178,20 @@ class StepCheckpoint(keras.callbacks.Callback):
     def save(self, step: int, force: bool = False) -> None:
         if not self.write or (step == self._last_saved and not force):
             return
-        os.makedirs(self.directory, exist_ok=True)
-        name = f"ckpt-{step:09d}"
-        final = os.path.join(self.directory, name)
-        tmp = tempfile.mkdtemp(dir=self.directory, prefix=f".tmp-{name}-")
-        self.model.save_weights(os.path.join(tmp, WEIGHTS))
-        with open(os.path.join(tmp, STATE), "w") as f:
-            json.dump(self._state(step), f)
-        if os.path.exists(final):
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        atomic_write_text(os.path.join(self.directory, POINTER), json.dumps({"latest": name, "step": step}))
+        ckpts.write_checkpoint(self.model, self.directory, step, self._state(step), keep=self.keep)
         self._last_saved = step
-        old = sorted(d for d in os.listdir(self.directory) if d.startswith("ckpt-"))
-        for d in old[: -self.keep]:
-            shutil.rmtree(os.path.join(self.directory, d), ignore_errors=True)
+
+    def _save_best(self) -> None:
+        os.makedirs(self.directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-best-", suffix=".weights.h5")
+        os.close(fd)
+        try:
+            self.model.save_weights(tmp, overwrite=True)
+            os.replace(tmp, os.path.join(self.directory, "best.weights.h5"))
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise ckpts.CheckpointWriteError(f"could not write best.weights.h5 in {self.directory} ({err})") from None
 
     def on_train_begin(self, logs=None):
         if self._last_saved is None:
@@ -212,13 +210,70 @@ class StepCheckpoint(keras.callbacks.Callback):
             return
         step = current_step(self.model)
         value = logs.get(self.monitor)
-        if value is not None and float(value) < self.best:
+        if value is not None and float(value) < self.best and math.isfinite(float(value)):
             self.best, self.best_step = float(value), step
             if self.write:
-                os.makedirs(self.directory, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-best-", suffix=".weights.h5")
-                os.close(fd)
-                self.model.save_weights(tmp, overwrite=True)
-                os.replace(tmp, os.path.join(self.directory, "best.weights.h5"))
+                self._save_best()
                 logging.debug("New best %s = %.4f at step %d.", self.monitor, self.best, step)
         self.save(step, force=True)
+
+
+class TrainingInterrupted(Exception):
+    """The run stopped on a signal after checkpointing its last step; `.signum`, `.step`, `.saved`."""
+
+    def __init__(self, signum: int, step: int, saved: str | None):
+        where = f"checkpoint saved in {saved}; run the same command to resume" if saved else "no model_dir: nothing saved"
+        super().__init__(f"Stopped by {signal.Signals(signum).name} at step {step}: {where}.")
+        self.signum, self.step, self.saved = signum, step, saved
+
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal number, as shells report a process the signal ended (143, 130)."""
+        return 128 + self.signum
+
+
+class SignalStop(keras.callbacks.Callback):
+    """On SIGTERM or SIGINT: finish the current step, checkpoint it, raise `TrainingInterrupted`.
+
+    Use as a context manager around `fit` (it installs its handlers in the main thread and restores
+    the previous ones on exit); a second signal while stopping ends the process at once.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, checkpoint: StepCheckpoint | None = None):
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.signum = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:  # a second signal: stop now
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        self.signum = signum
+        logging.warning("%s received: stopping after this step.", signal.Signals(signum).name)
+
+    def __enter__(self) -> SignalStop:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+    def stop_if_asked(self) -> None:
+        """Checkpoint and raise `TrainingInterrupted` if a signal came."""
+        if self.signum is None or self.model is None:
+            return
+        step, saved = current_step(self.model), None
+        if self.checkpoint is not None and self.checkpoint.write:
+            self.checkpoint.save(step)
+            saved = self.checkpoint.directory
+        raise TrainingInterrupted(self.signum, step, saved)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if math.isfinite(float((logs or {}).get("loss", 0.0))):
+            self.stop_if_asked()

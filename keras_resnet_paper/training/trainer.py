@@ -2,6 +2,10 @@
 
     strategy -> inputs -> model -> callbacks and resume -> fit -> finish
 
+Fault tolerance (Sec. 4.2's long schedules): one run per `model_dir` (a lock), checkpoints only of
+finite, verified state, resume from the newest usable one, SIGTERM/SIGINT checkpoint and stop
+(see `checkpoints` and `callbacks.SignalStop`).
+
 Iterations are optimizer steps; one Keras "epoch" is one evaluation interval (`eval_every`
 iterations), so the schedule, logs and plots are all in iterations, as in the paper (Sec. 4.2).
 The model trains on logits (`task.ImageClassificationTask`); `TrainResult.model` is the trained
@@ -24,6 +28,7 @@ from absl import logging
 
 from keras_resnet_paper import compat
 from keras_resnet_paper.training import callbacks as cbs
+from keras_resnet_paper.training import checkpoints as ckpts
 from keras_resnet_paper.training.bn_recalibration import recalibrate_bn as _recalibrate_bn
 from keras_resnet_paper.training.progress import TrainingProgress
 from keras_resnet_paper.training.recipes import Recipe
@@ -157,24 +162,30 @@ def _build_compiled_model(task, data, strategy, options, runtime: Runtime) -> ke
 class _Session:
     callbacks: list
     nan: cbs.NanStop
+    stop: cbs.SignalStop
     start: int
     earlier_history: list[dict]
 
 
-def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callbacks, chief: bool) -> _Session:
-    """Progress, NaN stop, lr rules, logs and checkpoints; the model, optimizer and callback state
-    restored from the newest checkpoint of `model_dir` if there is one."""
+def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callbacks, chief: bool,
+                          lock: ckpts.RunLock, cleanup: contextlib.ExitStack) -> _Session:
+    """Progress, NaN stop, lr rules, logs, checkpoints and the SIGTERM/SIGINT stop (its signal
+    handlers until `cleanup` closes); the model, optimizer and callback state restored from the
+    newest usable checkpoint of `model_dir`, which the chief holds `lock` on (one run per folder)."""
     config = task.config
     stateful, lr_callbacks = task.build_lr_callbacks()
     nan = cbs.NanStop()
     callbacks = [cbs.IterationLogger(), *_progress(runtime.verbose, config.recipe.iterations), nan, *lr_callbacks]
-    start, earlier = 0, []
+    start, earlier, checkpoint = 0, [], None
     if model_dir:
         os.makedirs(model_dir, exist_ok=True)  # only now: a run refused on its arguments or data leaves nothing
         ckpt_dir = os.path.join(model_dir, "checkpoints")
+        if chief:  # only the chief writes, so only the chief locks and tidies
+            lock.acquire()
+            ckpts.remove_stale_temporaries(model_dir, ckpt_dir)
         checkpoint = cbs.StepCheckpoint(ckpt_dir, save_freq=config.recipe.checkpoint_every, monitor="val_top1_error",
                                         stateful=stateful, write=chief)
-        state = cbs.restore_latest(model, ckpt_dir)
+        state = cbs.restore_latest(model, ckpt_dir, owner=chief)
         if state is not None:
             checkpoint.set_state(state)
             start = int(state["step"])
@@ -185,8 +196,9 @@ def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callba
             cbs.atomic_write_text(os.path.join(model_dir, "run.json"),
                                   json.dumps({**config.to_dict(), "runtime": runtime.to_dict()}, indent=1))
         callbacks.append(checkpoint)
-    callbacks += [cbs.StopAtStep(config.recipe.iterations), *extra_callbacks]
-    return _Session(callbacks, nan, start, earlier)
+    stop = cleanup.enter_context(cbs.SignalStop(checkpoint))
+    callbacks += [stop, cbs.StopAtStep(config.recipe.iterations), *extra_callbacks]
+    return _Session(callbacks, nan, stop, start, earlier)
 
 
 def _earlier_history(model_dir: str, start: int) -> list[dict]:
@@ -227,7 +239,9 @@ def _fit(model, inputs: _Inputs, session: _Session, recipe: Recipe) -> list[dict
         history += [{k: float(v[i]) for k, v in h.history.items()} for i in range(len(h.epoch))]
         if session.nan.nan_step is not None or (model.stop_training and cbs.current_step(model) < recipe.iterations):
             break
-    if session.nan.nan_step is not None:
+    if session.nan.nan_step is None:
+        session.stop.stop_if_asked()  # a signal during the last evaluation
+    else:
         raise cbs.NonFiniteLossError(session.nan.nan_step, session.nan.nan_value)
     return history
 
@@ -270,29 +284,36 @@ def train(
     resolve into one; the other `options` (`strategy=`, `precision=`, `jit_compile=`,
     `deterministic=`, `verbose=`, ...) make the `Runtime`. `data_source` replaces the recipe's
     data set (e.g. an (x_train, y_train, x_test, y_test) tuple). Raises `NonFiniteLossError` if the
-    loss diverges. See the module doc for the steps.
+    loss diverges (`checkpoints.NonFiniteStateError` if the weights do first), `TrainingInterrupted`
+    after checkpointing on SIGTERM/SIGINT, `checkpoints.RunFolderBusyError` if another run holds
+    `model_dir`, `checkpoints.CheckpointWriteError` if a checkpoint cannot be written. See the
+    module doc for the steps.
     """
     t0 = time.time()
     config, runtime = split_options(run, model_name, runtime, options)
     if model_dir and os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise ValueError(f"model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
-    seed_process(config.seed, runtime.deterministic)
-    strategy = make_strategy(runtime.strategy, tpu=runtime.tpu) if isinstance(runtime.strategy, str) else runtime.strategy
-    options_ = resolve_options(strategy, runtime.jit_compile, runtime.precision)
     chief = is_chief()
-    task = ImageClassificationTask(config, data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs)
-    inputs = _build_inputs(task, strategy, runtime.deterministic)
-    model = _build_compiled_model(task, inputs.data, strategy, options_, runtime)
-    session = _callbacks_and_resume(task, model, model_dir, runtime, extra_callbacks, chief)
-    history = session.earlier_history + _fit(model, inputs, session, config.recipe)
-    predictor, final = _finish(model, inputs, config, model_dir, chief)
-    result = TrainResult(
-        model=predictor, config=config, runtime=runtime, model_dir=model_dir, history=history, final=final,
-        steps=cbs.current_step(model), resumed_from=session.start, wall_time_s=time.time() - t0,
-        fallbacks=options_.fallbacks, training_model=model,
-    )
-    if model_dir and chief and runtime.write_report:
-        from keras_resnet_paper.training.report import write_report
+    # the run's folder lock (taken now if the folder exists: a busy folder is refused at once) and
+    # the signal handlers, released on any exit
+    with contextlib.ExitStack() as cleanup:
+        lock = cleanup.enter_context(ckpts.RunLock(model_dir if model_dir and chief else None))
+        seed_process(config.seed, runtime.deterministic)
+        strategy = make_strategy(runtime.strategy, tpu=runtime.tpu) if isinstance(runtime.strategy, str) else runtime.strategy
+        options_ = resolve_options(strategy, runtime.jit_compile, runtime.precision)
+        task = ImageClassificationTask(config, data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs)
+        inputs = _build_inputs(task, strategy, runtime.deterministic)
+        model = _build_compiled_model(task, inputs.data, strategy, options_, runtime)
+        session = _callbacks_and_resume(task, model, model_dir, runtime, extra_callbacks, chief, lock, cleanup)
+        history = session.earlier_history + _fit(model, inputs, session, config.recipe)
+        predictor, final = _finish(model, inputs, config, model_dir, chief)
+        result = TrainResult(
+            model=predictor, config=config, runtime=runtime, model_dir=model_dir, history=history, final=final,
+            steps=cbs.current_step(model), resumed_from=session.start, wall_time_s=time.time() - t0,
+            fallbacks=options_.fallbacks, training_model=model,
+        )
+        if model_dir and chief and runtime.write_report:
+            from keras_resnet_paper.training.report import write_report
 
-        result.report = write_report(result, label=label)
+            result.report = write_report(result, label=label)
     return result
