@@ -86,11 +86,12 @@ def test_imagenet_pipelines_take_the_preprocessing(photo_folder):
 
 
 def _small_convnet(classes=6):
-    """conv 3x3 (valid), ReLU, average pool, fc: any input size, sensitive to colour order and scale."""
+    """conv 3x3 (valid), ReLU, average pool, fc to logits: any input size, sensitive to colour order
+    and scale (logits, so the raw and the normalised images cannot both saturate a softmax)."""
     inputs = keras.Input((None, None, 3))
     x = keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer=keras.initializers.RandomNormal(0, 0.5, seed=1))(inputs)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    return keras.Model(inputs, keras.layers.Dense(classes, activation="softmax", name="predictions")(x))
+    return keras.Model(inputs, keras.layers.Dense(classes, name="predictions")(x))
 
 
 def _dataset(images):
@@ -102,13 +103,14 @@ def test_protocols_normalise_with_the_preprocessing(prep):
     """Normalising is affine per pixel, so it commutes with the protocols' resizes, crops and flips:
     the raw images with `preprocessing=` score as the pre-normalised images with none."""
     model = _small_convnet()
-    images = [RNG.uniform(0, 255, (12, 16, 3)).astype("float32") for _ in range(3)]
+    rng = np.random.default_rng(5)
+    images = [rng.uniform(0, 255, (12, 16, 3)).astype("float32") for _ in range(3)]
     normalised = [prep.normalize(x) for x in images]
     ten = dict(crop_size=8, resize_side=10)
     got, _ = ten_crop_scores(model, _dataset(images), preprocessing=prep, **ten)
     want, _ = ten_crop_scores(model, _dataset(normalised), **ten)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
-    assert not np.allclose(want, ten_crop_scores(model, _dataset(images), **ten)[0], atol=1e-3)
+    assert not np.allclose(want, ten_crop_scores(model, _dataset(images), **ten)[0], rtol=0.1)
     got, _ = multi_scale_scores(model, _dataset(images), scales=(8, 12), preprocessing=prep)
     want, _ = multi_scale_scores(model, _dataset(normalised), scales=(8, 12))
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)

@@ -43,7 +43,7 @@ def test_registered_overrides_only_inside_the_block(tmp_path):
         assert weights_lib.get_release("resnet18", "digits") is extra
         assert weights_lib.is_registered_tag("digits")
     assert not weights_lib.is_registered_tag("digits")
-    with pytest.raises(ValueError, match="Release records"):
+    with pytest.raises(ValueError, match="Release or LabelSet records"):
         with weights_lib.registered({"model": "resnet18"}):
             pass
 
