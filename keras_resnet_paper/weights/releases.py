@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import re
 from typing import Any, Iterator
 
+from keras_resnet_paper.models import names
 from keras_resnet_paper.weights.architecture import Architecture
 from keras_resnet_paper.weights.conventions import CAFFE, Preprocessing
 
@@ -168,10 +168,8 @@ def get_label_set(name: str = "imagenet-1k") -> LabelSet:
 
 
 def normalize_model_name(model_name: str | None) -> str | None:
-    """'ResNet50', 'resnet-50', 'resnet_50' -> 'resnet50'."""
-    if model_name is None:
-        return None
-    return re.sub(r"[^a-z0-9]", "", str(model_name).lower())
+    """'ResNet50', 'resnet-50', 'resnet_50' -> 'resnet50' (`models.names`, the one spelling)."""
+    return None if model_name is None else names.normalize_model_name(str(model_name))
 
 
 def available_weights(model_name: str | None = None) -> dict[str, tuple[str, ...]]:
