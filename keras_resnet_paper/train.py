@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 
 from absl import flags, logging
@@ -135,6 +136,9 @@ def main(argv) -> int:
         return WRITE_FAILED_EXIT
     except RunFolderBusyError as err:
         raise cli.UsageError(err) from None
+    except KeyboardInterrupt:  # before training started (during it, SIGINT checkpoints: TrainingInterrupted)
+        print("Stopped by SIGINT before training started: nothing to save.", file=sys.stderr, flush=True)
+        return 128 + signal.SIGINT
     except ValueError as err:
         logging.debug("Run stopped on a ValueError", exc_info=True)
         raise cli.UsageError(err) from None

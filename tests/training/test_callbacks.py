@@ -83,3 +83,24 @@ def test_best_model_kept_and_never_a_diverged_one(tmp_path):
     before = sorted(os.listdir(tmp_path))
     ckpt.on_epoch_end(0, {"loss": float("nan"), "val_top1_error": 0.1})
     assert ckpt.best == pytest.approx(0.3) and sorted(os.listdir(tmp_path)) == before
+
+
+def test_sigterm_finishes_the_step_checkpoints_it_and_restores_the_handlers(tmp_path):
+    import signal
+
+    from keras_resnet_paper.training.callbacks import SignalStop, TrainingInterrupted
+
+    class SendAt(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    model = _model()
+    ckpt = StepCheckpoint(str(tmp_path), save_freq=1000)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted, match=r"Stopped by SIGTERM at step 4: checkpoint saved") as info:
+        with SignalStop(ckpt) as stop:
+            model.fit(_data(), epochs=1, callbacks=[SendAt(), ckpt, stop], verbose=0)
+    assert info.value.exit_status == 143 and signal.getsignal(signal.SIGTERM) is before
+    assert int(model.optimizer.iterations.numpy()) == 4  # the step under way was finished, no more
+    assert restore_latest(_model(seed=1), str(tmp_path))["step"] == 4

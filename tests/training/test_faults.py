@@ -6,10 +6,10 @@ pruning goes by step number; a model with NaN/inf variables is never checkpointe
 points of a checkpoint write (real SIGKILLs in a subprocess) leave a usable checkpoint; a full or
 read-only disk (a tiny tmpfs where `mount` works, a folder under a file everywhere) is an error
 with the previous checkpoint intact; the run folder's lock refuses a second run and is freed when
-its holder is killed; `--override checkpoint_every=` applies to the offline paper recipe.
+its holder is killed; `--override checkpoint_every=` applies to the offline paper recipe; a
+diverging run (`lr=1e3`) leaves only finite checkpoints, and its re-run resumes from the newest.
 Slow: SIGTERM/SIGINT during a CLI run checkpoint the current step, exit 143/130 and resume; the
-CLI on a busy folder is one line and exit 2 before it touches it;
-a diverging run (`lr=1e3`) leaves only finite checkpoints and a lower lr resumes and finishes.
+CLI on a busy folder is one line and exit 2 before it touches it.
 """
 
 import json
@@ -310,17 +310,18 @@ def test_signal_checkpoints_the_current_step_and_the_same_command_resumes(tmp_pa
     assert not [n for n in os.listdir(run_dir / "checkpoints") if n.startswith(".tmp")]
 
 
-@pytest.mark.slow
-def test_diverging_run_keeps_only_finite_checkpoints_and_a_lower_lr_resumes(tmp_path):
+def test_diverging_run_keeps_only_finite_checkpoints_and_resumes_from_the_newest(tmp_path, capsys):
     run_dir = str(tmp_path / "run")
     options = dict(model_dir=run_dir, batch_size=16, iterations=30, eval_every=10, verbose=0, write_report=False,
                    overrides={"checkpoint_every": 1})
-    with pytest.raises((NonFiniteLossError, ckpts.NonFiniteStateError)):
-        train("cifar10_offline", "resnet8", lr=1e3, **options)
     directory = os.path.join(run_dir, "checkpoints")
-    steps = ckpts.checkpoint_steps(directory)
-    for step in steps:
-        ckpts.verify_checkpoint(os.path.join(directory, f"ckpt-{step:09d}"))  # all finite
-    result = train("cifar10_offline", "resnet8", lr=0.01, **options)
-    assert result.steps == 30 and result.resumed_from == (steps[0] if steps else 0)
-    assert np.isfinite(result.final["loss"])
+    for attempt in range(2):  # the weights ruined before the loss is NaN stay ruined: the re-run diverges too
+        with pytest.raises((NonFiniteLossError, ckpts.NonFiniteStateError)) as info:
+            train("cifar10_offline", "resnet8", lr=1e3, **options)
+        steps = ckpts.checkpoint_steps(directory)
+        assert steps and steps[0] < info.value.step
+        for step in steps:
+            ckpts.verify_checkpoint(os.path.join(directory, f"ckpt-{step:09d}"))  # all finite
+        if attempt == 0:
+            first = steps[0]
+    assert f"Resuming from step {first} of 30" in capsys.readouterr().out  # never from zero, never a NaN checkpoint
