@@ -70,6 +70,7 @@ def test_conversions_and_errors():
         dataclasses.replace(CAFFE, color_order="GBR")
 
 
+@pytest.mark.slow  # builds four ImageNet pipelines over real JPEGs: over 20 s on 2 cores
 def test_imagenet_pipelines_take_the_preprocessing(photo_folder):
     common = dict(augment="none", lighting=False, seed=0, deterministic=True)
     plain = data.imagenet_datasets(str(photo_folder), 2, mean=[0, 0, 0], **common)
