@@ -66,8 +66,10 @@ def plot_error_panels(panels: Sequence[tuple[str, Sequence[str]]], summaries: Ma
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path)
+    tmp = f"{path}.{os.getpid()}.png"  # shards finishing together each write a whole figure
+    fig.savefig(tmp)
     plt.close(fig)
+    os.replace(tmp, path)
     return path
 
 

@@ -197,6 +197,8 @@ def write_report(inputs: ReportInputs, out_dir: str) -> str:
     """Write `out_dir/report.md`; return its path."""
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "report.md")
-    with open(path, "w", encoding="utf-8") as f:
+    tmp = f"{path}.{os.getpid()}.tmp"  # shards finishing together each write a whole report
+    with open(tmp, "w", encoding="utf-8") as f:
         f.write(render_report(inputs))
+    os.replace(tmp, path)
     return path

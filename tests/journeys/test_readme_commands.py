@@ -41,6 +41,18 @@ COVERED = {
     "python examples/transfer_learning.py": "tests/examples/test_transfer_learning.py",
     "python examples/transfer_learning.py --offline": "tests/examples/test_transfer_learning.py",
     "python examples/detection.py": "tests/examples/test_detection.py",
+    **{command: "tests/journeys/test_reproduce.py" for command in (
+        "python -m keras_resnet_paper.reproduce --list",
+        "python -m keras_resnet_paper.reproduce table1",
+        "python -m keras_resnet_paper.reproduce fig6 --offline",
+        "python -m keras_resnet_paper.reproduce fig7 --offline",
+        "python -m keras_resnet_paper.reproduce fig6 --runs 5 --data_dir ~/data/cifar-10-binary.tar.gz --gpus 0,1,2,3",
+        "python -m keras_resnet_paper.reproduce table3 --data_dir ~/tensorflow_datasets --gpus 0,1,2,3,4,5,6,7 "
+        "--devices_per_run 2",
+        "python -m keras_resnet_paper.reproduce fig6 --offline --shard 0/2 --grid_dir /shared/grids/cifar10_offline",
+        "python -m keras_resnet_paper.reproduce fig6 --offline --shard 1/2 --grid_dir /shared/grids/cifar10_offline",
+        "python -m keras_resnet_paper.reproduce fig6 --offline --report_only --grid_dir /shared/grids/cifar10_offline",
+    )},
 }
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -47,16 +49,17 @@ def _settings(grid_dir, iterations=300) -> None:
 
 
 def test_help_lists_the_flags(run_command):
-    out = run_command(f"{REPRODUCE} --help", timeout=300)
+    script = str(pathlib.Path(sys.executable).parent / "keras-resnet-paper-reproduce")  # the console script
+    out = run_command([script, "--help"], timeout=300)
     assert out.returncode == 0, out.describe()
-    assert out.stdout.startswith("usage: python -m keras_resnet_paper.reproduce [flags]")
+    assert out.stdout.startswith("usage: keras-resnet-paper-reproduce [flags]")
     for flag in ("--[no]list", "--[no]offline", "--runs", "--shard", "--gpus", "--devices_per_run", "--grid_dir",
                  "--data_dir", "--iterations", "--[no]with_1202", "--[no]report_only", "--[no]plan"):
         assert f"  {flag}" in out.stdout, flag
 
 
 def test_list_names_every_experiment_with_needs_and_cost(run_command):
-    out = run_command("keras-resnet-paper-reproduce --list", timeout=300)
+    out = run_command(LIST, timeout=300)
     assert out.returncode == 0, out.describe()
     heads = [l for l in out.stdout.splitlines() if l and not l.startswith(" ")]
     assert heads[:5] == ["table1", "fig6 = table6", "fig7", "fig4 = table2", "table3"]
@@ -225,3 +228,11 @@ def test_table3_without_imagenet(run_command):
     assert_one_line_error(out, "could not start", "imagenet2012")
     assert "7 runs in grids/imagenet (7 pending); 5 to train" in out.stdout, out.describe()
     assert "2 blocked (keras_resnet_paper.train has no --shortcut)" in out.stdout, out.describe()
+
+
+def test_every_documented_reproduce_command_is_run_here():
+    """The README's reproduce commands are the ones these journeys run (COVERED points here)."""
+    from readme_commands import readme_commands
+
+    documented = {c for c in readme_commands() if c.startswith(REPRODUCE)}
+    assert documented == {LIST, TABLE1, FIG6_OFFLINE, FIG7_OFFLINE, FIG6_GPUS, TABLE3_GPUS, SHARD0, SHARD1, REPORT_ONLY}
