@@ -29,6 +29,7 @@ COVERED = {
     MAIN_JOB: "test_main_job_shortened",
     "python -m pytest": "the README's test command: .ci/run runs it",
     "python -m pytest -m slow": "the README's test command: .ci/run runs it",
+    "python -m pytest -m paper": "tests/journeys/test_reproduce.py",
     PAPER_RUN: "test_paper_run_without_network",
     IMAGENET_RUN: "test_imagenet_run_without_data",
     MULTI_WORKER_RUN: "test_multi_worker_run_on_two_local_workers",

@@ -148,7 +148,7 @@ def _numbers(grid) -> dict[str, tuple[float, float]]:
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.paper  # 15-30 minutes on 2 cores: `python -m pytest -m paper`, not in CI's fast + slow runs
 def test_offline_fig6_shows_degradation_and_the_residual_fix_then_fig7(run_command):
     """The README's offline Fig. 6 (about 20 minutes on 2 cores), then Fig. 7 on the same nets."""
     out = run_command(FIG6_OFFLINE, timeout=5400)
