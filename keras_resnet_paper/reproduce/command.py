@@ -155,34 +155,53 @@ def _print_plan(g: _Grid) -> None:
         _say(f"  {run.name:<22} {state}{mine}\n      {command}")
 
 
-def _train(g: _Grid) -> list[runner.RunOutcome]:
-    slots = _checked(lambda: devices.device_slots(
-        _checked(lambda: devices.parse_gpus(FLAGS.gpus)) if FLAGS.gpus != "auto" else devices.visible_gpus(),
-        FLAGS.devices_per_run))
-    created = not os.path.exists(g.dir)
+def _slots() -> list[tuple[str, ...]]:
+    """The device slots of --gpus and --devices_per_run (a mistake in them is a usage error)."""
+    gpus = _checked(lambda: devices.parse_gpus(FLAGS.gpus))
+    return _checked(lambda: devices.device_slots(devices.visible_gpus() if gpus is None else gpus,
+                                                 FLAGS.devices_per_run))
+
+
+def _first_missing(path: str) -> str | None:
+    """The outermost folder of `path` that does not exist yet (None if `path` exists)."""
+    path, missing = os.path.abspath(path), None
+    while not os.path.exists(path):
+        path, missing = os.path.dirname(path), path
+    return missing
+
+
+def _train(g: _Grid, slots: list[tuple[str, ...]]) -> list[runner.RunOutcome]:
+    """Train this shard's runs that are left; a usage error of every run (no data) is one line."""
+    created = _first_missing(g.dir)
     _checked(lambda: grid.check_settings(g.dir, g.settings))
     outcomes = runner.run_grid(g.todo(), slots, g.command, g.logs, say=_say)
-    failed = [o for o in outcomes if o.returncode == runner.USAGE_EXIT]
+    order = {r.name: i for i, r in enumerate(g.runs)}
+    failed = sorted((o for o in outcomes if o.returncode == runner.USAGE_EXIT), key=lambda o: order[o.run.name])
     if failed and not any(o.returncode == 0 for o in outcomes):
-        if created and not any(grid.run_state(r) != grid.PENDING or os.path.isdir(r.directory) for r in g.runs):
-            shutil.rmtree(g.dir, ignore_errors=True)  # nothing was trained: leave nothing behind
+        if created and not any(os.path.isdir(r.directory) for r in g.runs):
+            shutil.rmtree(created, ignore_errors=True)  # nothing was trained: leave nothing behind
         reason = failed[0].last_error.split(": error: ", 1)[-1]
         raise cli.UsageError(f"{failed[0].run.name} could not start: {reason}")
     return outcomes
 
 
-def _reproduce(exp: experiments.Experiment) -> int:
+def _reproduce(exp: experiments.Experiment, prog: str) -> int:
     g = _Grid(exp)
+    slots = None if FLAGS.report_only or FLAGS.plan else _slots()
     if not FLAGS.report_only:
         g.find_blocked()
     _say(g.describe())
     if FLAGS.plan:
         _print_plan(g)
         return 0
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the runs under way; they resume later
-    if not FLAGS.report_only and g.todo():
-        _train(g)
-    path = make_report(g.exp, g.runs, g.settings, g.dir, g.blocked, command=" ".join(["reproduce", *sys.argv[1:]]),
+    if slots is not None and g.todo():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the runs under way stop; they resume later
+        try:
+            _train(g, slots)
+        except KeyboardInterrupt:
+            _say("interrupted: the runs under way were stopped; run the same command to resume them")
+            return 130
+    path = make_report(g.exp, g.runs, g.settings, g.dir, g.blocked, command=" ".join([prog, *sys.argv[1:]]),
                        data_dir=FLAGS.data_dir, say=_say)
     _say(f"report: {path}")
     unfinished = [r.name for r in g.mine if grid.run_state(r) != grid.FINISHED]
@@ -191,17 +210,21 @@ def _reproduce(exp: experiments.Experiment) -> int:
     return 1 if unfinished else 0
 
 
+def _prog() -> str:
+    if sys.argv and sys.argv[0].endswith("__main__.py"):
+        return "python -m keras_resnet_paper.reproduce"
+    return os.path.basename(sys.argv[0]) if sys.argv else "keras-resnet-paper-reproduce"
+
+
 def main(argv: list[str]) -> int:
     if FLAGS.list:
         return _list()
     exp = _experiment(argv)
     if exp.recipe is None:
         return _table1(FLAGS.grid_dir or "grids")
-    return _reproduce(exp)
+    return _reproduce(exp, _prog())
 
 
 def run() -> None:
     """Entry point of `python -m keras_resnet_paper.reproduce` and `keras-resnet-paper-reproduce`."""
-    prog = ("python -m keras_resnet_paper.reproduce" if sys.argv and sys.argv[0].endswith("__main__.py")
-            else os.path.basename(sys.argv[0]) if sys.argv else "keras-resnet-paper-reproduce")
-    cli.run(main, doc=__doc__, modules=(_MODULE,), prog=prog)
+    cli.run(main, doc=__doc__, modules=(_MODULE,), prog=_prog())

@@ -186,8 +186,9 @@ def make_report(experiment: Experiment, runs: Sequence[Run], settings: GridSetti
                 say(f"{run.name}: layer responses on the test set")
                 compute_responses(run, data_dir=data_dir)
     loaded = [load_result(r, logs) for r in runs]
-    inputs = ReportInputs(experiment, summarize(experiment.selected_nets(offline=settings.offline, with_optional=True),
-                                                loaded), settings, command, blocked=dict(blocked))
+    planned = {r.net.key for r in runs}
+    nets = [n for n in experiment.selected_nets(offline=settings.offline, with_optional=True) if n.key in planned]
+    inputs = ReportInputs(experiment, summarize(nets, loaded), settings, command, blocked=dict(blocked))
     out_dir = os.path.join(grid_dir, experiment.name)
     inputs.figures = _figures(inputs, out_dir)
     return write_report(inputs, out_dir)

@@ -181,8 +181,9 @@ def test_a_killed_grid_resumes_and_never_trains_a_finished_run_twice(run_command
     proc = subprocess.Popen(argv, cwd=run_command.work, env=offline_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     deadline = time.time() + 1800
-    while time.time() < deadline and not list((grid / "plain56_seed0" / "checkpoints").glob("*")):
-        time.sleep(1)
+    history = grid / "plain56_seed0" / "history.csv"
+    while time.time() < deadline and (not history.exists() or len(history.read_text().splitlines()) < 3):
+        time.sleep(1)  # two evaluations logged: the first one's checkpoint is written
     os.killpg(proc.pid, signal.SIGKILL)  # the whole grid, its training run included, as a lost machine
     proc.communicate(timeout=60)
     finished = grid / "plain20_seed0" / "report.json"
