@@ -56,7 +56,7 @@ class ImageClassificationTask:
         front when the data asks for one on the accelerator."""
         shape = self.input_shape or tuple(data.train.element_spec[0].shape[1:])
         model = get_model(self.config.model, classes=data.num_classes, input_shape=shape,
-                          **{**self.model_kwargs, "classifier_activation": None})
+                          **{**self.config.model_kwargs(), **self.model_kwargs, "classifier_activation": None})
         if sync_bn:  # BN statistics over the global batch, not per replica
             for layer in bn_layers(model):
                 layer.synchronized = True
