@@ -37,6 +37,7 @@ flags.DEFINE_string("recipe", "cifar10_paper", "Recipe name (see --list_recipes)
 flags.DEFINE_bool("list_recipes", False, "List the recipes and exit.")
 flags.DEFINE_bool("print_recipe", False, "Print the run exactly as it would train (recipe after --offline, --override, --iterations, --lr, --batch_size ...) and exit.")
 flags.DEFINE_string("model", None, "Model: resnet20/32/44/56/110/1202, plain20.., resnet18..152, plain18.., or resnet/plain<6n+2>. Default: the recipe's.")
+flags.DEFINE_enum("shortcut", None, ["A", "B", "C"], "Shortcut option (Sec. 3.3, Table 3): A zero-padding identity, B projections where dimensions increase, C all projections. Default: the model's (A for CIFAR nets, B for ImageNet nets).", case_sensitive=False)
 flags.DEFINE_string(
     "dataset", None,
     "Data set (default: the recipe's): cifar10, cifar100, digits, imagenet (tfds imagenet2012), or for "
@@ -52,7 +53,7 @@ flags.DEFINE_string("tpu", None, "TPU name/address for --strategy=tpu.")
 flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Precision policy.")
 flags.DEFINE_integer("steps_per_execution", 1, lower_bound=1, help="Train steps per tf.function call.")
-flags.DEFINE_string("model_dir", None, "Checkpoints, logs, report (default runs/<recipe>/<model>; --offline runs are recipe cifar10_offline).")
+flags.DEFINE_string("model_dir", None, "Checkpoints, logs, report (default runs/<recipe>/<model>, runs/<recipe>/<model>_<shortcut> with --shortcut; --offline runs are recipe cifar10_offline).")
 flags.DEFINE_bool("deterministic", False, "Deterministic ops and input order (repeatable runs on one machine).")
 flags.DEFINE_integer("seed", 0, lower_bound=0, upper_bound=2**31 - 1, help="Random seed.")
 flags.DEFINE_bool("holdout", None, "CIFAR: train on 45k and validate on the 5k holdout.")
@@ -78,11 +79,11 @@ def resolve(flag_values=FLAGS):
             f.recipe, f.model, offline=f.offline, dataset=f.dataset, overrides=parse_overrides(f.override),
             iterations=f.iterations, lr=f.lr, batch_size=f.batch_size, holdout=f.holdout,
             augment="device" if f.augment_on_device else None, recalibrate_bn=f.recalibrate_bn,
-            eval_every=f.eval_every, seed=f.seed, data_dir=f.data_dir, ten_crop=f.ten_crop,
+            eval_every=f.eval_every, seed=f.seed, data_dir=f.data_dir, ten_crop=f.ten_crop, shortcut=f.shortcut,
         )
     except ValueError as err:
         message = str(err)
-        if message.startswith("model="):
+        if message.startswith(("model=", "shortcut=")):
             message = "--" + message
         raise cli.UsageError(message) from None
 
@@ -117,7 +118,7 @@ def main(argv) -> int:
     if FLAGS.print_recipe:
         print(config.describe())
         return 0
-    model_dir = FLAGS.model_dir or os.path.join("runs", config.recipe.name, config.model)
+    model_dir = FLAGS.model_dir or os.path.join("runs", config.recipe.name, config.model + (f"_{config.shortcut}" if config.shortcut else ""))
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise cli.UsageError(f"--model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
     existed = os.path.exists(model_dir)

@@ -116,41 +116,29 @@ class _Grid:
         self.shard = f"{index}/{count}"
         self.mine = grid.shard_runs(self.runs, index, count, self.cost)
         self.states = {r.name: grid.run_state(r) for r in self.runs}
-        self.blocked: dict[str, str] = {}
 
     def cost(self, run: grid.Run) -> float:
         return costs.run_seconds(run, self.exp, offline=self.settings.offline, iterations=self.settings.iterations)
 
     def todo(self) -> list[grid.Run]:
-        return [r for r in self.mine if self.states[r.name] != grid.FINISHED and r.name not in self.blocked]
+        return [r for r in self.mine if self.states[r.name] != grid.FINISHED]
 
     def command(self, run: grid.Run) -> list[str]:
         return runner.train_command(run, self.settings, data_dir=FLAGS.data_dir, ten_crop=self.exp.ten_crop)
 
-    def find_blocked(self) -> None:
-        """Runs that need a training flag this trainer lacks (e.g. --shortcut for option A/C)."""
-        needing = [r for r in self.todo() if r.net.train_flags]
-        available = runner.trainer_flags() if needing else frozenset()
-        for run in needing:
-            missing = runner.missing_trainer_flags(run, available)
-            if missing:
-                self.blocked[run.name] = f"blocked: keras_resnet_paper.train has no {', '.join(missing)}"
-
     def describe(self) -> str:
         counts = {s: sum(1 for v in self.states.values() if v == s) for s in (grid.FINISHED, grid.INTERRUPTED, grid.PENDING)}
         share = f"; shard {self.shard}: {len(self.mine)} of them" if self.shard != "0/1" else ""
-        reasons = sorted({why.split(": ", 1)[-1] for why in self.blocked.values()})
-        blocked = f"; {len(self.blocked)} blocked ({'; '.join(reasons)})" if self.blocked else ""
         return (f"{self.exp.name}{' (offline)' if self.settings.offline else ''}: {len(self.runs)} runs in {self.dir} "
                 f"({', '.join(f'{n} {s}' for s, n in counts.items() if n)}){share}; "
                 f"{len(self.todo())} to train, about {costs.describe_seconds(sum(map(self.cost, self.todo())))} "
-                f"on {costs.DEVICE}{blocked}")
+                f"on {costs.DEVICE}")
 
 
 def _print_plan(g: _Grid) -> None:
     for run in g.runs:
         mine = "" if run in g.mine else "  (other shard)"
-        state = g.blocked.get(run.name, g.states[run.name])
+        state = g.states[run.name]
         command = " ".join(["python", *g.command(run)[1:]])
         _say(f"  {run.name:<22} {state}{mine}\n      {command}")
 
@@ -188,8 +176,6 @@ def _train(g: _Grid, slots: list[tuple[str, ...]]) -> list[runner.RunOutcome]:
 def _reproduce(exp: experiments.Experiment, prog: str) -> int:
     g = _Grid(exp)
     slots = None if FLAGS.report_only or FLAGS.plan else _slots()
-    if not FLAGS.report_only:
-        g.find_blocked()
     _say(g.describe())
     if FLAGS.plan:
         _print_plan(g)
@@ -201,7 +187,7 @@ def _reproduce(exp: experiments.Experiment, prog: str) -> int:
         except KeyboardInterrupt:
             _say("interrupted: the runs under way were stopped; run the same command to resume them")
             return 130
-    path = make_report(g.exp, g.runs, g.settings, g.dir, g.blocked, command=" ".join([prog, *sys.argv[1:]]),
+    path = make_report(g.exp, g.runs, g.settings, g.dir, command=" ".join([prog, *sys.argv[1:]]),
                        data_dir=FLAGS.data_dir, say=_say)
     _say(f"report: {path}")
     unfinished = [r.name for r in g.mine if grid.run_state(r) != grid.FINISHED]

@@ -3,7 +3,7 @@ show, the figures, the iterations each run actually ran, the hardware, and which
 
 Best and mean ± std are over the finished runs of a net, as Table 6 gives them for ResNet-110
 (docs/paper.md, 'CIFAR-10 results (Table 6, Fig. 6)'). A report is made from whatever has
-finished; unfinished and blocked runs are listed, never silently dropped.
+finished; unfinished runs are listed, never silently dropped.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 from keras_resnet_paper.reproduce import figures
 from keras_resnet_paper.reproduce.effects import SHOWS, judge
@@ -34,7 +34,6 @@ class ReportInputs:
     settings: GridSettings
     command: str
     figures: Sequence[str] = ()  # file names beside report.md
-    blocked: Mapping[str, str] = dataclasses.field(default_factory=dict)  # run name -> why it cannot run
 
 
 def _pct(value: float | None) -> str:
@@ -114,7 +113,7 @@ def _runs_section(inputs: ReportInputs) -> list[str]:
     missing = []
     for s in inputs.summaries.values():
         for r in s.results:
-            state = inputs.blocked.get(r.run.name, r.state)
+            state = r.state
             its = r.report.get("iterations") or (int(r.history[-1]["iteration"]) if r.history else 0)
             wall = f"{r.report['wall_time_s']:.0f} s" if r.report.get("wall_time_s") is not None else "–"
             hardware = r.launch.get("hardware", {}).get("description", "–")
@@ -175,7 +174,7 @@ def _figures(inputs: ReportInputs, out_dir: str) -> list[str]:
 
 
 def make_report(experiment: Experiment, runs: Sequence[Run], settings: GridSettings, grid_dir: str,
-                blocked: Mapping[str, str], *, command: str, data_dir: str | None = None,
+                *, command: str, data_dir: str | None = None,
                 say: Callable[[str], None] = print) -> str:
     """Read the runs, compute Fig. 7's responses if the experiment needs them, draw the figures and
     write `grid_dir/<experiment>/report.md`; return its path."""
@@ -188,7 +187,7 @@ def make_report(experiment: Experiment, runs: Sequence[Run], settings: GridSetti
     loaded = [load_result(r, logs) for r in runs]
     planned = {r.net.key for r in runs}
     nets = [n for n in experiment.selected_nets(offline=settings.offline, with_optional=True) if n.key in planned]
-    inputs = ReportInputs(experiment, summarize(nets, loaded), settings, command, blocked=dict(blocked))
+    inputs = ReportInputs(experiment, summarize(nets, loaded), settings, command)
     out_dir = os.path.join(grid_dir, experiment.name)
     inputs.figures = _figures(inputs, out_dir)
     return write_report(inputs, out_dir)

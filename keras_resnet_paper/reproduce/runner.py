@@ -11,10 +11,8 @@ launched where, to `GRID_DIR/logs/<run>.json`.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -24,7 +22,7 @@ from typing import Callable, Sequence
 from keras_resnet_paper.reproduce.devices import describe_hardware, slot_environment
 from keras_resnet_paper.reproduce.grid import GridSettings, Run
 
-__all__ = ["train_command", "trainer_flags", "missing_trainer_flags", "RunLock", "RunOutcome", "run_grid", "LOGS"]
+__all__ = ["train_command", "RunLock", "RunOutcome", "run_grid", "LOGS"]
 
 LOGS = "logs"
 USAGE_EXIT = 2  # the training command's exit status for a mistake or missing data: the same for every run
@@ -44,19 +42,6 @@ def train_command(run: Run, settings: GridSettings, *, data_dir: str | None = No
     if ten_crop and not settings.offline:
         argv.append("--ten_crop")
     return argv + list(settings.train_flags)
-
-
-@functools.lru_cache(maxsize=1)
-def trainer_flags() -> frozenset[str]:
-    """The flags of the installed training command, read from its --help (once per process)."""
-    out = subprocess.run([sys.executable, "-m", "keras_resnet_paper.train", "--help"], capture_output=True,
-                         text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    return frozenset(re.findall(r"^\s+--(?:\[no\])?([A-Za-z0-9_]+)", out.stdout, re.M))
-
-
-def missing_trainer_flags(run: Run, available: frozenset[str] | set[str]) -> list[str]:
-    """The flags `run` needs that the training command does not have (e.g. --shortcut)."""
-    return [f for f in run.net.train_flags if f.startswith("--") and f[2:].split("=")[0] not in available]
 
 
 def _alive(pid: int) -> bool:

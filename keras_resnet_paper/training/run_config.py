@@ -32,6 +32,11 @@ class RunConfig:
     seed: int = 0
     data_dir: str | None = None
     ten_crop: bool = False  # add the 10-crop validation errors (Sec. 3.4) to an ImageNet run's report
+    shortcut: str | None = None  # "A", "B" or "C" (Sec. 3.3, Table 3); None: the model's own default
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The builder arguments this run fixes besides the name (the shortcut option, if chosen)."""
+        return {"shortcut": self.shortcut} if self.shortcut else {}
 
     @property
     def schedule(self):
@@ -47,7 +52,7 @@ class RunConfig:
         schedule = self.schedule
         return {
             "model": self.model, "global_batch": self.global_batch, "seed": self.seed, "data_dir": self.data_dir,
-            "ten_crop": self.ten_crop, "peak_lr": schedule.peak_lr, "scaling_warmup_iterations": schedule.warmup_steps,
+            "ten_crop": self.ten_crop, "shortcut": self.shortcut, "peak_lr": schedule.peak_lr, "scaling_warmup_iterations": schedule.warmup_steps,
             "low_lr_warmup": self.uses_warmup, "recipe": self.recipe.to_dict(),
         }
 
@@ -67,12 +72,24 @@ class RunConfig:
 
 #: Keyword arguments of `resolve_run` besides the recipe and the model (what `train()` forwards).
 RUN_OPTIONS = ("offline", "dataset", "overrides", "iterations", "lr", "batch_size", "holdout", "augment",
-               "recalibrate_bn", "eval_every", "seed", "data_dir", "ten_crop")
+               "recalibrate_bn", "eval_every", "seed", "data_dir", "ten_crop", "shortcut")
 
 
 def _check_int(name: str, value: Any, minimum: int = 1) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
         raise ValueError(f"{name}={value!r}: use an integer >= {minimum}.")
+
+
+def _check_shortcut(shortcut: str | None, model: str) -> str | None:
+    """The shortcut option (Sec. 3.3: A zero-padding identity, B projections where dimensions
+    increase, C all projections), upper-cased; a plain net has none to choose."""
+    if shortcut is None:
+        return None
+    if not isinstance(shortcut, str) or shortcut.upper() not in ("A", "B", "C"):
+        raise ValueError(f"shortcut={shortcut!r}: use 'A', 'B' or 'C' (Sec. 3.3).")
+    if model.startswith("plain"):
+        raise ValueError(f"shortcut={shortcut!r} with model={model!r}: a plain net has no shortcuts.")
+    return shortcut.upper()
 
 
 def _fit_eval_every(recipe: Recipe) -> Recipe:
@@ -111,6 +128,7 @@ def resolve_run(
     seed: int = 0,
     data_dir: str | None = None,
     ten_crop: bool = False,
+    shortcut: str | None = None,
 ) -> RunConfig:
     """The frozen configuration of a run; a bad value is a ValueError naming it (module doc)."""
     for name, value in (("iterations", iterations), ("batch_size", batch_size), ("eval_every", eval_every)):
@@ -131,11 +149,13 @@ def resolve_run(
         resolved = resolved.shortened(iterations)
     resolved = _with_flags(resolved, lr=lr, holdout=holdout, augment=augment, recalibrate_bn=recalibrate_bn,
                            eval_every=eval_every)
+    name = resolve_model_name(model or resolved.model)
     return RunConfig(
         recipe=_fit_eval_every(resolved),
-        model=resolve_model_name(model or resolved.model),
+        model=name,
         global_batch=batch_size or resolved.batch_size,
         seed=seed,
         data_dir=data_dir,
         ten_crop=bool(ten_crop),
+        shortcut=_check_shortcut(shortcut, name),
     )

@@ -35,6 +35,8 @@ def test_help_lists_the_flags(run_command, command):
     ("--recipe cifar11", ["'cifar11'", "cifar10_paper"]),
     ("--no_such_flag", ["no_such_flag"]),
     ("--verbose 7", ["--verbose"]),
+    ("--model plain20 --shortcut B", ["--shortcut='B'", "plain net has no shortcuts"]),
+    ("--shortcut D", ["--shortcut=D", "<A|B|C>"]),
 ])
 def test_bad_arguments_are_one_line(run_command, args, fragments):
     out = run_command(f"{TRAIN} {args}", timeout=300)

@@ -5,7 +5,6 @@ import json
 import os
 import re
 
-import pytest
 
 from grid_files import finished_run, killed_run
 from keras_resnet_paper.reproduce import grid, report
@@ -17,10 +16,10 @@ def row(text, label):
     return next(l for l in text.splitlines() if l.startswith(f"| {label} |")).split(" | ")
 
 
-def make(exp_name, tmp_path, runs, *, offline=False, iterations=None, blocked=None):
+def make(exp_name, tmp_path, runs, *, offline=False, iterations=None):
     exp = get_experiment(exp_name)
     settings = grid.GridSettings(exp.recipe, offline, iterations)
-    path = report.make_report(exp, runs, settings, str(tmp_path), blocked or {}, command=f"reproduce {exp_name}",
+    path = report.make_report(exp, runs, settings, str(tmp_path), command=f"reproduce {exp_name}",
                               say=lambda s: None)
     return path, open(path, encoding="utf-8").read()
 
@@ -64,17 +63,16 @@ def test_best_and_mean_std_over_runs_and_missing_runs(tmp_path):
     assert "Recipe `cifar10_paper`, the paper's schedule." in text
 
 
-def test_table3_reports_ten_crop_top1_and_top5_and_blocked_runs(tmp_path):
+def test_table3_reports_ten_crop_top1_and_top5_and_pending_runs(tmp_path):
     runs = grid.plan_runs(get_experiment("table3"), str(tmp_path))
     by_key = {r.net.key: r for r in runs}
     finished_run(by_key["plain34"].directory, train=0.3, test=0.30, ten_crop=(0.2854, 0.1002), model="plain34")
     finished_run(by_key["resnet34_B"].directory, train=0.2, test=0.26, ten_crop=(0.2452, 0.0746), model="resnet34")
-    blocked = {by_key["resnet34_A"].name: "blocked: keras_resnet_paper.train has no --shortcut"}
-    _, text = make("table3", tmp_path, runs, blocked=blocked)
+    _, text = make("table3", tmp_path, runs)
     assert "paper: top-1 / top-5 error %" in text and "ours (10-crop)" in text
     assert row(text, "ResNet-34 B")[1:3] == ["24.52 / 7.46", "24.52 / 7.46"]
     assert row(text, "plain-34")[1:3] == ["28.54 / 10.02", "28.54 / 10.02"]
-    assert f"| {by_key['resnet34_A'].name} | blocked: keras_resnet_paper.train has no --shortcut |" in text
+    assert f"| {by_key['resnet34_A'].name} | pending |" in text
     assert "**shortcut options**" in text and "ResNet-34 B 24.52%, plain-34 28.54%: shows" in text
 
 

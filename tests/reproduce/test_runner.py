@@ -6,6 +6,8 @@ journeys (tests/journeys/test_reproduce.py) run the real one."""
 import json
 import os
 import sys
+import re
+import subprocess
 import textwrap
 
 import pytest
@@ -129,8 +131,12 @@ def test_train_command_is_the_training_command_line(tmp_path):
                     "--precision=mixed_float16")  # no --ten_crop offline: the digits have no 10 crops
 
 
-def test_missing_trainer_flags():
-    run = grid.plan_runs(get_experiment("table3"), "g")[1]
+def test_shortcut_runs_train_the_option_they_name(tmp_path):
+    """Table 3's ResNet-34 A: the grid's training command resolves to option A (what run.json records)."""
+    run = grid.plan_runs(get_experiment("table3"), str(tmp_path))[1]
     assert run.net.train_flags == ("--shortcut", "A")
-    assert runner.missing_trainer_flags(run, {"model", "seed"}) == ["--shortcut"]
-    assert runner.missing_trainer_flags(run, {"shortcut"}) == []
+    settings = grid.GridSettings("imagenet_paper", True, None, ())
+    argv = runner.train_command(run, settings) + ["--print_recipe"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "shortcut" in out.stdout and re.search(r"^shortcut\s+= 'A'$", out.stdout, re.M), out.stdout

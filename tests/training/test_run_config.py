@@ -89,3 +89,38 @@ def test_plots_leave_matplotlib_backend_alone(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_shortcut_option_is_part_of_the_run():
+    """--shortcut A/B/C (Sec. 3.3, Table 3) is resolved, recorded in run.json and built."""
+    config = resolve_run("cifar10_paper", "resnet8", offline=True, shortcut="b")
+    assert config.shortcut == "B" and config.to_dict()["shortcut"] == "B"
+    assert config.model_kwargs() == {"shortcut": "B"}
+    assert resolve_run("cifar10_paper", "resnet8").model_kwargs() == {}
+    for bad, fragment in (("D", "'A', 'B' or 'C'"), (1, "'A', 'B' or 'C'")):
+        with pytest.raises(ValueError, match=f"shortcut={bad!r}.*{fragment}"):
+            resolve_run("cifar10_paper", "resnet8", shortcut=bad)
+    with pytest.raises(ValueError, match="plain net has no shortcuts"):
+        resolve_run("cifar10_paper", "plain8", shortcut="A")
+
+
+@pytest.mark.parametrize("shortcut, projections", [("A", 0), ("B", 2), ("C", 3)])
+def test_task_builds_the_chosen_shortcut(shortcut, projections):
+    """ResNet-8 has 3 blocks, two of them increase dimensions: B projects those two, C all three
+    (projection convolutions are named `*_0_conv`, as in keras.applications)."""
+    task = ImageClassificationTask(resolve_run("cifar10_paper", "resnet8", shortcut=shortcut), input_shape=(32, 32, 3))
+
+    class Data:
+        num_classes = 10
+        augmentation = None
+
+    model = task.build_model(Data())
+    names = [layer.name for layer in _all_layers(model) if isinstance(layer, keras.layers.Conv2D)]
+    assert sum(n.endswith("_0_conv") for n in names) == projections, names
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
