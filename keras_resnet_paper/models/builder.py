@@ -19,6 +19,7 @@ from keras_resnet_paper.models.blocks import make_block
 from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.shortcuts import validate_shortcut
 from keras_resnet_paper.models.spec import BLOCK_TYPES
+from keras_resnet_paper.validation import check_bool, check_float, check_float_dtype, check_int, check_shape
 from keras_resnet_paper.weights.loading import load_weights, locate_weights
 from keras_resnet_paper.weights.releases import is_registered_tag
 
@@ -74,9 +75,7 @@ def resolve_input_shape(
     if input_shape is None:
         size = default_size if include_top else None
         input_shape = (3, size, size) if data_format == "channels_first" else (size, size, 3)
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape={input_shape!r} must have 3 dimensions (height, width, channels).")
+    input_shape = check_shape("input_shape", input_shape, length=3, what="height, width, channels")
     if data_format == "channels_first":
         channels, spatial = input_shape[0], input_shape[1:]
     else:
@@ -92,6 +91,24 @@ def resolve_input_shape(
                 f"{min_size} pixels for the network's total stride of {min_size} (or None)."
             )
     return input_shape
+
+
+def check_builder_arguments(*, residual: Any, include_top: Any, classes: Any, bn_momentum: Any,
+                            bn_epsilon: Any, zero_init_residual: Any, nested: Any, dtype: Any, name: Any) -> None:
+    """The arguments every builder shares, checked before anything is built (see `validation`).
+
+    BN momentum is Keras's (the weight of the old moving average), so it lies in [0, 1).
+    """
+    for flag, value in (("residual", residual), ("include_top", include_top), ("zero_init_residual", zero_init_residual)):
+        check_bool(flag, value)
+    check_bool("nested", nested, allow_none=True)
+    if include_top:
+        check_int("classes", classes, minimum=1)
+    check_float("bn_momentum", bn_momentum, minimum=0.0, maximum=1.0, high_open=True)
+    check_float("bn_epsilon", bn_epsilon, minimum=0.0, low_open=True)
+    check_float_dtype("dtype", dtype)
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ValueError(f"name={name!r} must be None or a non-empty string.")
 
 
 def _head_dtype(dtype: Any) -> Any:
@@ -181,11 +198,12 @@ def build_resnet(
     """Build a ResNet/plain net from its stem and stages; see `imagenet_resnet` for the arguments."""
     if block not in BLOCK_TYPES:
         raise ValueError(f"block={block!r} is not a block type; allowed: 'basic', 'bottleneck'.")
+    check_builder_arguments(residual=residual, include_top=include_top, classes=classes, bn_momentum=bn_momentum,
+                            bn_epsilon=bn_epsilon, zero_init_residual=zero_init_residual, nested=nested,
+                            dtype=dtype, name=name)
     shortcut = validate_shortcut(shortcut)
     pooling = validate_pooling(pooling)
     weights = validate_weights(weights)
-    if include_top and (not isinstance(classes, int) or isinstance(classes, bool) or classes < 1):
-        raise ValueError(f"classes={classes!r} must be a positive integer when include_top=True.")
     if weights is not None and include_top and classifier_activation not in (None, "softmax"):
         raise ValueError(
             f"classifier_activation={classifier_activation!r}: with pretrained weights only None or "

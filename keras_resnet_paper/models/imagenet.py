@@ -10,6 +10,7 @@ import keras
 from keras_resnet_paper.models.builder import Stage, build_resnet
 from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.spec import BLOCK_TYPES, BOTTLENECK, IMAGENET_SPECS, IMAGENET_WIDTHS, imagenet_spec
+from keras_resnet_paper.validation import ArgumentTypeError, check_bool, check_float, check_int
 from keras_resnet_paper.weights.architecture import Architecture, resolve_arguments
 from keras_resnet_paper.weights.loading import required_architecture
 from keras_resnet_paper.weights.releases import available_weights, get_release, is_registered_tag
@@ -88,23 +89,8 @@ def imagenet_resnet(
         source_layout: for a torchvision/timm checkpoint in `weights`: "torchvision" (stride on
             the 3x3, every torchvision and timm ResNet) or "caffe" (a port of the authors' models).
     """
-    if blocks is None:
-        if depth is None:
-            raise ValueError("depth=None needs blocks=(...) and block='basic'|'bottleneck' for a custom net.")
-        spec = imagenet_spec(depth)
-        block, blocks = block or spec.block, spec.blocks
-        if block != spec.block:
-            raise ValueError(f"block={block!r} contradicts depth={depth} of Table 1, which uses {spec.block!r}.")
-    else:
-        blocks = tuple(int(n) for n in blocks)
-        if len(blocks) != 4 or min(blocks) < 1:
-            raise ValueError(f"blocks={blocks!r} must give 4 positive block counts (conv2_x..conv5_x).")
-        if block not in BLOCK_TYPES:
-            raise ValueError(f"block={block!r} is not a block type; allowed: 'basic', 'bottleneck'.")
-        layer_depth = _layer_depth(block, blocks)
-        if depth is not None and depth != layer_depth:
-            raise ValueError(f"depth={depth!r} contradicts blocks={blocks!r} with {block} blocks ({layer_depth} layers).")
-        depth = layer_depth
+    _check_arguments(depth, residual, stride_in_1x1, bn_epsilon)
+    depth, block, blocks = _resolve_depth(depth, block, blocks)
     if is_registered_tag(weights):
         _check_pretrained(depth, residual, blocks, include_top, classes, weights)
     required = required_architecture(weights, f"resnet{depth}", source_layout)
@@ -142,6 +128,44 @@ def imagenet_resnet(
         weights_name=f"resnet{depth}",
         source_layout=source_layout,
     )
+
+
+def _check_arguments(depth, residual, stride_in_1x1, bn_epsilon) -> None:
+    """The ImageNet builder's own arguments (the shared ones are checked by `build_resnet`)."""
+    check_int("depth", depth, minimum=1, allow_none=True)
+    check_bool("residual", residual)
+    check_bool("stride_in_1x1", stride_in_1x1, allow_none=True)
+    check_float("bn_epsilon", bn_epsilon, minimum=0.0, low_open=True, allow_none=True)
+
+
+def _check_blocks(blocks) -> tuple[int, ...]:
+    """4 positive int block counts (conv2_x..conv5_x); 1.7 or True is not a count."""
+    if isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__iter__"):
+        raise ArgumentTypeError(f"blocks={blocks!r} must be a tuple of 4 positive ints (conv2_x..conv5_x).")
+    blocks = tuple(blocks)
+    if len(blocks) != 4:
+        raise ValueError(f"blocks={blocks!r} must give 4 positive block counts (conv2_x..conv5_x).")
+    return tuple(check_int(f"blocks[{i}]", n, minimum=1) for i, n in enumerate(blocks))
+
+
+def _resolve_depth(depth, block, blocks) -> tuple[int, str, tuple[int, ...]]:
+    """(depth, block, blocks): Table 1's row of `depth`, or a custom net's from `blocks` and `block`."""
+    if block is not None and block not in BLOCK_TYPES:
+        raise ValueError(f"block={block!r} is not a block type; allowed: 'basic', 'bottleneck'.")
+    if blocks is None:
+        if depth is None:
+            raise ValueError("depth=None needs blocks=(...) and block='basic'|'bottleneck' for a custom net.")
+        spec = imagenet_spec(depth)
+        if (block or spec.block) != spec.block:
+            raise ValueError(f"block={block!r} contradicts depth={depth} of Table 1, which uses {spec.block!r}.")
+        return depth, spec.block, spec.blocks
+    blocks = _check_blocks(blocks)
+    if block is None:
+        raise ValueError("blocks=(...) needs block='basic' or 'bottleneck'.")
+    layer_depth = _layer_depth(block, blocks)
+    if depth is not None and depth != layer_depth:
+        raise ValueError(f"depth={depth!r} contradicts blocks={blocks!r} with {block} blocks ({layer_depth} layers).")
+    return layer_depth, block, blocks
 
 
 def _check_pretrained(depth, residual, blocks, include_top, classes, weights):
