@@ -25,10 +25,12 @@ __all__ = [
 #: Keras versions this module was checked against (tests/test_compat.py).
 CHECKED_KERAS_VERSIONS = ("3.15.1",)
 
-#: (owner, private attribute, why) for every private name used here.
+#: (owner, private attribute, why) for every private name used here on this Keras backend
+#: (`_maybe_symbolic_build` is the TensorFlow trainer's).
 PRIVATE_APIS = (
     (keras.Model, "_symbolic_build", "build a compiled model from the input's spec (keras-team/keras#20585)"),
-    (keras.Model, "_maybe_symbolic_build", "stop fit() from drawing and reducing a batch (keras-team/keras#20585)"),
+    *([(keras.Model, "_maybe_symbolic_build", "stop fit() from drawing and reducing a batch (keras-team/keras#20585)")]
+      if keras.backend.backend() == "tensorflow" else []),
     (keras.optimizers.Optimizer, "_track_variable", "optimizer variables created outside build() are saved "
                                                     "with the optimizer (no public add-a-tracked-variable API)"),
     (keras.optimizers.Optimizer, "_get_current_learning_rate", "the learning rate the update uses, scaled by "
@@ -42,10 +44,17 @@ def build_from_input_spec(model: keras.Model, element_spec: Any) -> bool:
     Under a tf.distribute strategy Keras 3's `fit` otherwise takes one batch of the training input,
     reduces it across replicas and restarts the input: that reduction fails under
     MultiWorkerMirroredStrategy (keras-team/keras#20585), and the restart reshuffles the data.
+    On JAX and PyTorch `fit` calls `_symbolic_build` itself, which draws a batch only for an
+    unbuilt model: built here, it draws none.
     Returns False (and leaves `fit` to build the model) if this Keras lacks the private hooks.
     """
     build = getattr(model, "_symbolic_build", None)
-    if build is None or not hasattr(model, "_maybe_symbolic_build"):
+    if build is None:
+        return False
+    if keras.backend.backend() != "tensorflow":  # fit calls _symbolic_build, which skips a built model
+        build(data_batch=element_spec)
+        return True
+    if not hasattr(model, "_maybe_symbolic_build"):
         return False
     with model.distribute_strategy.scope():
         build(data_batch=element_spec)

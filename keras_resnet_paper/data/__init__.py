@@ -7,31 +7,33 @@
 
 Modules: `cifar` (CIFAR pipelines), `cifar_binary` (CIFAR-10/100 binary archives), `digits`
 (offline stand-in), `imagenet` (ImageNet-style pipelines, mean image), `augment` (stateless
-augmentation, `PadCropFlip` layer), `crops` (test-time geometry: 10-crop, multi-scale), `decode`
-(RGB decoding, fused decode-and-crop, corrupt-file guard), `sources` (tfds, TFRecord, folder),
-`pipeline` (seeds, sharding, options).
+augmentation), `augment_layers` (`PadCropFlip`, a Keras layer for any backend), `crops`
+(test-time geometry: 10-crop, multi-scale), `decode` (RGB decoding, fused decode-and-crop,
+corrupt-file guard), `sources` (tfds, TFRecord, folder), `pipeline` (seeds, sharding, options).
+
+Names are imported on first use: `data.PadCropFlip` is pure Keras and needs no TensorFlow (any
+Keras backend); the pipelines are tf.data, which feeds every backend.
 """
 
-from keras_resnet_paper.data.augment import (
-    PadCropFlip,
-    inception_crop_window,
-    lighting,
-    pad_crop_flip,
-    random_flip,
-    scale_augmentation_window,
-)
-from keras_resnet_paper.data.cifar import CifarData, cifar_datasets, holdout_split, load_cifar_arrays, pixel_mean
-from keras_resnet_paper.data.cifar_binary import (
-    CIFAR_BINARY_FORMATS,
-    find_cifar_binary,
-    is_cifar_binary_path,
-    load_cifar_binary,
-)
-from keras_resnet_paper.data.crops import TEST_SCALES, center_crop, multi_scale, resize_shorter_side, ten_crop
-from keras_resnet_paper.data.decode import decode_rgb, decode_window
-from keras_resnet_paper.data.digits import load_digits_32
-from keras_resnet_paper.data.imagenet import IMAGENET_CHANNEL_MEAN, ImageData, imagenet_datasets, mean_image
-from keras_resnet_paper.data.sources import FolderSource, TfdsSource, TFRecordSource
+from __future__ import annotations
+
+from keras_resnet_paper.lazy_imports import lazy_names
+
+#: public name -> the module of this package that defines it
+_NAMES = {
+    "PadCropFlip": "augment_layers",
+    **{name: "augment" for name in ("inception_crop_window", "lighting", "pad_crop_flip", "random_flip",
+                                    "scale_augmentation_window")},
+    **{name: "cifar" for name in ("CifarData", "cifar_datasets", "holdout_split", "load_cifar_arrays", "pixel_mean")},
+    **{name: "cifar_binary" for name in ("CIFAR_BINARY_FORMATS", "find_cifar_binary", "is_cifar_binary_path",
+                                         "load_cifar_binary")},
+    **{name: "crops" for name in ("TEST_SCALES", "center_crop", "multi_scale", "resize_shorter_side", "ten_crop")},
+    "decode_rgb": "decode",
+    "decode_window": "decode",
+    "load_digits_32": "digits",
+    **{name: "imagenet" for name in ("IMAGENET_CHANNEL_MEAN", "ImageData", "imagenet_datasets", "mean_image")},
+    **{name: "sources" for name in ("FolderSource", "TfdsSource", "TFRecordSource")},
+}
 
 __all__ = [
     "CIFAR_BINARY_FORMATS",
@@ -65,3 +67,6 @@ __all__ = [
     "random_flip",
     "scale_augmentation_window",
 ]
+
+
+__getattr__, __dir__ = lazy_names(__name__, _NAMES, globals())

@@ -5,7 +5,8 @@ example's seed from the user's seed and the example's index in the stream (`exam
 augmentation of example i is the same whatever the parallelism or the order the workers finish in.
 
 - CIFAR (docs/paper.md, 'CIFAR-10 training'): pad 4 pixels each side, random 32x32 crop, random
-  horizontal flip: `pad_crop_flip` on the host, `PadCropFlip` (a Keras layer) on the accelerator.
+  horizontal flip: `pad_crop_flip` on the host, `PadCropFlip` (a Keras layer on any backend, in
+  `augment_layers`, re-exported here) on the accelerator.
 - ImageNet (docs/paper.md, 'ImageNet training (Sec. 3.4)'): scale augmentation (shorter side uniform in
   [256, 480], random 224x224 crop) as a crop window in source pixels (`scale_augmentation_window`),
   so a JPEG is decoded only inside the window; the Inception-style random-resized crop
@@ -14,9 +15,10 @@ augmentation of example i is the same whatever the parallelism or the order the 
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_resnet_paper.data.augment_layers import PadCropFlip
 
 __all__ = [
     "LIGHTING_EIGVAL",
@@ -137,45 +139,3 @@ def inception_crop_window(
         use_image_if_no_bounding_boxes=True,
     )
     return tf.stack([begin[0], begin[1], size[0], size[1]])
-
-
-@keras.saving.register_keras_serializable(package="keras_resnet_paper")
-class PadCropFlip(keras.layers.Layer):
-    """CIFAR augmentation (Sec. 4.2) inside the model, run on the accelerator.
-
-    With training=True each example is zero-padded by `padding` pixels, cropped back to its size at
-    a random offset and flipped horizontally with probability 1/2; at inference it is the identity.
-    Written with `keras.ops` only, so it compiles with the model (XLA) on any backend.
-    Expects NHWC, mean-subtracted images (the padding is then the mean colour).
-    """
-
-    def __init__(self, padding: int = 4, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"padding must be a non-negative int; got {padding!r}.")
-        self.padding = padding
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, inputs, training=None):
-        if not training or self.padding == 0:
-            return inputs
-        ops = keras.ops
-        p = self.padding
-        shape = ops.shape(inputs)
-        batch, height, width = shape[0], shape[1], shape[2]
-        padded = ops.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]])
-        offsets = keras.random.randint((batch, 2), 0, 2 * p + 1, seed=self.seed_generator)
-        flips = keras.random.uniform((batch,), seed=self.seed_generator) < 0.5
-        rows = offsets[:, 0:1] + ops.arange(height)[None, :]  # [B, H]
-        cols = offsets[:, 1:2] + ops.arange(width)[None, :]  # [B, W]
-        cols = ops.where(flips[:, None], ops.flip(cols, axis=1), cols)
-        out = ops.take_along_axis(padded, ops.cast(rows, "int32")[:, :, None, None], axis=1)
-        out = ops.take_along_axis(out, ops.cast(cols, "int32")[:, None, :, None], axis=2)
-        return out
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "padding": self.padding, "seed": self.seed}

@@ -5,32 +5,36 @@ strategies, callbacks, trainer, report.
     config = resolve_run("cifar10_paper", "resnet20", offline=True)   # exactly what will run
     print(config.describe())
     result = train(config, model_dir="runs/resnet20")
+
+Every name is imported on first use: the optimizer, the schedules, the callbacks and the task are
+pure Keras and import on any Keras backend without TensorFlow; `train` and the strategies bring in
+TensorFlow (tf.data feeds every backend, `tf.distribute` is TensorFlow's), see `backends`.
 """
 
-from keras_resnet_paper.training.bn_recalibration import recalibrate_bn
-from keras_resnet_paper.training.callbacks import (
-    IterationLogger,
-    NanStop,
-    NonFiniteLossError,
-    StepCheckpoint,
-    StopAtStep,
-    current_step,
-    latest_checkpoint,
-    restore_latest,
-)
-from keras_resnet_paper.training.optimizer import PaperSGD
-from keras_resnet_paper.training.recipes import RECIPES, Recipe, get_recipe, list_recipes, offline_variant, parse_overrides
-from keras_resnet_paper.training.run_config import RunConfig, resolve_run
-from keras_resnet_paper.training.runtime import Runtime
-from keras_resnet_paper.training.schedules import ErrorThresholdWarmup, PaperSchedule, PlateauDecay, schedule_for_recipe
-from keras_resnet_paper.training.strategies import make_strategy, per_replica_batch, resolve_options
-from keras_resnet_paper.training.task import ImageClassificationTask, inference_model
-from keras_resnet_paper.training.trainer import TrainResult, precision_scope, train
+from __future__ import annotations
 
-__all__ = [
-    "ErrorThresholdWarmup", "ImageClassificationTask", "IterationLogger", "NanStop", "NonFiniteLossError", "PaperSGD",
-    "PaperSchedule", "PlateauDecay", "RECIPES", "Recipe", "RunConfig", "Runtime", "StepCheckpoint", "StopAtStep",
-    "TrainResult", "current_step", "get_recipe", "inference_model", "latest_checkpoint", "list_recipes",
-    "make_strategy", "offline_variant", "parse_overrides", "per_replica_batch", "precision_scope", "recalibrate_bn",
-    "resolve_options", "resolve_run", "restore_latest", "schedule_for_recipe", "train",
-]
+from keras_resnet_paper.lazy_imports import lazy_names
+
+#: public name -> the module of this package that defines it
+_NAMES = {
+    "recalibrate_bn": "bn_recalibration",
+    **{name: "callbacks" for name in ("IterationLogger", "NanStop", "NonFiniteLossError", "StepCheckpoint",
+                                      "StopAtStep", "current_step", "latest_checkpoint", "restore_latest")},
+    "PaperSGD": "optimizer",
+    **{name: "recipes" for name in ("RECIPES", "Recipe", "get_recipe", "list_recipes", "offline_variant",
+                                    "parse_overrides")},
+    "RunConfig": "run_config",
+    "resolve_run": "run_config",
+    "Runtime": "runtime",
+    **{name: "schedules" for name in ("ErrorThresholdWarmup", "PaperSchedule", "PlateauDecay", "schedule_for_recipe")},
+    **{name: "strategies" for name in ("make_strategy", "per_replica_batch", "resolve_options")},
+    "ImageClassificationTask": "task",
+    "inference_model": "task",
+    **{name: "trainer" for name in ("TrainResult", "precision_scope", "train")},
+    **{name: "backends" for name in ("BACKEND_SUPPORT", "current_backend")},
+}
+
+__all__ = sorted(_NAMES)
+
+
+__getattr__, __dir__ = lazy_names(__name__, _NAMES, globals())

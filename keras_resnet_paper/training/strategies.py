@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import tensorflow as tf
 from absl import logging
 
-__all__ = ["STRATEGIES", "make_strategy", "per_replica_batch", "resolve_options", "RunOptions", "is_chief"]
+__all__ = ["STRATEGIES", "make_strategy", "per_replica_batch", "resolve_options", "RunOptions", "is_chief", "strategy_kind",
+           "PRECISIONS"]
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 
@@ -83,7 +84,8 @@ def is_chief() -> bool:
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
-def _strategy_kind(strategy) -> str:
+def strategy_kind(strategy) -> str:
+    """The --strategy name of a tf.distribute.Strategy object."""
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return "multi_worker"
     if isinstance(strategy, tf.distribute.MirroredStrategy):
@@ -114,7 +116,7 @@ def resolve_options(strategy, jit_compile: bool, precision: str) -> RunOptions:
     """
     if precision not in PRECISIONS:
         raise ValueError(f"--precision={precision!r}; choose one of {PRECISIONS}.")
-    kind = _strategy_kind(strategy)
+    kind = strategy_kind(strategy)
     notes = []
     if jit_compile and kind in ("mirrored", "multi_worker") and not _gpus():
         notes.append(

@@ -2,6 +2,9 @@
 
     strategy -> inputs -> model -> callbacks and resume -> fit -> finish
 
+On any Keras backend (`backends`): TensorFlow runs `tf.distribute` strategies, JAX one device or
+`keras.distribution` data parallelism, PyTorch one device; tf.data feeds all three.
+
 Fault tolerance (Sec. 4.2's long schedules): one run per `model_dir` (a lock), checkpoints only of
 finite, verified state, resume from the newest usable one, SIGTERM/SIGINT checkpoint and stop
 (see `checkpoints` and `callbacks.SignalStop`).
@@ -23,10 +26,10 @@ import time
 from typing import Any, Sequence
 
 import keras
-import tensorflow as tf
 from absl import logging
 
 from keras_resnet_paper import compat
+from keras_resnet_paper.training import backends
 from keras_resnet_paper.training import callbacks as cbs
 from keras_resnet_paper.training import checkpoints as ckpts
 from keras_resnet_paper.training.bn_recalibration import recalibrate_bn as _recalibrate_bn
@@ -34,7 +37,7 @@ from keras_resnet_paper.training.progress import TrainingProgress
 from keras_resnet_paper.training.recipes import Recipe
 from keras_resnet_paper.training.run_config import RUN_OPTIONS, RunConfig, resolve_run
 from keras_resnet_paper.training.runtime import RUNTIME_OPTIONS, Runtime, seed_process
-from keras_resnet_paper.training.strategies import is_chief, make_strategy, per_replica_batch, resolve_options
+from keras_resnet_paper.training.strategies import per_replica_batch, strategy_kind
 from keras_resnet_paper.training.task import ImageClassificationTask, inference_model
 
 __all__ = ["train", "TrainResult", "precision_scope", "split_options"]
@@ -104,16 +107,26 @@ def _progress(verbose: int | str, total: int) -> list[keras.callbacks.Callback]:
 
 
 # -------------------------------------------------------------------------------- the steps
+def _strategy_and_options(runtime: Runtime):
+    """The runtime's strategy on this Keras backend and its checked XLA/precision options."""
+    if isinstance(runtime.strategy, str):
+        strategy = backends.make_strategy(runtime.strategy, tpu=runtime.tpu)
+    else:
+        strategy = backends.as_strategy(runtime.strategy)
+    return strategy, backends.resolve_options(strategy, runtime.jit_compile, runtime.precision, runtime.sync_bn)
+
+
 @dataclasses.dataclass
 class _Inputs:
     data: Any  # the whole data set (global batches)
     train_fn: Any  # skip -> the training stream, distributed when there are several replicas
-    evaluation: tf.data.Dataset
+    evaluation: Any  # a tf.data.Dataset
 
 
 def _build_inputs(task: ImageClassificationTask, strategy, deterministic: bool) -> _Inputs:
-    """The data; with several replicas each worker reads its shard in per-replica batches and its
-    replicas take consecutive batches, so one step sees the same images as one device."""
+    """The data; with several tf.distribute replicas each worker reads its shard in per-replica
+    batches and its replicas take consecutive batches, so one step sees the same images as one
+    device. keras.distribution (JAX) takes the global batches and splits them itself."""
     data = task.build_inputs(deterministic=deterministic)
     if task.config.ten_crop and getattr(data, "validation_images", None) is None:
         raise ValueError(
@@ -121,6 +134,7 @@ def _build_inputs(task: ImageClassificationTask, strategy, deterministic: bool) 
             f"trains on {task.config.recipe.dataset!r}. Allowed: recipes whose data come from `imagenet_datasets`.")
     if strategy.num_replicas_in_sync > 1:
         per_replica_batch(task.config.global_batch, strategy)  # ValueError if the global batch does not split
+    if strategy.num_replicas_in_sync > 1 and backends.is_tf_strategy(strategy):
 
         def train_fn(skip):
             def fn(ctx):
@@ -152,7 +166,7 @@ def _build_compiled_model(task, data, strategy, options, runtime: Runtime) -> ke
         optimizer.build(model.trainable_variables)
         if not compat.build_from_input_spec(model, data.train.element_spec):
             logging.warning("This Keras cannot build a model from its input spec (see compat.py); fit() builds it.")
-        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        if backends.is_tf_strategy(strategy) and strategy_kind(strategy) == "multi_worker":
             model.train_step = compat.vector_logs(model.train_step)
             model.test_step = compat.vector_logs(model.test_step)
     return model
@@ -293,14 +307,15 @@ def train(
     config, runtime = split_options(run, model_name, runtime, options)
     if model_dir and os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise ValueError(f"model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
-    chief = is_chief()
-    # the run's folder lock (taken now if the folder exists: a busy folder is refused at once) and
-    # the signal handlers, released on any exit
+    chief = backends.is_chief()
+    # the run's folder lock (taken now if the folder exists: a busy folder is refused at once), the
+    # signal handlers and the backend's distribution scope, released on any exit
     with contextlib.ExitStack() as cleanup:
         lock = cleanup.enter_context(ckpts.RunLock(model_dir if model_dir and chief else None))
+        backends.data_on_host()
         seed_process(config.seed, runtime.deterministic)
-        strategy = make_strategy(runtime.strategy, tpu=runtime.tpu) if isinstance(runtime.strategy, str) else runtime.strategy
-        options_ = resolve_options(strategy, runtime.jit_compile, runtime.precision)
+        strategy, options_ = _strategy_and_options(runtime)
+        cleanup.enter_context(backends.run_scope(strategy))
         task = ImageClassificationTask(config, data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs)
         inputs = _build_inputs(task, strategy, runtime.deterministic)
         model = _build_compiled_model(task, inputs.data, strategy, options_, runtime)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from keras_resnet_paper.training import NonFiniteLossError, train
+from keras_resnet_paper.training.checkpoints import NonFiniteStateError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELPER = os.path.join(HERE, "train_subprocess.py")
@@ -60,7 +61,9 @@ def test_short_offline_run_learns(tmp_path):
 
 
 def test_nan_loss_stops_the_run_at_its_step(tmp_path):
-    with pytest.raises(NonFiniteLossError, match=r"at step \d+") as info:
+    # lr 1e4 diverges within a few steps: the loss is seen NaN first, or the weights are, by the
+    # checkpoint of an evaluation, whichever comes first for these (unseeded) initial weights
+    with pytest.raises((NonFiniteLossError, NonFiniteStateError), match=r"at step \d+") as info:
         train("cifar10_offline", "resnet8", model_dir=str(tmp_path / "nan"), batch_size=32, iterations=30,
               lr=1e4, verbose=0, write_report=False)
     step = info.value.step
