@@ -30,6 +30,7 @@ from keras_resnet_paper.data.cifar_binary import (
 from keras_resnet_paper.data.digits import load_digits_32
 from keras_resnet_paper.data.tfds_prepare import prepared_builder
 from keras_resnet_paper.data.pipeline import base_seed, resolve_seed, shard_for, with_options
+from keras_resnet_paper.validation import check_bool, check_choice, check_finite_array, check_int, check_labels
 
 __all__ = ["CifarData", "cifar_datasets", "load_cifar_arrays", "pixel_mean", "holdout_split", "AUGMENT_MODES"]
 
@@ -122,16 +123,19 @@ def load_cifar_arrays(source: CifarSource, data_dir: str | None = None):
 
 
 def _checked(arrays):
-    """The four arrays as uint8 NHWC RGB images and int32 labels; ValueError if inconsistent."""
+    """The four arrays as NHWC RGB images and int32 labels; ValueError if inconsistent, if a float
+    image holds NaN/inf, or a label is negative or not an integer."""
     x_train, y_train, x_test, y_test = (np.asarray(a) for a in arrays)
     for name, x in (("x_train", x_train), ("x_test", x_test)):
         if x.ndim != 4 or x.shape[-1] not in (1, 3):
             raise ValueError(f"{name} must be NHWC with 1 or 3 channels; got shape {x.shape}.")
+        if not np.issubdtype(x.dtype, np.integer):  # float images: every value finite
+            check_finite_array(name, x)
     if x_train.shape[1:3] != x_test.shape[1:3]:
         raise ValueError(f"train and test image sizes differ: {x_train.shape[1:3]} vs {x_test.shape[1:3]}.")
     if x_train.shape[-1] == 1:
         x_train, x_test = np.repeat(x_train, 3, -1), np.repeat(x_test, 3, -1)
-    y_train, y_test = (np.asarray(y).reshape(-1).astype(np.int32) for y in (y_train, y_test))
+    y_train, y_test = (check_labels(name, np.asarray(y).reshape(-1)) for name, y in (("y_train", y_train), ("y_test", y_test)))
     if len(y_train) != len(x_train) or len(y_test) != len(x_test):
         raise ValueError(
             f"images and labels differ in length: {len(x_train)}/{len(y_train)} train, {len(x_test)}/{len(y_test)} test."
@@ -141,6 +145,9 @@ def _checked(arrays):
 
 def holdout_split(num_examples: int, holdout_size: int | None = None, seed: int = HOLDOUT_SEED):
     """Fixed (train_indices, validation_indices): 5000 held out of 50000 (Sec. 4.2), else 10%."""
+    check_int("num_examples", num_examples, minimum=2)
+    check_int("holdout_size", holdout_size, minimum=1, allow_none=True)
+    check_int("seed", seed, minimum=0)
     if holdout_size is None:
         holdout_size = CIFAR_HOLDOUT if num_examples == 50000 else max(1, num_examples // 10)
     if not 0 < holdout_size < num_examples:
@@ -173,10 +180,11 @@ def cifar_datasets(
     "device" (`CifarData.augmentation`, a `PadCropFlip` layer to put in front of the model; the
     train stream is then not augmented) or "none". `seed` fixes shuffling and augmentation.
     """
-    if augment not in AUGMENT_MODES:
-        raise ValueError(f"augment={augment!r} is not allowed; use one of {AUGMENT_MODES}.")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+    check_choice("augment", augment, AUGMENT_MODES)
+    check_int("batch_size", batch_size, minimum=1)
+    check_bool("holdout", holdout)
+    check_bool("deterministic", deterministic)
+    check_int("eval_batch_size", eval_batch_size, minimum=1, allow_none=True)
     seed = resolve_seed(seed)
     arrays, num_classes = _load(source, data_dir)
     x_train, y_train, x_test, y_test = _checked(arrays)

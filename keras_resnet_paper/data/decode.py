@@ -4,7 +4,18 @@ ImageNet holds CMYK JPEGs, PNGs named .jpg and grayscale images: everything deco
 RGB uint8 by content, not by file name. `decode_window` decodes only the crop window of a JPEG
 (`tf.image.extract_jpeg_shape` + `tf.image.decode_and_crop_jpeg`), the fast path of the training
 pipeline (docs/paper.md, 'ImageNet training (Sec. 3.4)'). `guarded_map` turns a corrupt file into an error
-that names it, or skips and counts it.
+that names it, or skips and counts it; a whole pass over the data without one readable image is
+an error, never an endless search.
+
+Formats: JPEG (RGB, CMYK, grayscale), PNG, GIF (first frame), BMP, and still WebP (lossy or
+lossless, its alpha channel dropped as PIL's ``convert("RGB")`` does) with TensorFlow versions
+whose decoder reads WebP (``tf.io.decode_webp`` exists; 2.21 does). An animated WebP, or any WebP
+where TensorFlow cannot read it, is an unreadable file (named, or skipped and counted).
+
+EXIF orientation is ignored: pixels are used in the order they are stored, as TensorFlow's
+decoders (and the ImageNet pipelines of the paper's era) read them. A photo whose camera stored
+it sideways with an EXIF "rotate" tag is trained on sideways; rotate such files on disk first
+(e.g. PIL's ``ImageOps.exif_transpose``) if that matters.
 """
 
 from __future__ import annotations
@@ -19,9 +30,41 @@ __all__ = ["decode_rgb", "decode_window", "guarded_map", "CorruptCounter"]
 Window = Callable[[tf.Tensor], tf.Tensor]
 
 
+_WEBP_HEADER = 21  # "RIFF", size, "WEBP", "VP8X", chunk size, flags byte (bit 1: animation)
+
+
+def _webp_kind(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(is a WebP file, is an animated WebP) from the first 21 bytes of `encoded`."""
+    head = tf.strings.substr(tf.strings.join([tf.strings.substr(encoded, 0, _WEBP_HEADER), "\0" * _WEBP_HEADER]),
+                             0, _WEBP_HEADER)
+    head = tf.io.decode_raw(head, tf.uint8)
+
+    def bytes_are(start: int, text: bytes) -> tf.Tensor:
+        return tf.reduce_all(tf.equal(head[start : start + len(text)], tf.constant(list(text), tf.uint8)))
+
+    is_webp = tf.logical_and(bytes_are(0, b"RIFF"), bytes_are(8, b"WEBP"))
+    animated = tf.logical_and(bytes_are(12, b"VP8X"), tf.bitwise.bitwise_and(head[20], 2) > 0)
+    return is_webp, tf.logical_and(is_webp, animated)
+
+
 def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
-    """Any JPEG (RGB, CMYK, grayscale), PNG, GIF (first frame) or BMP as uint8 [H, W, 3]."""
-    image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
+    """Any JPEG (RGB, CMYK, grayscale), PNG, GIF (first frame), BMP or still WebP as uint8 [H, W, 3].
+
+    A still WebP's alpha channel is dropped; an animated WebP is an InvalidArgumentError (as a
+    corrupt file). EXIF orientation is not applied (see the module docstring).
+    """
+    is_webp, animated = _webp_kind(encoded)
+
+    def webp():  # channels=3 refuses WebPs with alpha: decode as stored, keep RGB
+        readable = tf.debugging.Assert(tf.logical_not(animated), ["An animated WebP is not read."])
+        with tf.control_dependencies([readable]):
+            image = tf.io.decode_image(encoded, channels=0, dtype=tf.uint8, expand_animations=False)
+        return image[..., :3]
+
+    def other():
+        return tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
+
+    image = tf.cond(is_webp, webp, other)
     image.set_shape([None, None, 3])
     return image
 
@@ -79,6 +122,31 @@ class CorruptCounter:
 _END = "\x00end-of-stream"
 
 
+def _report_missing(names: tf.Tensor, missing: tf.Tensor, history: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(known names, how many are known, their report line) of the `missing` elements just before
+    an element whose ring of the last `history` names is `names`."""
+    known = tf.minimum(missing, history - 1)
+    names = names[history - 1 - known : history - 1]
+    report = tf.strings.reduce_join(names, separator=", ")
+    report = tf.cond(missing > known, lambda: tf.strings.join([report, " and earlier ones"]), lambda: report)
+    return names, known, report
+
+
+def _account(missing, names, known, report, skip_corrupt: bool, counter: CorruptCounter | None) -> tf.Tensor:
+    """Report (and count) the `missing` elements, or fail naming them without `skip_corrupt`."""
+    if not skip_corrupt:
+        return tf.debugging.Assert(missing == 0, ["Corrupt or unreadable image (or a label out of range):", report], summarize=1)
+
+    def count():
+        tf.print("Skipping corrupt or unreadable image(s):", report, output_stream=sys.stderr)
+        if counter is not None:
+            with tf.control_dependencies([counter.add(names, missing - known)]):
+                return tf.constant(0)
+        return tf.constant(0)
+
+    return tf.cond(missing > 0, count, lambda: tf.constant(0))
+
+
 def guarded_map(
     dataset: tf.data.Dataset,
     fn: Callable,
@@ -86,28 +154,34 @@ def guarded_map(
     skip_corrupt: bool,
     counter: CorruptCounter | None = None,
     history: int = 16,
+    repeat: bool = False,
 ) -> tf.data.Dataset:
     """Map `fn(number, *rest) -> tuple of tensors` over elements `(name, *rest)` in parallel.
 
     `number` is the element's position in the stream (0, 1, ...), e.g. for per-example seeds.
     An element whose `fn` fails (corrupt or unreadable file) raises InvalidArgumentError whose message
-    names it ("Corrupt or unreadable image: <name>"), or with `skip_corrupt` is dropped, counted in
-    `counter` (each time it is met) and reported on stderr with its name.
+    names it ("Corrupt or unreadable image (or a label out of range): <name>"), or with `skip_corrupt` is dropped, counted in
+    `counter` (each time it is met) and reported on stderr with its name. A whole pass over the
+    (finite) `dataset` without one element that `fn` could read is an InvalidArgumentError
+    ("No readable image ..."): never an endless search. `repeat`: the result repeats the finite
+    `dataset` forever (each pass checked so).
 
-    How: a sequential step numbers the elements and hands each the names of the last `history`
-    ones; the parallel map keeps its order and drops failures (`ignore_errors`); a second sequential
-    step sees the gap in the numbers and names what is missing. A finite stream gets an end marker so
-    a failure in its last element is caught too.
+    How: each pass ends with a marker; a sequential step numbers the elements and hands each the
+    names of the last `history` ones; the parallel map keeps its order and drops failures
+    (`ignore_errors`); a second sequential step sees the gap in the numbers, names what is missing,
+    and at each marker checks that the pass yielded something.
     """
     if history < 1:
         raise ValueError(f"history must be >= 1; got {history}.")
-    finite = bool(dataset.cardinality() != tf.data.INFINITE_CARDINALITY)
+    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("guarded_map needs a finite dataset (one pass); use repeat=True to repeat it.")
     rest_specs = dataset.element_spec[1:]
     out_specs = dataset.map(lambda name, *rest: tuple(fn(tf.constant(0, tf.int64), *rest))).element_spec  # traced only
     blanks = tuple(tf.zeros([d if d is not None else 0 for d in s.shape], s.dtype) for s in out_specs)
-    if finite:
-        marker = (tf.constant(_END), *(tf.zeros(s.shape, s.dtype) for s in rest_specs))
-        dataset = dataset.concatenate(tf.data.Dataset.from_tensors(marker))
+    marker = (tf.constant(_END), *(tf.zeros(s.shape, s.dtype) for s in rest_specs))
+    dataset = dataset.concatenate(tf.data.Dataset.from_tensors(marker))
+    if repeat:
+        dataset = dataset.repeat()
 
     def number_and_remember(state, element):
         number, ring = state
@@ -116,48 +190,39 @@ def guarded_map(
         return (number + 1, ring), (number, name, ring, tuple(rest))
 
     def apply(number, name, ring, rest):
-        if not finite:
-            return number, name, ring, tuple(fn(number, *rest))
         outputs = tf.cond(tf.equal(name, _END), lambda: blanks, lambda: tuple(fn(number, *rest)))
         return number, name, ring, tuple(outputs)
 
-    def check(expected, element):
+    def check(state, element):
+        expected, readable = state
         number, name, ring, outputs = element
         missing = tf.cast(number - expected, tf.int32)
-        known = tf.minimum(missing, history - 1)
-        names = ring[history - 1 - known : history - 1]
-        report = tf.strings.reduce_join(names, separator=", ")
-        report = tf.cond(missing > known, lambda: tf.strings.join([report, " and earlier ones"]), lambda: report)
-        if skip_corrupt:
-
-            def count():
-                tf.print("Skipping corrupt or unreadable image(s):", report, output_stream=sys.stderr)
-                if counter is not None:
-                    with tf.control_dependencies([counter.add(names, missing - known)]):
-                        return tf.constant(0)
-                return tf.constant(0)
-
-            done = tf.cond(missing > 0, count, lambda: tf.constant(0))
-        else:
-            done = tf.debugging.Assert(missing == 0, ["Corrupt or unreadable image:", report], summarize=1)
-        with tf.control_dependencies([done]):
+        names, known, report = _report_missing(ring, missing, history)
+        done = _account(missing, names, known, report, skip_corrupt, counter)
+        is_end = tf.equal(name, _END)
+        hopeless = tf.logical_and(is_end, tf.equal(readable, 0))
+        with tf.control_dependencies([done]):  # counted first, then refused
+            some = tf.debugging.Assert(
+                tf.logical_not(hopeless),
+                ["No readable image in a whole pass over the data: every file is corrupt or unreadable "
+                 "(the last ones:", report, ")"], summarize=1)
+        with tf.control_dependencies([some]):
             outputs = tuple(tf.identity(t) for t in outputs)
-        return number + 1, ((name, outputs) if finite else outputs)
+        readable = tf.where(is_end, tf.constant(0, tf.int64), readable + 1)
+        return (number + 1, readable), (name, outputs)
 
     start = (tf.constant(0, tf.int64), tf.fill([history], ""))
     mapped = (
         dataset.scan(start, number_and_remember)
         .map(apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .ignore_errors()
-        .scan(tf.constant(0, tf.int64), check)
+        .scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), check)
     )
-    if finite:
 
-        def not_marker(name, outputs):
-            return tf.not_equal(name, _END)
+    def not_marker(name, outputs):
+        return tf.not_equal(name, _END)
 
-        def outputs_only(name, outputs):
-            return outputs
+    def outputs_only(name, outputs):
+        return outputs
 
-        mapped = mapped.filter(not_marker).map(outputs_only)
-    return mapped
+    return mapped.filter(not_marker).map(outputs_only)

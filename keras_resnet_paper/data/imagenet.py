@@ -39,7 +39,8 @@ from keras_resnet_paper.data.augment import (
 from keras_resnet_paper.data.crops import center_crop, center_crop_window, resize_shorter_side
 from keras_resnet_paper.data.decode import CorruptCounter, decode_rgb, decode_window, guarded_map
 from keras_resnet_paper.data.pipeline import base_seed, resolve_seed, with_options
-from keras_resnet_paper.data.sources import make_source
+from keras_resnet_paper.data.sources import loader, make_source
+from keras_resnet_paper.validation import ArgumentTypeError, check_bool, check_choice, check_finite_array, check_int
 from keras_resnet_paper.weights.conventions import Preprocessing, as_preprocessing
 
 __all__ = ["ImageData", "imagenet_datasets", "mean_image", "IMAGENET_CHANNEL_MEAN", "TRAIN_AUGMENTATIONS"]
@@ -64,6 +65,7 @@ class ImageData:
     validation_images: tf.data.Dataset | None = None
     corrupt: CorruptCounter | None = None
     preprocessing: Preprocessing | None = None
+    excluded_files: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def test(self) -> tf.data.Dataset | None:
@@ -78,13 +80,15 @@ class ImageData:
 
     @property
     def skipped(self) -> int:
-        """Corrupt files skipped so far (always 0 unless skip_corrupt=True)."""
-        return 0 if self.corrupt is None else self.corrupt.count
+        """Files skipped so far (always 0 unless skip_corrupt=True): the entries the source left out
+        when listing (`excluded_files`, once each) plus the corrupt files met (each time met)."""
+        return len(self.excluded_files) + (0 if self.corrupt is None else self.corrupt.count)
 
     @property
     def skipped_files(self) -> dict[str, int]:
-        """{file name: times skipped} of the corrupt files met so far."""
-        return {} if self.corrupt is None else self.corrupt.files
+        """{file name: times skipped}: `excluded_files` once each, corrupt files each time met."""
+        corrupt = {} if self.corrupt is None else self.corrupt.files
+        return {**dict.fromkeys(self.excluded_files, 1), **corrupt}
 
 
 def add_per_channel(image: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
@@ -119,13 +123,21 @@ def mean_image(
     `max_images` in file order (None: all of them); corrupt files fail or, with `skip_corrupt`,
     are left out.
     """
-    source = make_source(source, data_dir=data_dir, label_offset=label_offset)
+    check_int("image_size", image_size, minimum=1)
+    check_int("eval_side", eval_side, minimum=image_size)
+    check_int("max_images", max_images, minimum=1, allow_none=True)
+    check_bool("skip_corrupt", skip_corrupt)
+    source = make_source(source, data_dir=data_dir, label_offset=label_offset, skip_corrupt=skip_corrupt)
     records = source.records("train", shuffle=False)
     if max_images is not None:
         records = records.take(max_images)
-    images = guarded_map(
-        records, lambda n, encoded, label: (_eval_crop(encoded, image_size, eval_side), label), skip_corrupt=skip_corrupt
-    )
+    load = loader(source)
+
+    def crop(number, payload, label):
+        encoded, label = load(payload, label)
+        return _eval_crop(encoded, image_size, eval_side), label
+
+    images = guarded_map(records, crop, skip_corrupt=skip_corrupt)
     total, count = tf.zeros([image_size, image_size, 3], tf.float64), 0
     for batch, _ in images.batch(64):
         total += tf.reduce_sum(tf.cast(batch, tf.float64), axis=0)
@@ -143,10 +155,34 @@ def _resolve_mean(mean, source, source_arg, image_size, eval_side, skip_corrupt)
             return IMAGENET_CHANNEL_MEAN.copy()
         pixel = mean_image(source, image_size=image_size, eval_side=eval_side, skip_corrupt=skip_corrupt)
         return pixel if mean == "pixel" else pixel.mean(axis=(0, 1)).astype(np.float32)
-    array = np.asarray(mean, np.float32)
+    array = check_finite_array("mean", mean)
     if array.shape not in ((3,), (image_size, image_size, 3)):
         raise ValueError(f"mean array must have shape (3,) or ({image_size}, {image_size}, 3); got {array.shape}.")
     return array
+
+
+def _check_options(*, batch_size, augment, lighting, deterministic, skip_corrupt, shuffle_buffer,
+                   eval_batch_size) -> None:
+    """`imagenet_datasets`' plain options, checked where they enter (see `validation`)."""
+    check_int("batch_size", batch_size, minimum=1)
+    check_choice("augment", augment, TRAIN_AUGMENTATIONS)
+    for flag, value in (("lighting", lighting), ("deterministic", deterministic), ("skip_corrupt", skip_corrupt)):
+        check_bool(flag, value)
+    check_int("shuffle_buffer", shuffle_buffer, minimum=1)
+    check_int("eval_batch_size", eval_batch_size, minimum=1, allow_none=True)
+
+
+def _check_scale_range(scale_range) -> tuple[int, int]:
+    """(min_side, max_side) of the scale augmentation: two positive ints, the smaller first."""
+    try:
+        low, high = scale_range
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(f"scale_range={scale_range!r} must be two ints (shorter side min, max), "
+                                f"e.g. {SCALE_RANGE}.") from None
+    low, high = check_int("scale_range[0]", low, minimum=1), check_int("scale_range[1]", high, minimum=1)
+    if low > high:
+        raise ValueError(f"scale_range={scale_range!r} must be ordered (min, max), e.g. {SCALE_RANGE}.")
+    return low, high
 
 
 def _release_convention(preprocessing, mean, image_size, eval_side):
@@ -206,23 +242,27 @@ def imagenet_datasets(
     "pixel" (`mean_image`) or an array. `preprocessing` instead: the convention of pretrained
     weights (see the module docstring); `image_size` and `eval_side` default to its crop size and
     resize side (else 224 and 256). A corrupt file stops iteration with an error naming it, or
-    with `skip_corrupt` is skipped and counted in `ImageData.skipped`.
+    with `skip_corrupt` is skipped and counted in `ImageData.skipped`; so is a folder entry that
+    is not an image of a class folder (`sources.FolderSource`). A pass over the data without one
+    readable image is an error. EXIF orientation is ignored (`decode`). `label_offset` applies to
+    TFRecord shards only; `num_classes` must agree with a folder's or tfds set's own.
     """
+    _check_options(batch_size=batch_size, augment=augment, lighting=lighting, deterministic=deterministic,
+                   skip_corrupt=skip_corrupt, shuffle_buffer=shuffle_buffer, eval_batch_size=eval_batch_size)
+    scale_range = _check_scale_range(scale_range)
     prep = None
     if preprocessing is not None:
         prep, image_size, eval_side = _release_convention(preprocessing, mean, image_size, eval_side)
-    image_size, eval_side = image_size or 224, eval_side or EVAL_SIDE
-    if augment not in TRAIN_AUGMENTATIONS:
-        raise ValueError(f"augment={augment!r} is not allowed; use one of {TRAIN_AUGMENTATIONS}.")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
-    if not (isinstance(image_size, int) and 0 < image_size <= min(scale_range[0], eval_side)):
+    image_size = check_int("image_size", image_size, minimum=1, allow_none=True) or 224
+    eval_side = check_int("eval_side", eval_side, minimum=1, allow_none=True) or EVAL_SIDE
+    if image_size > min(scale_range[0], eval_side):
         raise ValueError(
             f"image_size={image_size!r} must be a positive int no larger than scale_range[0]={scale_range[0]} "
             f"and eval_side={eval_side}."
         )
     seed = resolve_seed(seed)
-    src = make_source(source, data_dir=data_dir, manual_dir=manual_dir, label_offset=label_offset, num_classes=num_classes)
+    src = make_source(source, data_dir=data_dir, manual_dir=manual_dir, label_offset=label_offset,
+                      num_classes=num_classes, skip_corrupt=skip_corrupt)
     wanted = prep.rgb_mean() if prep is not None else ("channel" if mean is None else mean)
     mean_array = _resolve_mean(wanted, src, source, image_size, eval_side, skip_corrupt)
     finish = _convention_ops(prep)
@@ -240,7 +280,10 @@ def imagenet_datasets(
             return lambda shape: inception_crop_window(shape, crop_seed)
         return lambda shape: center_crop_window(shape, image_size, eval_side)
 
-    def train_example(index, encoded, label):
+    load = loader(src)
+
+    def train_example(index, payload, label):
+        encoded, label = load(payload, label)
         crop_seed, flip_seed, light_seed = split_seed(example_seed(stream_seed, index), 3)
         image = decode_window(encoded, window_for(crop_seed))
         offset = tf.zeros([3])
@@ -257,8 +300,8 @@ def imagenet_datasets(
         return tf.ensure_shape(finish(image), [image_size, image_size, 3]), label
 
     train = src.records("train", shuffle=True, seed=seed, input_context=input_context)
-    train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-    train = guarded_map(train, train_example, skip_corrupt=skip_corrupt, counter=counter)
+    train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    train = guarded_map(train, train_example, skip_corrupt=skip_corrupt, counter=counter, repeat=True)
     train = train.batch(per_replica, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE)
     train = train.prefetch(tf.data.AUTOTUNE)
 
@@ -266,7 +309,8 @@ def imagenet_datasets(
     if src.has_validation:
         eval_batch = eval_batch_size or per_replica
 
-        def eval_example(number, encoded, label):
+        def eval_example(number, payload, label):
+            encoded, label = load(payload, label)
             crop = _eval_crop(encoded, image_size, eval_side)
             image = add_per_channel(crop, -mean_t) if per_channel_mean else crop - mean_t
             image = tf.ensure_shape(finish(image), [image_size, image_size, 3])
@@ -275,7 +319,12 @@ def imagenet_datasets(
         records = src.records("validation", shuffle=False, input_context=input_context)
         validation = guarded_map(records, eval_example, skip_corrupt=skip_corrupt, counter=counter)
         validation = with_options(validation.batch(eval_batch).prefetch(tf.data.AUTOTUNE), deterministic=True)
-        validation_images = guarded_map(records, lambda n, e, l: (decode_rgb(e), l), skip_corrupt=skip_corrupt, counter=counter)
+
+        def full_image(number, payload, label):
+            encoded, label = load(payload, label)
+            return decode_rgb(encoded), label
+
+        validation_images = guarded_map(records, full_image, skip_corrupt=skip_corrupt, counter=counter)
         validation_images = with_options(validation_images, deterministic=True)
 
     return ImageData(
@@ -287,4 +336,5 @@ def imagenet_datasets(
         validation_images=validation_images,
         corrupt=counter,
         preprocessing=prep,
+        excluded_files=dict(getattr(src, "excluded", {})),
     )

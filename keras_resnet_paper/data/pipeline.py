@@ -5,16 +5,18 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from keras_resnet_paper.validation import check_seed
+
 __all__ = ["resolve_seed", "base_seed", "shard_for", "with_options"]
 
 
 def resolve_seed(seed: int | None) -> int:
-    """`seed`, or a fresh one from the OS when None (so a None-seeded run is still self-consistent)."""
+    """`seed` (an int in [0, 2**63 - 1], TensorFlow's int64 seeds), or a fresh one from the OS when
+    None (so a None-seeded run is still self-consistent)."""
+    seed = check_seed("seed", seed)
     if seed is None:
         return int(np.random.default_rng().integers(0, 2**31 - 1))
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an int or None; got {seed!r}.")
-    return int(seed)
+    return seed
 
 
 def base_seed(seed: int, input_context: tf.distribute.InputContext | None) -> tf.Tensor:

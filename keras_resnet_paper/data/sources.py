@@ -1,8 +1,10 @@
 """Where ImageNet-style images come from: tensorflow-datasets, TFRecord shards, or a folder.
 
-Every source yields encoded (undecoded) examples `(name, encoded_bytes, int32 label)`, so the
-pipeline decodes only the crop window. `name` identifies the example in errors: the file path,
-"<shard>#<record>" for TFRecords, the tfds id for tensorflow-datasets.
+Every source yields records `(name, payload, int32 label)` that cannot fail, and `load(payload,
+label) -> (encoded_bytes, label)` does what can (reading a file, parsing a tf.Example, checking its
+label), inside the pipeline's guard (`decode.guarded_map`), so a failure names the example or is
+skipped and counted, never dropped unseen; the pipeline decodes only the crop window. `name`
+identifies the example in errors: the file path, "<shard>#<record>" for TFRecords, the tfds id.
 
 - `TfdsSource("imagenet2012" | "imagenette" | any image-classification name)`; ImageNet needs
   its manual directory (`manual_dir`) the first time.
@@ -15,15 +17,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from typing import Sequence
 
 import tensorflow as tf
 
 from keras_resnet_paper.data.tfds_prepare import prepared_builder
+from keras_resnet_paper.validation import check_bool, check_int
 
-__all__ = ["TfdsSource", "TFRecordSource", "FolderSource", "make_source", "IMAGE_EXTENSIONS"]
+__all__ = ["TfdsSource", "TFRecordSource", "FolderSource", "make_source", "loader", "IMAGE_EXTENSIONS", "DataWarning"]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 _AUTOTUNE = tf.data.AUTOTUNE
 _TFDS_HINT = ("pass --data_dir (data_dir=) a folder where it is already prepared, or the images as TFRecord "
               "shards or a folder of class subfolders (--dataset PATH)")
@@ -75,6 +79,10 @@ class TfdsSource:
     def has_validation(self) -> bool:
         return self._validation_split is not None
 
+    def load(self, encoded: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The record as it is: tfds yields the encoded image and its label."""
+        return encoded, label
+
     def size(self, split: str) -> int:
         split_name = self._train_split if split == "train" else self._validation_split
         try:
@@ -114,6 +122,8 @@ class TFRecordSource:
     num_classes: int | None = None
 
     def __post_init__(self):
+        check_int("label_offset", self.label_offset)
+        check_int("num_classes", self.num_classes, minimum=1, allow_none=True)
         path = os.path.expanduser(self.pattern)
         if tf.io.gfile.isdir(path):
             path = os.path.join(path, "{split}-*")
@@ -128,6 +138,11 @@ class TFRecordSource:
             self._files[split] = files
         if self.num_classes is None:
             labels = self._labels("train")
+            smallest = int(labels.reduce(tf.constant(2**31 - 1), tf.minimum).numpy())
+            if smallest < 0:
+                raise ValueError(f"TFRecord pattern {self._patterns['train']!r}: label {smallest} after "
+                                 f"label_offset={self.label_offset} is negative; labels are class indices 0..n-1 "
+                                 "(ImageNet's 1-based shards need label_offset=-1, 0-based ones 0).")
             self.num_classes = int(labels.reduce(tf.constant(-1), tf.maximum).numpy()) + 1
         self._sizes = {}
 
@@ -165,30 +180,78 @@ class TFRecordSource:
         dataset = self._raw(files, shuffle=shuffle, seed=seed)
         if shard_records:
             dataset = _shard_records(dataset, input_context)
+        return dataset.map(lambda name, record: (name, record, tf.constant(-1)))
+
+    def load(self, record: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(encoded image, label + label_offset) of a serialized tf.Example; an error if the label
+        is outside 0..num_classes-1."""
         spec = {
             "image/encoded": tf.io.FixedLenFeature([], tf.string),
             "image/class/label": tf.io.FixedLenFeature([], tf.int64),
         }
-        offset = self.label_offset
+        ex = tf.io.parse_single_example(record, spec)
+        label = tf.cast(ex["image/class/label"], tf.int32) + self.label_offset
+        in_range = tf.debugging.Assert(tf.logical_and(label >= 0, label < self.num_classes),
+                                       ["Label out of range 0..num_classes-1 (check label_offset, num_classes):",
+                                        label], summarize=3)
+        with tf.control_dependencies([in_range]):
+            return ex["image/encoded"], tf.identity(label)
 
-        def parse(name, record):
-            ex = tf.io.parse_single_example(record, spec)
-            return name, ex["image/encoded"], tf.cast(ex["image/class/label"], tf.int32) + offset
 
-        return dataset.map(parse, num_parallel_calls=_AUTOTUNE)
+class DataWarning(UserWarning):
+    """Something in a data set that is used, but not as a user may expect (skipped files, empty classes)."""
+
+
+def _scan(folder: str) -> list[tuple[str, str]]:
+    """(path, kind) of every entry of `folder`, sorted; kind "file", "folder", "dangling" (a symbolic
+    link to nothing) or "other" (not a regular file). Local folders are scanned with one stat per
+    symbolic link only; other file systems (gs://, ...) through tf.io.gfile."""
+    if "://" in folder:
+        out = []
+        for name in sorted(tf.io.gfile.listdir(folder)):
+            path = os.path.join(folder, name.rstrip("/"))
+            out.append((path, "folder" if tf.io.gfile.isdir(path) else "file"))
+        return out
+    entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    return [(e.path, "folder" if e.is_dir() else "file" if e.is_file() else "dangling" if e.is_symlink() and
+             not os.path.exists(e.path) else "other") for e in entries]
+
+
+_REASONS = {
+    "folder": "a folder inside a class folder (class folders are flat)",
+    "dangling": "a dangling symbolic link",
+    "other": "not a regular file",
+    "name": f"not an image file name ({', '.join(IMAGE_EXTENSIONS)})",
+    "loose": "outside the class folders",
+}
+
+
+def _excluded_summary(excluded: dict[str, str], limit: int = 8) -> str:
+    shown = [f"{path} ({reason})" for path, reason in list(excluded.items())[:limit]]
+    more = len(excluded) - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 @dataclasses.dataclass
 class FolderSource:
-    """A folder of class subfolders of image files (labels: sorted subfolder names).
+    """A folder of class subfolders of image files (labels: sorted subfolder names of train/).
 
     If `root` has "train" and "val" (or "validation") subfolders, each holds the class subfolders of
     its split; otherwise every file is training data and there is no validation set.
+
+    Nothing is left out silently: every entry that is not an image file of a class folder (another
+    extension, a dangling symbolic link, a nested folder, a file beside the class folders) is an
+    error naming it, or with `skip_corrupt` a `DataWarning` and an entry of `excluded` ({path:
+    reason}). A class folder of val/ that train/ lacks is an error naming the class; a train/ class
+    folder with no image keeps its label (labels stay the sorted folder names) and is named in a
+    `DataWarning` and in `empty_classes`.
     """
 
     root: str
+    skip_corrupt: bool = False
 
     def __post_init__(self):
+        check_bool("skip_corrupt", self.skip_corrupt)
         root = os.path.expanduser(self.root)
         if not tf.io.gfile.isdir(root):
             raise ValueError(f"image folder {root!r} does not exist.")
@@ -198,31 +261,70 @@ class FolderSource:
             split_dirs["validation"] = os.path.join(root, val)
         else:
             split_dirs = {"train": root}
-        self.class_names = sorted(
-            d.rstrip("/") for d in tf.io.gfile.listdir(split_dirs["train"]) if tf.io.gfile.isdir(os.path.join(split_dirs["train"], d))
-        )
+        self.excluded: dict[str, str] = {}
+        scans = {split: _scan(folder) for split, folder in split_dirs.items()}
+        self.class_names = [os.path.basename(p) for p, kind in scans["train"] if kind == "folder"]
         if not self.class_names:
             raise ValueError(f"image folder {split_dirs['train']!r} has no class subfolders.")
         self.num_classes = len(self.class_names)
-        self._files = {split: self._list(folder) for split, folder in split_dirs.items()}
+        self._check_classes(split_dirs, scans)
+        self._files = {split: self._list(folder, scans[split]) for split, folder in split_dirs.items()}
+        self._report(split_dirs["train"])
 
-    @property
-    def has_validation(self) -> bool:
-        return "validation" in self._files
+    def _check_classes(self, split_dirs: dict[str, str], scans: dict) -> None:
+        """A validation class must be a training class: labels come from train/'s folder names."""
+        if "validation" not in scans:
+            return
+        extra = [os.path.basename(p) for p, kind in scans["validation"] if kind == "folder"
+                 and os.path.basename(p) not in self.class_names]
+        if extra:
+            raise ValueError(
+                f"{split_dirs['validation']!r} has class folder(s) that {split_dirs['train']!r} lacks: "
+                f"{', '.join(extra)}; labels are train/'s sorted class folders, so every validation "
+                "class needs a training folder (add it, or remove the validation folder)."
+            )
 
-    def _list(self, folder: str) -> tuple[list[str], list[int]]:
+    def _list(self, folder: str, entries: list[tuple[str, str]]) -> tuple[list[str], list[int]]:
         paths, labels = [], []
+        for path, kind in entries:
+            if kind != "folder":
+                self.excluded[path] = _REASONS["loose"] if kind == "file" else _REASONS[kind]
         for label, name in enumerate(self.class_names):
             class_dir = os.path.join(folder, name)
             if not tf.io.gfile.isdir(class_dir):
                 continue
-            for file in sorted(tf.io.gfile.listdir(class_dir)):
-                if file.lower().endswith(IMAGE_EXTENSIONS):
-                    paths.append(os.path.join(class_dir, file))
+            for path, kind in _scan(class_dir):
+                if kind == "file" and path.lower().endswith(IMAGE_EXTENSIONS):
+                    paths.append(path)
                     labels.append(label)
+                else:
+                    self.excluded[path] = _REASONS["name" if kind == "file" else kind]
         if not paths:
             raise ValueError(f"image folder {folder!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}).")
         return paths, labels
+
+    def _report(self, train_dir: str) -> None:
+        """The excluded files (an error without skip_corrupt) and the empty training classes."""
+        if self.excluded and not self.skip_corrupt:
+            raise ValueError(
+                f"image folder {self.root!r}: {len(self.excluded)} entr{'y is' if len(self.excluded) == 1 else 'ies are'} "
+                f"not readable images of a class folder: {_excluded_summary(self.excluded)}; remove or fix "
+                "them, or pass skip_corrupt=True to skip them (counted in ImageData.skipped)."
+            )
+        if self.excluded:
+            warnings.warn(f"image folder {self.root!r}: skipping {len(self.excluded)} entr"
+                          f"{'y' if len(self.excluded) == 1 else 'ies'}: {_excluded_summary(self.excluded)}.",
+                          DataWarning, stacklevel=4)
+        present = set(self._files["train"][1])
+        self.empty_classes = tuple(n for i, n in enumerate(self.class_names) if i not in present)
+        if self.empty_classes:
+            labels = ", ".join(f"{self.class_names.index(n)} ({n!r})" for n in self.empty_classes)
+            warnings.warn(f"image folder {train_dir!r}: class folder(s) without an image keep their label "
+                          f"(labels are the sorted folder names): {labels}.", DataWarning, stacklevel=4)
+
+    @property
+    def has_validation(self) -> bool:
+        return "validation" in self._files
 
     def size(self, split: str) -> int:
         return len(self._files[split][0])
@@ -234,12 +336,39 @@ class FolderSource:
             dataset = _shard_records(dataset, input_context)
         if shuffle:
             dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-        return dataset.map(lambda path, label: (path, tf.io.read_file(path), label), num_parallel_calls=_AUTOTUNE)
+        return dataset.map(lambda path, label: (path, path, label))
+
+    def load(self, path: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(the file's bytes, label): read where a failure is caught and names the file."""
+        return tf.io.read_file(path), label
+
+
+def loader(source):
+    """`source.load`, or the identity for a source object without one (records already hold the
+    encoded image and its label)."""
+    return getattr(source, "load", lambda encoded, label: (encoded, label))
+
+
+def _check_label_options(source, where: str, label_offset: int, num_classes: int | None):
+    """A folder or tfds set names its own classes: label_offset and num_classes may only agree."""
+    if label_offset != 0:
+        raise ValueError(f"label_offset={label_offset!r} applies to TFRecord shards (1-based ImageNet labels: "
+                         f"-1), not to {where}, whose labels are 0..n-1 already.")
+    if num_classes is not None and num_classes != source.num_classes:
+        raise ValueError(f"num_classes={num_classes!r} contradicts the {source.num_classes} classes of {where}.")
+    return source
 
 
 def make_source(source, *, data_dir: str | None = None, manual_dir: str | None = None, label_offset: int = 0,
-                num_classes: int | None = None):
-    """A source object from a tfds name, a TFRecord pattern/directory, or an image folder."""
+                num_classes: int | None = None, skip_corrupt: bool = False):
+    """A source object from a tfds name, a TFRecord pattern/directory, or an image folder.
+
+    `label_offset` (TFRecord shards only) is added to every label; `num_classes` is the number of
+    classes of TFRecord shards (else one more than the largest label), and must agree with a
+    folder's or tfds set's own. `skip_corrupt` lets a folder skip entries that are not images.
+    """
+    label_offset = check_int("label_offset", label_offset)
+    num_classes = check_int("num_classes", num_classes, minimum=1, allow_none=True)
     if not isinstance(source, str) or not source:
         if hasattr(source, "records") and hasattr(source, "size"):
             return source
@@ -250,7 +379,9 @@ def make_source(source, *, data_dir: str | None = None, manual_dir: str | None =
     ):
         return TFRecordSource(path, label_offset=label_offset, num_classes=num_classes)
     if tf.io.gfile.isdir(path):
-        return FolderSource(path)
+        folder = FolderSource(path, skip_corrupt=skip_corrupt)
+        return _check_label_options(folder, f"image folder {source!r}", label_offset, num_classes)
     if os.sep in source or source.startswith("."):
         raise ValueError(f"source={source!r} is neither an existing folder nor a TFRecord pattern.")
-    return TfdsSource(source, data_dir=data_dir, manual_dir=manual_dir)
+    tfds_source = TfdsSource(source, data_dir=data_dir, manual_dir=manual_dir)
+    return _check_label_options(tfds_source, f"tfds set {source!r}", label_offset, num_classes)

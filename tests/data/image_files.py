@@ -16,7 +16,8 @@ def photo(seed: int, height: int = 60, width: int = 80) -> np.ndarray:
 
 
 def encode(array: np.ndarray, kind: str) -> bytes:
-    """Encode as "jpeg", "png", "cmyk" (CMYK JPEG), "gray" (grayscale JPEG) or "corrupt"."""
+    """Encode as "jpeg", "png", "cmyk" (CMYK JPEG), "gray" (grayscale JPEG), "webp", "webp_alpha",
+    "webp_animated", "exif_rotated" (JPEG, EXIF orientation 6) or "corrupt"."""
     buffer = io.BytesIO()
     image = Image.fromarray(array)
     if kind == "jpeg":
@@ -27,6 +28,19 @@ def encode(array: np.ndarray, kind: str) -> bytes:
         image.convert("CMYK").save(buffer, "JPEG", quality=95)
     elif kind == "gray":
         image.convert("L").save(buffer, "JPEG", quality=95)
+    elif kind == "webp":
+        image.save(buffer, "WEBP", quality=90)
+    elif kind == "webp_alpha":  # lossless, with a varying alpha channel (dropped on decoding)
+        alpha = Image.fromarray(((np.arange(array.shape[1]) * 7) % 256).astype(np.uint8)[None].repeat(array.shape[0], 0))
+        rgba = image.convert("RGBA")
+        rgba.putalpha(alpha)
+        rgba.save(buffer, "WEBP", lossless=True)
+    elif kind == "webp_animated":
+        image.save(buffer, "WEBP", save_all=True, append_images=[Image.fromarray(255 - array)], lossless=True)
+    elif kind == "exif_rotated":  # a JPEG whose EXIF says "rotate 90 degrees clockwise to display"
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        image.save(buffer, "JPEG", quality=95, exif=exif.tobytes())
     elif kind == "corrupt":
         image.save(buffer, "JPEG")
         return buffer.getvalue()[:200] + b"\x00garbage" * 10
@@ -36,6 +50,14 @@ def encode(array: np.ndarray, kind: str) -> bytes:
 
 
 KINDS = ("jpeg", "png", "cmyk", "gray")
+
+
+def write(path: str, data: bytes) -> str:
+    """Write `data` to `path` (folders made); returns the path."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
 
 
 def make_folder(root: str, classes: int = 2, per_class: int = 4, corrupt: bool = False, size=(60, 80)) -> dict:
