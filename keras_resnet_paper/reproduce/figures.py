@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Mapping, Sequence
 
+from keras_resnet_paper.atomic_files import replacing
 from keras_resnet_paper.reproduce.results import NetSummary
 
 __all__ = ["plot_error_panels", "plot_responses"]
@@ -65,11 +66,9 @@ def plot_error_panels(panels: Sequence[tuple[str, Sequence[str]]], summaries: Ma
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.png"  # shards finishing together each write a whole figure
-    fig.savefig(tmp)
+    with replacing(path, suffix=".png") as tmp:  # shards finishing together each write a whole figure
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

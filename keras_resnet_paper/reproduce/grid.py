@@ -15,6 +15,7 @@ import os
 import re
 from typing import Callable, Sequence
 
+from keras_resnet_paper.atomic_files import atomic_write_text
 from keras_resnet_paper.reproduce.experiments import Experiment, Net
 
 __all__ = ["Run", "GridSettings", "plan_runs", "run_state", "parse_shard", "shard_runs", "check_settings",
@@ -115,8 +116,4 @@ def check_settings(grid_dir: str, settings: GridSettings) -> None:
                     "use another --grid_dir, or the same settings to resume it."
                 )
         return
-    os.makedirs(grid_dir, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(settings.to_dict(), f, indent=1)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(settings.to_dict(), indent=1))

@@ -13,6 +13,7 @@ import datetime
 import os
 from typing import Callable, Sequence
 
+from keras_resnet_paper.atomic_files import atomic_write_text
 from keras_resnet_paper.reproduce import figures
 from keras_resnet_paper.reproduce.effects import SHOWS, judge
 from keras_resnet_paper.reproduce.experiments import Experiment
@@ -195,10 +196,6 @@ def make_report(experiment: Experiment, runs: Sequence[Run], settings: GridSetti
 
 def write_report(inputs: ReportInputs, out_dir: str) -> str:
     """Write `out_dir/report.md`; return its path."""
-    os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "report.md")
-    tmp = f"{path}.{os.getpid()}.tmp"  # shards finishing together each write a whole report
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(render_report(inputs))
-    os.replace(tmp, path)
+    atomic_write_text(path, render_report(inputs))  # shards finishing together each write a whole report
     return path

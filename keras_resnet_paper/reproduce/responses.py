@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 
+from keras_resnet_paper.atomic_files import atomic_write_text
 from keras_resnet_paper.reproduce.grid import Run
 from keras_resnet_paper.reproduce.results import RESPONSES_FILE
 
@@ -70,8 +71,5 @@ def compute_responses(run: Run, *, data_dir: str | None = None, batch_size: int 
     responses = layer_responses(model, cifar.test)
     record = {"dataset": dataset, "weights_mtime": os.path.getmtime(os.path.join(run.directory, _WEIGHTS)),
               "responses": responses}
-    tmp = os.path.join(run.directory, f"{RESPONSES_FILE}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(record, f, indent=1)
-    os.replace(tmp, os.path.join(run.directory, RESPONSES_FILE))
+    atomic_write_text(os.path.join(run.directory, RESPONSES_FILE), json.dumps(record, indent=1))
     return responses

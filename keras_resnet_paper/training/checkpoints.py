@@ -37,6 +37,8 @@ import keras
 import numpy as np
 from absl import logging
 
+from keras_resnet_paper.atomic_files import atomic_write_text
+
 __all__ = [
     "POINTER", "WEIGHTS", "STATE", "CheckpointWriteError", "NonFiniteStateError", "RunFolderBusyError",
     "atomic_write_text", "checkpoint_steps", "set_aside_checkpoint", "verify_checkpoint", "usable_checkpoints", "write_checkpoint",
@@ -69,23 +71,6 @@ class NonFiniteStateError(RuntimeError):
 
 class RunFolderBusyError(RuntimeError):
     """Another process is training in this model folder."""
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write `text` to `path` through a temporary file and os.replace (atomic on POSIX)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def _sha256(path: str) -> str:

@@ -19,6 +19,8 @@ from typing import Mapping, Sequence
 
 from absl import logging
 
+from keras_resnet_paper.atomic_files import atomic_write_text, replacing
+
 __all__ = ["load_run", "plot_error_curves", "write_report", "find_sibling_runs"]
 
 
@@ -115,7 +117,8 @@ def plot_error_curves(runs: Sequence[Mapping], path: str, title: str | None = No
     ax.set_title(title or "training (dashed) and test (bold) error")
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path)
+    with replacing(path, suffix=".png") as tmp:
+        fig.savefig(tmp)
     return path
 
 
@@ -142,8 +145,6 @@ def write_report(result, label: str | None = None) -> dict:
     title = f"{report['recipe']} ({report['dataset']}): training (dashed) and test (bold) error"
     report["plot"] = plot_error_curves(runs, os.path.join(run_dir, "error_curves.png"), title=title)
     report["overlaid_runs"] = [r["dir"] for r in runs]
-    with open(os.path.join(run_dir, "report.json"), "w") as f:
-        json.dump(report, f, indent=1)
     md = (
         f"# {report['model']} — {report['recipe']} ({report['dataset']})\n\n"
         f"| iterations | top-1 error | top-5 error | wall time |\n|---|---|---|---|\n"
@@ -154,8 +155,9 @@ def write_report(result, label: str | None = None) -> dict:
         md += (f"10-crop (Sec. 3.4): top-1 error {100 * report['ten_crop_top1_error']:.2f}%, "
                f"top-5 error {100 * report['ten_crop_top5_error']:.2f}%\n\n")
     md += "![error curves](error_curves.png)\n"
-    with open(os.path.join(run_dir, "report.md"), "w") as f:
-        f.write(md)
+    atomic_write_text(os.path.join(run_dir, "report.md"), md)
+    # last: report.json marks a finished run (a grid never trains it again), so it comes after the rest
+    atomic_write_text(os.path.join(run_dir, "report.json"), json.dumps(report, indent=1))
     return report
 
 
