@@ -2,18 +2,21 @@
 
 Every loader first matches the whole file against the model and collects (variable, value) pairs;
 only then are they assigned, and a failure half-way restores the previous values. A mismatch is
-reported as one `WeightsMismatchError` naming the first mismatching layer in model order.
+reported as one `WeightsMismatchError` naming the first mismatching layer in model order. Every
+reader passes its values through `refuse_non_finite` before anything is assigned: a file with a
+NaN or an infinity (a diverged run's save, a corrupted copy) is a `WeightsFileError` naming the
+tensors, never a model that silently predicts NaN.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
-from keras_resnet_paper.weights.errors import WeightsMismatchError
+from keras_resnet_paper.weights.errors import WeightsFileError, WeightsMismatchError
 
-__all__ = ["assign_all", "mismatch_error"]
+__all__ = ["assign_all", "mismatch_error", "refuse_non_finite"]
 
 
 def mismatch_error(source: str, model, problems: list[tuple[str, str]]) -> WeightsMismatchError:
@@ -31,8 +34,28 @@ def mismatch_error(source: str, model, problems: list[tuple[str, str]]) -> Weigh
     )
 
 
-def assign_all(assignments: list[tuple[Any, np.ndarray]]) -> None:
-    """Assign (variable, value) pairs; restores the previous values if any assignment fails."""
+def refuse_non_finite(source: str, named_values: Iterable[tuple[str, Any]]) -> None:
+    """`WeightsFileError` if a floating value of [(tensor name, array)] is NaN or infinite; the
+    message names every such tensor (the first ten) and how many of its values are bad."""
+    bad = []
+    for name, value in named_values:
+        array = np.asarray(value)
+        if np.issubdtype(array.dtype, np.inexact):
+            count = int(array.size - np.count_nonzero(np.isfinite(array)))
+            if count:
+                bad.append(f"{name} ({count} of {array.size} values)")
+    if bad:
+        more = f" and {len(bad) - 10} more tensors" if len(bad) > 10 else ""
+        raise WeightsFileError(
+            f"Weights {source!r} hold non-finite values (NaN or inf) in {', '.join(bad[:10])}{more}. "
+            "Nothing was loaded (a diverged run's weights, or a damaged file)."
+        )
+
+
+def assign_all(assignments: list[tuple[Any, np.ndarray]], source: str) -> None:
+    """Assign (variable, value) pairs from `source` (named in errors): refused if a value is not
+    finite; restores the previous values if any assignment fails."""
+    refuse_non_finite(source, [(var.path, value) for var, value in assignments])
     backup = [(var, np.array(var.numpy())) for var, _ in assignments]
     try:
         for var, value in assignments:

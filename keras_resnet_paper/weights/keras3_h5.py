@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from keras_resnet_paper.compat import to_snake_case
-from keras_resnet_paper.weights.assign import mismatch_error
+from keras_resnet_paper.weights.assign import mismatch_error, refuse_non_finite
 from keras_resnet_paper.weights.errors import WeightsFileError, WeightsMismatchError
 
 __all__ = ["keras3_layout", "keras3_file_layout", "load_keras3_weights"]
@@ -24,8 +24,9 @@ def _snake(name: str) -> str:
     return to_snake_case(name)
 
 
-def keras3_layout(model, prefix: str = "layers") -> list[tuple[str, str, list[tuple]]]:
-    """(h5 group, layer name, variable shapes) of every layer, as Keras 3 `save_weights` writes."""
+def keras3_layout(model, prefix: str = "layers") -> list[tuple[str, str, list[tuple], list[str]]]:
+    """(h5 group, layer name, variable shapes, variable paths) of every layer, as Keras 3
+    `save_weights` writes."""
     out, used = [], {}
     for layer in model.layers:
         key = _snake(layer.__class__.__name__)
@@ -38,7 +39,8 @@ def keras3_layout(model, prefix: str = "layers") -> list[tuple[str, str, list[tu
         if isinstance(layer, keras.Model) and hasattr(layer, "layers"):
             out.extend(keras3_layout(layer, f"{path}/layers"))
         else:
-            out.append((f"{path}/vars", layer.name, [tuple(v.shape) for v in layer.variables]))
+            out.append((f"{path}/vars", layer.name, [tuple(v.shape) for v in layer.variables],
+                        [v.path for v in layer.variables]))
     return out
 
 
@@ -64,7 +66,7 @@ def load_keras3_weights(model, path: str) -> None:
     expected = keras3_layout(model)
     found = keras3_file_layout(path)
     problems = []
-    for group, layer_name, shapes in expected:
+    for group, layer_name, shapes, _ in expected:
         got = found.pop(group, None)
         if got is None:
             if shapes:
@@ -76,6 +78,9 @@ def load_keras3_weights(model, path: str) -> None:
             problems.append((group, "is in the file but not in the model"))
     if problems:
         raise mismatch_error(os.fspath(path), model, problems)
+    with h5py.File(path, "r") as f:  # the values, checked before Keras reads them
+        refuse_non_finite(os.fspath(path), ((name, f[group][str(i)][()]) for group, _, _, names in expected
+                                            if group in f for i, name in enumerate(names)))
     backup = [(v, np.array(v.numpy())) for v in model.weights]
     try:
         model.load_weights(path)

@@ -133,4 +133,4 @@ def load_keras_applications_h5(model, path: str) -> None:
     """Load a keras.applications-layout HDF5 file onto `model` by layer name (all or nothing)."""
     order, arrays = read_keras_applications_h5(path)
     order = _without_head(model, order, arrays)
-    assign_all(match_by_name(model, order, arrays, source=os.fspath(path)))
+    assign_all(match_by_name(model, order, arrays, source=os.fspath(path)), os.fspath(path))

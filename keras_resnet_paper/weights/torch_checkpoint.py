@@ -284,7 +284,8 @@ def load_torchvision_weights(model, source, source_layout: str | None = None):
     `source_layout`: "torchvision" (stride on the 3x3) or "caffe"; None: what a file records,
     else "torchvision".
     """
-    assign_all(convert_torchvision(model, source, source_layout))
+    where = "a state dict" if isinstance(source, Mapping) else os.fspath(source)
+    assign_all(convert_torchvision(model, source, source_layout), where)
     return model
 
 

@@ -43,6 +43,6 @@ def test_keras3_layout_prediction_matches_keras(tmp_path):
     model = models.imagenet_resnet(18, input_shape=(SIZE, SIZE, 3), nested=True)
     path = str(tmp_path / "r18.weights.h5")
     model.save_weights(path)
-    expected = {g: s for g, _, s in keras3_layout(model) if s}
+    expected = {g: s for g, _, s, _ in keras3_layout(model) if s}
     found = {g: s for g, s in keras3_file_layout(path).items() if s}
     assert expected == found
