@@ -13,6 +13,8 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from keras_resnet_paper.validation import check_int
+
 __all__ = ["TEST_SCALES", "shorter_side_size", "resize_shorter_side", "center_crop", "center_crop_window", "ten_crop", "multi_scale"]
 
 TEST_SCALES = (224, 256, 384, 480, 640)  # Sec. 3.4, multi-scale fully-convolutional testing
@@ -21,8 +23,7 @@ TEST_SCALES = (224, 256, 384, 480, 640)  # Sec. 3.4, multi-scale fully-convoluti
 def _check_size(name: str, value) -> None:
     if tf.is_tensor(value):  # checked by the resize op itself
         return
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}.")
+    check_int(name, value, minimum=1)
 
 
 def shorter_side_size(shape, side: int) -> tf.Tensor:
@@ -71,6 +72,7 @@ def ten_crop(image: tf.Tensor, crop_size: int = 224, resize_side: int | None = 2
     """
     _check_size("crop_size", crop_size)
     if resize_side is not None:
+        _check_size("resize_side", resize_side)
         if resize_side < crop_size:
             raise ValueError(f"resize_side={resize_side} must be >= crop_size={crop_size}.")
         image = resize_shorter_side(image, resize_side)
@@ -85,6 +87,6 @@ def ten_crop(image: tf.Tensor, crop_size: int = 224, resize_side: int | None = 2
 
 def multi_scale(image: tf.Tensor, scales: Sequence[int] = TEST_SCALES) -> tuple[tf.Tensor, ...]:
     """The image resized to each shorter side in `scales` (Sec. 3.4), float32 [H_s, W_s, C] each."""
-    if not scales:
-        raise ValueError("scales must name at least one shorter side, e.g. (224, 256, 384, 480, 640).")
-    return tuple(resize_shorter_side(image, int(s)) for s in scales)
+    if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__") or not tuple(scales):
+        raise ValueError(f"scales={scales!r} must name at least one shorter side, e.g. {TEST_SCALES}.")
+    return tuple(resize_shorter_side(image, check_int(f"scales[{i}]", s, minimum=1)) for i, s in enumerate(scales))

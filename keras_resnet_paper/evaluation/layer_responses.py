@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from keras_resnet_paper.models.graph import graph_inputs, iter_layers
+from keras_resnet_paper.validation import check_choice, check_int
 
 __all__ = ["response_layers", "layer_responses", "plot_layer_responses"]
 
@@ -109,8 +110,8 @@ def layer_responses(
     taken over images and positions; `reduce="channel_mean"` averages it over channels,
     `reduce="all"` instead takes one std over every element of the response.
     """
-    if reduce not in ("channel_mean", "all"):
-        raise ValueError(f"reduce={reduce!r}; allowed: 'channel_mean', 'all'.")
+    check_choice("reduce", reduce, ("channel_mean", "all"))
+    check_int("max_batches", max_batches, minimum=1, allow_none=True)
     names = response_layers(model)
     if not names:
         raise ValueError(f"Model {model.name!r} has no BN layer after a 3x3 convolution (layers named '*_conv'/'*_bn').")

@@ -27,6 +27,7 @@ from keras_resnet_paper.data.crops import TEST_SCALES, shorter_side_size
 from keras_resnet_paper.evaluation.topk import top1_top5_error
 from keras_resnet_paper.models.graph import find_layer, graph_inputs
 from keras_resnet_paper.weights.conventions import input_convention
+from keras_resnet_paper.validation import check_bool, check_int
 
 __all__ = ["fully_convolutional", "multi_scale_scores", "evaluate_multi_scale"]
 
@@ -81,9 +82,10 @@ def multi_scale_scores(
     pretrained weights (e.g. `model.preprocessing`); a per-pixel mean image is reduced to its
     per-channel mean, since the inputs have no fixed size.
     """
-    scales = tuple(int(s) for s in scales)
-    if not scales or min(scales) < 1:
-        raise ValueError(f"scales must be positive shorter sides, e.g. {TEST_SCALES}; got {scales}.")
+    if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__") or not tuple(scales):
+        raise ValueError(f"scales={scales!r} must be positive shorter sides, e.g. {TEST_SCALES}.")
+    scales = tuple(check_int(f"scales[{i}]", s, minimum=1) for i, s in enumerate(scales))
+    check_bool("flip", flip)
     fcn = fully_convolutional(model)
     convention = input_convention(mean, preprocessing)
     convention = None if convention is None else convention.per_channel()

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from keras_resnet_paper.data.crops import ten_crop
 from keras_resnet_paper.evaluation.topk import top1_top5_error
+from keras_resnet_paper.validation import check_bool, check_int
 from keras_resnet_paper.weights.conventions import input_convention
 
 __all__ = ["evaluate_ten_crop", "ten_crop_scores"]
@@ -41,8 +42,10 @@ def ten_crop_scores(
     pretrained weights, e.g. `model.preprocessing`) normalises it; the crop geometry stays the
     protocol's. With `from_logits` the model's outputs go through a softmax before averaging.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    check_int("crop_size", crop_size, minimum=1)
+    check_int("resize_side", resize_side, minimum=crop_size, allow_none=True)
+    check_int("batch_size", batch_size, minimum=1)
+    check_bool("from_logits", from_logits)
     if len(dataset.element_spec) != 2 or dataset.element_spec[0].shape.rank != 3:
         raise ValueError(f"dataset must yield (image [H, W, C], label); got {dataset.element_spec}.")
     convention = input_convention(mean, preprocessing)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from keras_resnet_paper.validation import check_finite_array, check_int, check_labels
+
 __all__ = ["TopKError", "topk_error", "top1_top5_error"]
 
 
@@ -13,6 +15,7 @@ class TopKError(keras.metrics.SparseTopKCategoricalAccuracy):
     """1 - top-k accuracy for integer labels; named "top1_error", "top5_error" by default."""
 
     def __init__(self, k: int = 1, name: str | None = None, dtype=None):
+        check_int("k", k, minimum=1)
         super().__init__(k=k, name=name or f"top{k}_error", dtype=dtype)
 
     def result(self):
@@ -24,8 +27,9 @@ def topk_error(scores, labels, k: int = 1) -> float:
 
     Ties are resolved by index order (stable), so the error is never under-counted by ties.
     """
-    scores = np.asarray(scores)
-    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    check_int("k", k, minimum=1)
+    scores = check_finite_array("scores", scores, dtype=np.float64)
+    labels = check_labels("labels", np.asarray(labels).reshape(-1)).astype(np.int64)
     if scores.ndim != 2 or scores.shape[0] != labels.shape[0]:
         raise ValueError(f"scores must be [N, C] matching labels [N]; got {scores.shape} and {labels.shape}.")
     k = min(k, scores.shape[1])

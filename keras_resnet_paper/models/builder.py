@@ -201,6 +201,7 @@ def build_resnet(
     check_builder_arguments(residual=residual, include_top=include_top, classes=classes, bn_momentum=bn_momentum,
                             bn_epsilon=bn_epsilon, zero_init_residual=zero_init_residual, nested=nested,
                             dtype=dtype, name=name)
+    classes = int(classes) if include_top else classes  # a NumPy int is fine; Keras wants an int
     shortcut = validate_shortcut(shortcut)
     pooling = validate_pooling(pooling)
     weights = validate_weights(weights)

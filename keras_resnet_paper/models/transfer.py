@@ -33,6 +33,7 @@ from typing import Iterable, Iterator
 import keras
 
 from keras_resnet_paper.models.graph import iter_layers
+from keras_resnet_paper.validation import check_bool
 
 #: Stem layer names (ImageNet: conv1_pad, conv1_conv, conv1_bn, conv1_relu, pool1_pad, pool1_pool).
 _STEM = re.compile(r"^(conv1|pool1)_")
@@ -140,6 +141,7 @@ def unfreeze(model: keras.Model, from_stage: str | None = None, *, keep_bn_froze
     running in inference mode with the pretrained statistics; pass False to train them too.
     Returns `parameter_counts(model)`; re-compile with a low learning rate afterwards.
     """
+    check_bool("keep_bn_frozen", keep_bn_frozen)
     _check_stage(model, from_stage, "from_stage")
     first = _stage_index(from_stage) if from_stage is not None else 0
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import h5py
 
+from keras_resnet_paper.validation import check_bool
 from keras_resnet_paper.weights.architecture import Architecture, check_model, leaf_by_name
 from keras_resnet_paper.weights.conventions import CAFFE, TORCH, Preprocessing
 from keras_resnet_paper.weights.download import fetch_file
@@ -147,6 +148,7 @@ def load_weights(model, weights, *, model_name: str | None = None, include_top: 
     or "caffe". `base_url` and `cache_dir` as in `download.fetch_file`. Returns the model, with
     `model.preprocessing` set to the weights' input convention (None if unknown).
     """
+    check_bool("include_top", include_top)
     if weights is None:
         return model
     if is_registered_tag(weights):  # checked before the download
