@@ -225,4 +225,7 @@ def guarded_map(
     def outputs_only(name, outputs):
         return outputs
 
-    return mapped.filter(not_marker).map(outputs_only)
+    mapped = mapped.filter(not_marker).map(outputs_only)
+    if repeat:  # the filter hides it: tell tf.data and Keras that the stream never ends
+        mapped = mapped.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+    return mapped
