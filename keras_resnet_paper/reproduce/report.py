@@ -110,13 +110,14 @@ def _effects(inputs: ReportInputs) -> list[str]:
 
 
 def _runs_section(inputs: ReportInputs) -> list[str]:
-    lines = ["| run | state | iterations | wall time (last session) | hardware |", "|---|---|---|---|---|"]
+    lines = ["| run | state | iterations | wall time | hardware |", "|---|---|---|---|---|"]
     missing = []
     for s in inputs.summaries.values():
         for r in s.results:
             state = r.state
             its = r.report.get("iterations") or (int(r.history[-1]["iteration"]) if r.history else 0)
-            wall = f"{r.report['wall_time_s']:.0f} s" if r.report.get("wall_time_s") is not None else "–"
+            seconds = r.report.get("total_wall_time_s", r.report.get("wall_time_s"))
+            wall = f"{seconds:.0f} s" if seconds is not None else "–"
             hardware = r.launch.get("hardware", {}).get("description", "–")
             lines.append(f"| {r.run.name} | {state} | {its:,} | {wall} | {hardware} |")
             if r.state != FINISHED:

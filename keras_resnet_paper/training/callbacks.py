@@ -15,6 +15,7 @@ import os
 import signal
 import tempfile
 import threading
+import time
 
 import keras
 from absl import logging
@@ -156,12 +157,19 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.best = math.inf
         self.best_step = None
         self._last_saved = None
+        self.earlier_training_s = 0.0  # earlier sessions, each up to its last checkpoint
+        self._began: float | None = None
+
+    def training_time_s(self) -> float:
+        """Seconds spent training over every session of the run, up to now."""
+        return self.earlier_training_s + (time.monotonic() - self._began if self._began is not None else 0.0)
 
     # state ----------------------------------------------------------------------------------
     def set_state(self, state: dict) -> None:
         self.best = float(state.get("best", math.inf))
         self.best_step = state.get("best_step")
         self._last_saved = state["step"]
+        self.earlier_training_s = float(state.get("training_time_s", 0.0))
         for cb, cb_state in zip(self.stateful, state.get("callbacks", [])):
             cb.set_state(cb_state)
 
@@ -172,6 +180,7 @@ class StepCheckpoint(keras.callbacks.Callback):
             "best_step": self.best_step,
             "monitor": self.monitor,
             "callbacks": [cb.get_state() for cb in self.stateful],
+            "training_time_s": round(self.training_time_s(), 3),
         }
 
     # saving ---------------------------------------------------------------------------------
@@ -194,6 +203,7 @@ class StepCheckpoint(keras.callbacks.Callback):
             raise ckpts.CheckpointWriteError(f"could not write best.weights.h5 in {self.directory} ({err})") from None
 
     def on_train_begin(self, logs=None):
+        self._began = time.monotonic()
         if self._last_saved is None:
             self._last_saved = current_step(self.model)
 

@@ -132,6 +132,7 @@ def write_report(result, label: str | None = None) -> dict:
         "iterations": result.steps,
         "resumed_from": result.resumed_from,
         "wall_time_s": round(result.wall_time_s, 1),
+        "total_wall_time_s": round(result.total_wall_time_s, 1),
         "test_top1_error": result.final.get("top1_error"),
         "test_top5_error": result.final.get("top5_error"),
         "test_loss": result.final.get("loss"),

@@ -53,10 +53,17 @@ class TrainResult:
     final: dict[str, float]  # test top1_error / top5_error / loss at the end (+ ten_crop_*)
     steps: int
     resumed_from: int
-    wall_time_s: float
+    wall_time_s: float  # this session, from the call to the result
     fallbacks: tuple[str, ...] = ()
     report: dict | None = None
     training_model: keras.Model | None = None  # the same weights, outputting logits
+    earlier_wall_time_s: float = 0.0  # earlier sessions of a resumed run, each up to its last checkpoint
+
+    @property
+    def total_wall_time_s(self) -> float:
+        """The run's time over all its sessions (an earlier session's time after its last
+        checkpoint, lost to the kill, is not counted)."""
+        return self.earlier_wall_time_s + self.wall_time_s
 
     @property
     def recipe(self) -> Recipe:
@@ -179,6 +186,7 @@ class _Session:
     stop: cbs.SignalStop
     start: int
     earlier_history: list[dict]
+    earlier_s: float = 0.0
 
 
 def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callbacks, chief: bool,
@@ -190,7 +198,7 @@ def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callba
     stateful, lr_callbacks = task.build_lr_callbacks()
     nan = cbs.NanStop()
     callbacks = [cbs.IterationLogger(), *_progress(runtime.verbose, config.recipe.iterations), nan, *lr_callbacks]
-    start, earlier, checkpoint = 0, [], None
+    start, earlier, earlier_s, checkpoint = 0, [], 0.0, None
     if model_dir:
         os.makedirs(model_dir, exist_ok=True)  # only now: a run refused on its arguments or data leaves nothing
         ckpt_dir = os.path.join(model_dir, "checkpoints")
@@ -202,7 +210,7 @@ def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callba
         state = cbs.restore_latest(model, ckpt_dir, owner=chief)
         if state is not None:
             checkpoint.set_state(state)
-            start = int(state["step"])
+            start, earlier_s = int(state["step"]), checkpoint.earlier_training_s
             earlier = _earlier_history(model_dir, start)
             print(f"Resuming from step {start} of {config.recipe.iterations} ({ckpt_dir}).", flush=True)
         if chief:  # the log row before the checkpoint: a kill between them repeats a row, never loses one
@@ -212,7 +220,7 @@ def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callba
         callbacks.append(checkpoint)
     stop = cleanup.enter_context(cbs.SignalStop(checkpoint))
     callbacks += [stop, cbs.StopAtStep(config.recipe.iterations), *extra_callbacks]
-    return _Session(callbacks, nan, stop, start, earlier)
+    return _Session(callbacks, nan, stop, start, earlier, earlier_s)
 
 
 def _earlier_history(model_dir: str, start: int) -> list[dict]:
@@ -325,7 +333,7 @@ def train(
         result = TrainResult(
             model=predictor, config=config, runtime=runtime, model_dir=model_dir, history=history, final=final,
             steps=cbs.current_step(model), resumed_from=session.start, wall_time_s=time.time() - t0,
-            fallbacks=options_.fallbacks, training_model=model,
+            fallbacks=options_.fallbacks, training_model=model, earlier_wall_time_s=session.earlier_s,
         )
         if model_dir and chief and runtime.write_report:
             from keras_resnet_paper.training.report import write_report

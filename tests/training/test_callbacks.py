@@ -104,3 +104,13 @@ def test_sigterm_finishes_the_step_checkpoints_it_and_restores_the_handlers(tmp_
     assert info.value.exit_status == 143 and signal.getsignal(signal.SIGTERM) is before
     assert int(model.optimizer.iterations.numpy()) == 4  # the step under way was finished, no more
     assert restore_latest(_model(seed=1), str(tmp_path))["step"] == 4
+
+
+def test_checkpoint_state_carries_the_training_time_over_sessions(tmp_path):
+    """A resumed run's time adds the earlier sessions' (report.json's total_wall_time_s)."""
+    checkpoint = StepCheckpoint(str(tmp_path))
+    assert checkpoint.training_time_s() == 0.0
+    checkpoint.set_state({"step": 40, "training_time_s": 125.5})
+    checkpoint.on_train_begin()
+    assert checkpoint.earlier_training_s == 125.5
+    assert 125.5 <= checkpoint._state(41)["training_time_s"] < 135.5

@@ -33,11 +33,12 @@ def test_report_overlays_plain_and_residual(tmp_path, capsys):
     assert not load_run(str(tmp_path / "plain20"))["residual"]
     result = SimpleNamespace(
         model_dir=str(tmp_path / "resnet20"), model_name="resnet20", recipe=get_recipe("cifar10_offline"),
-        steps=200, resumed_from=0, wall_time_s=12.0, final={"top1_error": 0.3, "top5_error": 0.01, "loss": 0.9},
+        steps=200, resumed_from=0, wall_time_s=12.0, total_wall_time_s=30.0, final={"top1_error": 0.3, "top5_error": 0.01, "loss": 0.9},
         fallbacks=(), history=load_run(str(tmp_path / "resnet20"))["history"],
     )
     report = write_report(result)
     assert report["test_top1_error"] == 0.3 and len(report["overlaid_runs"]) == 2
+    assert report["wall_time_s"] == 12.0 and report["total_wall_time_s"] == 30.0
     png = tmp_path / "resnet20" / "error_curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert "30.00%" in (tmp_path / "resnet20" / "report.md").read_text()
@@ -76,7 +77,7 @@ def test_report_tolerates_a_damaged_sibling_run(tmp_path):
     (tmp_path / "broken" / "run.json").write_text('{"model": "plain20"}')
     result = SimpleNamespace(
         model_dir=str(tmp_path / "resnet20"), model_name="resnet20", recipe=get_recipe("cifar10_offline"),
-        steps=200, resumed_from=0, wall_time_s=1.0, final={"top1_error": 0.3, "top5_error": 0.01, "loss": 0.9},
+        steps=200, resumed_from=0, wall_time_s=1.0, total_wall_time_s=1.0, final={"top1_error": 0.3, "top5_error": 0.01, "loss": 0.9},
         fallbacks=(), history=[{"iteration": 100.0, "top1_error": 0.5, "val_top1_error": 0.6}],
     )
     report = write_report(result)

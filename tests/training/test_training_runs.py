@@ -178,6 +178,8 @@ def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
     proc.wait()
     killed_at = json.loads(pointer.read_text())["step"]
     assert 14 <= killed_at < 40 and not (run_dir / "final.weights.h5").exists()
+    before_kill = json.loads((run_dir / "checkpoints" / f"ckpt-{killed_at:09d}" / "state.json").read_text())
+    assert before_kill["training_time_s"] > 0
 
     resumed = _cli(*args, "--model_dir", str(run_dir), timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -187,6 +189,8 @@ def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
     for name in a:
         np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-6, err_msg=name)
     report = json.load(open(run_dir / "report.json"))
+    # the run's time counts the killed session up to its last checkpoint
+    assert report["total_wall_time_s"] == pytest.approx(report["wall_time_s"] + before_kill["training_time_s"], abs=0.2)
     assert report["test_top1_error"] == pytest.approx(json.load(open(tmp_path / "whole" / "report.json"))["test_top1_error"])
     assert [r["iteration"] for r in _rows(run_dir)] == [10.0, 20.0, 30.0, 40.0]
 
