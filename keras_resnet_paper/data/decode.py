@@ -135,7 +135,8 @@ def _report_missing(names: tf.Tensor, missing: tf.Tensor, history: int) -> tuple
 def _account(missing, names, known, report, skip_corrupt: bool, counter: CorruptCounter | None) -> tf.Tensor:
     """Report (and count) the `missing` elements, or fail naming them without `skip_corrupt`."""
     if not skip_corrupt:
-        return tf.debugging.Assert(missing == 0, ["Corrupt or unreadable image (or a label out of range):", report], summarize=1)
+        return tf.debugging.Assert(missing == 0, ["Corrupt or unreadable image (or a label out of range):", report],
+                                   summarize=1)
 
     def count():
         tf.print("Skipping corrupt or unreadable image(s):", report, output_stream=sys.stderr)
@@ -145,6 +146,32 @@ def _account(missing, names, known, report, skip_corrupt: bool, counter: Corrupt
         return tf.constant(0)
 
     return tf.cond(missing > 0, count, lambda: tf.constant(0))
+
+
+def _checker(history: int, skip_corrupt: bool, counter: CorruptCounter | None) -> Callable:
+    """The sequential step after the parallel map: state (next number expected, readable elements
+    in this pass); names (and counts, or fails on) the gap before each element and refuses a pass
+    that ends (its marker) without one readable element."""
+
+    def check(state, element):
+        expected, readable = state
+        number, name, ring, outputs = element
+        missing = tf.cast(number - expected, tf.int32)
+        names, known, report = _report_missing(ring, missing, history)
+        done = _account(missing, names, known, report, skip_corrupt, counter)
+        is_end = tf.equal(name, _END)
+        hopeless = tf.logical_and(is_end, tf.equal(readable, 0))
+        with tf.control_dependencies([done]):  # counted first, then refused
+            some = tf.debugging.Assert(
+                tf.logical_not(hopeless),
+                ["No readable image in a whole pass over the data: every file is corrupt or unreadable "
+                 "(the last ones:", report, ")"], summarize=1)
+        with tf.control_dependencies([some]):
+            outputs = tuple(tf.identity(t) for t in outputs)
+        readable = tf.where(is_end, tf.constant(0, tf.int64), readable + 1)
+        return (number + 1, readable), (name, outputs)
+
+    return check
 
 
 def guarded_map(
@@ -193,30 +220,12 @@ def guarded_map(
         outputs = tf.cond(tf.equal(name, _END), lambda: blanks, lambda: tuple(fn(number, *rest)))
         return number, name, ring, tuple(outputs)
 
-    def check(state, element):
-        expected, readable = state
-        number, name, ring, outputs = element
-        missing = tf.cast(number - expected, tf.int32)
-        names, known, report = _report_missing(ring, missing, history)
-        done = _account(missing, names, known, report, skip_corrupt, counter)
-        is_end = tf.equal(name, _END)
-        hopeless = tf.logical_and(is_end, tf.equal(readable, 0))
-        with tf.control_dependencies([done]):  # counted first, then refused
-            some = tf.debugging.Assert(
-                tf.logical_not(hopeless),
-                ["No readable image in a whole pass over the data: every file is corrupt or unreadable "
-                 "(the last ones:", report, ")"], summarize=1)
-        with tf.control_dependencies([some]):
-            outputs = tuple(tf.identity(t) for t in outputs)
-        readable = tf.where(is_end, tf.constant(0, tf.int64), readable + 1)
-        return (number + 1, readable), (name, outputs)
-
     start = (tf.constant(0, tf.int64), tf.fill([history], ""))
     mapped = (
         dataset.scan(start, number_and_remember)
         .map(apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .ignore_errors()
-        .scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), check)
+        .scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), _checker(history, skip_corrupt, counter))
     )
 
     def not_marker(name, outputs):

@@ -212,6 +212,26 @@ def _convention_ops(prep: Preprocessing | None):
     return finish
 
 
+def _validation_sets(src, input_context, normalise, image_size: int, eval_side: int, batch_size: int,
+                     guard: dict) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """(validation batches of the Sec. 3.4 single-crop view, `normalise`d; the decoded full images
+    for 10-crop and multi-scale testing), both guarded as `guard` says (`decode.guarded_map`)."""
+    load = loader(src)
+
+    def eval_example(number, payload, label):
+        encoded, label = load(payload, label)
+        return normalise(_eval_crop(encoded, image_size, eval_side)), label
+
+    def full_image(number, payload, label):
+        encoded, label = load(payload, label)
+        return decode_rgb(encoded), label
+
+    records = src.records("validation", shuffle=False, input_context=input_context)
+    validation = guarded_map(records, eval_example, **guard).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    images = guarded_map(records, full_image, **guard)
+    return with_options(validation, deterministic=True), with_options(images, deterministic=True)
+
+
 def imagenet_datasets(
     source="imagenet2012",
     batch_size: int = 256,
@@ -307,25 +327,13 @@ def imagenet_datasets(
 
     validation = validation_images = None
     if src.has_validation:
-        eval_batch = eval_batch_size or per_replica
-
-        def eval_example(number, payload, label):
-            encoded, label = load(payload, label)
-            crop = _eval_crop(encoded, image_size, eval_side)
+        def normalise(crop):
             image = add_per_channel(crop, -mean_t) if per_channel_mean else crop - mean_t
-            image = tf.ensure_shape(finish(image), [image_size, image_size, 3])
-            return image, label
+            return tf.ensure_shape(finish(image), [image_size, image_size, 3])
 
-        records = src.records("validation", shuffle=False, input_context=input_context)
-        validation = guarded_map(records, eval_example, skip_corrupt=skip_corrupt, counter=counter)
-        validation = with_options(validation.batch(eval_batch).prefetch(tf.data.AUTOTUNE), deterministic=True)
-
-        def full_image(number, payload, label):
-            encoded, label = load(payload, label)
-            return decode_rgb(encoded), label
-
-        validation_images = guarded_map(records, full_image, skip_corrupt=skip_corrupt, counter=counter)
-        validation_images = with_options(validation_images, deterministic=True)
+        guard = dict(skip_corrupt=skip_corrupt, counter=counter)
+        validation, validation_images = _validation_sets(src, input_context, normalise, image_size, eval_side,
+                                                         eval_batch_size or per_replica, guard)
 
     return ImageData(
         train=with_options(train, deterministic),
