@@ -226,6 +226,7 @@ def _validation_sets(src, input_context, normalise, image_size: int, eval_side: 
         encoded, label = load(payload, label)
         return decode_rgb(encoded), label
 
+    src.size("validation")  # counted once: TFRecord shards are read through, a damaged one is named here
     records = src.records("validation", shuffle=False, input_context=input_context)
     validation = guarded_map(records, eval_example, **guard).batch(batch_size).prefetch(tf.data.AUTOTUNE)
     images = guarded_map(records, full_image, **guard)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import warnings
 from typing import Sequence
 
@@ -136,15 +137,14 @@ class TFRecordSource:
             if not files:
                 raise ValueError(f"TFRecord pattern {pattern!r} ({split}) matches no files.")
             self._files[split] = files
+        self._sizes = {}
         if self.num_classes is None:
-            labels = self._labels("train")
-            smallest = int(labels.reduce(tf.constant(2**31 - 1), tf.minimum).numpy())
+            count, smallest, largest = self._scan("train")
             if smallest < 0:
                 raise ValueError(f"TFRecord pattern {self._patterns['train']!r}: label {smallest} after "
                                  f"label_offset={self.label_offset} is negative; labels are class indices 0..n-1 "
                                  "(ImageNet's 1-based shards need label_offset=-1, 0-based ones 0).")
-            self.num_classes = int(labels.reduce(tf.constant(-1), tf.maximum).numpy()) + 1
-        self._sizes = {}
+            self.num_classes = largest + 1
 
     @property
     def has_validation(self) -> bool:
@@ -162,17 +162,29 @@ class TFRecordSource:
 
         return names.interleave(read, cycle_length=min(16, len(files)), num_parallel_calls=_AUTOTUNE)
 
-    def _labels(self, split: str) -> tf.data.Dataset:
+    def _scan(self, split: str) -> tuple[int, int, int]:
+        """(records, smallest label, largest label) of a split, read shard by shard so that a
+        truncated or damaged shard is a ValueError naming it; the count is kept for `size`."""
         spec = {"image/class/label": tf.io.FixedLenFeature([], tf.int64)}
-        return self._raw(self._files[split], shuffle=False, seed=None).map(
-            lambda name, record: tf.cast(tf.io.parse_single_example(record, spec)["image/class/label"], tf.int32)
-            + self.label_offset,
-            num_parallel_calls=_AUTOTUNE,
-        )
+        count, smallest, largest = 0, 2**31 - 1, -1
+        for file in self._files[split]:
+            labels = tf.data.TFRecordDataset(file, buffer_size=8 << 20).map(
+                lambda record: tf.cast(tf.io.parse_single_example(record, spec)["image/class/label"], tf.int32),
+                num_parallel_calls=_AUTOTUNE)
+            try:
+                n, low, high = labels.reduce((0, 2**31 - 1, -1), lambda s, y: (s[0] + 1, tf.minimum(s[1], y),
+                                                                                 tf.maximum(s[2], y)))
+            except tf.errors.OpError as err:
+                reason = re.sub(r"\{\{.*?\}\}\s*", "", err.message or str(err)).strip().splitlines()[0][:200]
+                raise ValueError(f"TFRecord shard {file!r} cannot be read ({type(err).__name__}: {reason}); the "
+                                 "file is truncated, damaged or not TFRecords of tf.Examples.") from None
+            count, smallest, largest = count + int(n), min(smallest, int(low)), max(largest, int(high))
+        self._sizes[split] = count
+        return count, smallest + self.label_offset, largest + self.label_offset
 
     def size(self, split: str) -> int:
         if split not in self._sizes:
-            self._sizes[split] = int(self._labels(split).reduce(0, lambda n, _: n + 1))
+            self._scan(split)
         return self._sizes[split]
 
     def records(self, split: str, *, shuffle: bool, seed: int | None = None, input_context=None) -> tf.data.Dataset:

@@ -203,3 +203,15 @@ def test_non_finite_mean_and_arrays_are_refused(tmp_path):
         data.cifar_datasets((x, y, np.zeros_like(x[:2]), y[:2]), 2)
     with pytest.raises(ValueError, match=r"y_train holds negative labels"):
         data.cifar_datasets((np.zeros((4, 8, 8, 3), np.uint8), y - 1, np.zeros((2, 8, 8, 3), np.uint8), y[:2]), 2)
+
+
+def test_a_truncated_shard_is_an_error_naming_it(tmp_path):
+    for split in ("train", "validation"):
+        root = tmp_path / split
+        root.mkdir()
+        shards = {s: _shard(str(root / f"{s}-00000-of-00001"), [0, 1, 0, 1]) for s in ("train", "validation")}
+        whole = open(shards[split], "rb").read()
+        with open(shards[split], "wb") as f:
+            f.write(whole[: len(whole) - 3000])
+        with pytest.raises(ValueError, match=rf"TFRecord shard '{shards[split]}' cannot be read \(DataLossError"):
+            data.imagenet_datasets(str(root), 2, mean=[0, 0, 0], num_classes=2)
