@@ -318,10 +318,11 @@ class FolderSource:
     def _report(self, train_dir: str) -> None:
         """The excluded files (an error without skip_corrupt) and the empty training classes."""
         if self.excluded and not self.skip_corrupt:
+            one = len(self.excluded) == 1
             raise ValueError(
-                f"image folder {self.root!r}: {len(self.excluded)} entr{'y is' if len(self.excluded) == 1 else 'ies are'} "
-                f"not readable images of a class folder: {_excluded_summary(self.excluded)}; remove or fix "
-                "them, or pass skip_corrupt=True to skip them (counted in ImageData.skipped)."
+                f"image folder {self.root!r}: {len(self.excluded)} entr{'y is not an image' if one else 'ies are not images'} "
+                f"of a class folder: {_excluded_summary(self.excluded)}; remove or fix "
+                f"{'it' if one else 'them'} (or, from Python, pass skip_corrupt=True to skip and count them)."
             )
         if self.excluded:
             warnings.warn(f"image folder {self.root!r}: skipping {len(self.excluded)} entr"
