@@ -1,4 +1,4 @@
-"""Install keras_resnet_paper: `pip install .` (extras: test, examples, cv)."""
+"""Install keras_resnet_paper: `pip install .` (extras: test, examples, cv, jax, torch)."""
 
 import pathlib
 
@@ -9,6 +9,7 @@ VERSION = {}
 exec((HERE / "keras_resnet_paper" / "version.py").read_text(), VERSION)
 
 EXAMPLES = ["scikit-learn>=1.2", "matplotlib>=3.5", "pillow>=9", "tensorboard>=2.16"]
+JAX = ["jax>=0.4.36"]
 
 setup(
     name="keras_resnet_paper",
@@ -37,7 +38,12 @@ setup(
     extras_require={
         # The offline main job (scikit-learn's digits) and its plots.
         "examples": EXAMPLES,
-        "test": ["pytest>=7", "keras-cv>=0.9"] + EXAMPLES,
+        # The JAX backend (KERAS_BACKEND=jax): CPU wheels here; on GPUs install jax[cuda12] instead.
+        "jax": JAX,
+        # The PyTorch backend (KERAS_BACKEND=torch): large wheels (on CPU-only machines install them
+        # from https://download.pytorch.org/whl/cpu first); tests/backends skips its tests without it.
+        "torch": ["torch>=2.1"],
+        "test": ["pytest>=7", "keras-cv>=0.9"] + EXAMPLES + JAX,
         "cv": ["keras-cv>=0.9"],
     },
     entry_points={

@@ -11,7 +11,6 @@ how the step is compiled and spread over devices is the backend's:
     several machines         MultiWorkerMirrored        DataParallel, multi-process   -
     TPU (--strategy=tpu)     TPUStrategy                TPU cores are local devices   -
     XLA                      --jit_compile              always (every step is jitted) -
-    torch.compile            -                          -                             --jit_compile
 
 A strategy a backend lacks is a ValueError saying which backend has it. On JAX and PyTorch,
 `train()` hides the accelerators from TensorFlow (tf.data runs on the host) so that TensorFlow does
@@ -40,6 +39,8 @@ BACKEND_SUPPORT = {
     "tpu": ("tensorflow",),
 }
 
+_HINTS = {("tpu", "jax"): "JAX sees a TPU's cores as local devices, use --strategy=auto or mirrored"}
+
 
 def current_backend() -> str:
     """The Keras backend of this process ("tensorflow", "jax" or "torch")."""
@@ -52,8 +53,8 @@ def _check_supported(strategy: str, backend: str) -> None:
         raise ValueError(f"--strategy={strategy!r}; choose one of {tuple(BACKEND_SUPPORT)}.")
     if backend not in allowed:
         others = " or ".join(f"KERAS_BACKEND={b}" for b in allowed)
-        raise ValueError(f"--strategy={strategy} is not available on the {backend} backend (one device only); "
-                         f"use {others}, or --strategy=default.")
+        hint = _HINTS.get((strategy, backend), "it trains on one device there (--strategy=default)")
+        raise ValueError(f"--strategy={strategy} runs on {others}, not on the {backend} backend: {hint}.")
 
 
 def data_on_host() -> None:
@@ -126,7 +127,8 @@ def resolve_options(strategy: Any, jit_compile: bool, precision: str, sync_bn: b
     """XLA and precision checked against the strategy and the devices (`strategies.RunOptions`),
     each fallback logged. TensorFlow: `strategies.resolve_options`. JAX compiles every step with
     XLA whatever `jit_compile` says (an eager JAX step is a debugging mode, tens of times slower);
-    PyTorch runs eagerly, or through torch.compile with `jit_compile`. On JAX with several devices
+    PyTorch runs eagerly (`jit_compile`, torch.compile, falls back: Keras 3.15's layers make Dynamo
+    recompile past its limit). On JAX with several devices
     BN statistics are over the global batch (a fallback note: TensorFlow's are per replica)."""
     from keras_resnet_paper.training import strategies
 
@@ -138,6 +140,10 @@ def resolve_options(strategy: Any, jit_compile: bool, precision: str, sync_bn: b
     notes = []
     if precision == "mixed_float16" and not _on_accelerator(backend):
         notes.append("mixed_float16 on CPU runs but is emulated and slow; use a GPU for speed.")
+    if backend == "torch" and jit_compile:
+        notes.append("--jit_compile (torch.compile) is off on the torch backend: Dynamo recompiles Keras' layers "
+                     "past its limit and the step compiles for minutes; the step runs eagerly.")
+        jit_compile = False
     if backend == "jax" and strategy.num_replicas_in_sync > 1 and not sync_bn:
         notes.append("BN statistics are over the global batch on JAX's data parallelism (as --sync_bn), "
                      "not per replica as on TensorFlow's mirrored strategy.")
