@@ -131,7 +131,8 @@ def check_shape(name: str, value: Any, *, length: int, allow_unknown: bool = Tru
 
 
 def check_float_dtype(name: str, value: Any) -> Any:
-    """None, a Keras dtype policy, or the name of a floating dtype / mixed policy."""
+    """None, a Keras dtype policy, a floating NumPy/TensorFlow dtype, or the name of a floating
+    dtype / mixed policy."""
     if value is None:
         return None
     import keras
@@ -142,9 +143,17 @@ def check_float_dtype(name: str, value: Any) -> Any:
         if value not in _FLOAT_POLICIES:
             raise ValueError(f"{name}={value!r} is not a floating dtype; use one of {_FLOAT_POLICIES}.")
         return value
-    else:
-        raise ArgumentTypeError(f"{name}={value!r} must be None, a dtype name such as 'float32' or "
-                                "'mixed_float16', or a keras.DTypePolicy.")
+    else:  # a NumPy or TensorFlow dtype such as np.float32, tf.float16
+        try:
+            dtype_name = np.dtype(value).name
+        except TypeError:
+            dtype_name = getattr(value, "name", None)
+        if not isinstance(dtype_name, str) or isinstance(value, (bool, int, float)):
+            raise ArgumentTypeError(f"{name}={value!r} must be None, a dtype name such as 'float32' or "
+                                    "'mixed_float16', a floating dtype or a keras.DTypePolicy.")
+        if dtype_name not in _FLOAT_POLICIES:
+            raise ValueError(f"{name}={value!r} is not a floating dtype; use one of {_FLOAT_POLICIES}.")
+        return value
     if not (policy.compute_dtype or "").startswith(("float", "bfloat")):
         raise ValueError(f"{name}={value!r} computes in {policy.compute_dtype}, not a floating dtype.")
     return value

@@ -73,7 +73,7 @@ def _cases(folder):
     add("ResNet20", models.ResNet20, "bn_epsilon", [-1, 0, float("inf"), "1e-5", True])
     add("ResNet18", models.ResNet18, "bn_epsilon", [-1, 0, "1e-5"])
     add("ResNet20", models.ResNet20, "input_shape", [(32.5, 32, 3), (32, 32), (0, 32, 3), (32, 32, True), "32"])
-    add("ResNet20", models.ResNet20, "dtype", ["int32", "float", 3])
+    add("ResNet20", models.ResNet20, "dtype", ["int32", "float", 3, tf.int32, np.int8])
     add("ResNet20", models.ResNet20, "shortcut", ["D", 1])
     add("ResNet20", models.ResNet20, "pooling", ["mean"], include_top=False)
     add("ResNet20", models.ResNet20, "name", [3, ("a",)])
@@ -166,6 +166,7 @@ def test_good_arguments_still_pass(folder):
     model = models.ResNet20(bn_momentum=np.float32(0.99), bn_epsilon=1e-3, nested=None, classes=np.int64(3),
                             dtype="mixed_float16", input_shape=(32, 32, 3))
     assert model.output_shape == (None, 3)
+    assert models.ResNet20(dtype=np.float32, input_shape=(32, 32, 3)).dtype == "float32"
     d = data.cifar_datasets(_tiny_arrays(), np.int64(2), seed=np.int64(2**62), eval_batch_size=None)
     assert next(iter(d.train))[0].shape == (2, 8, 8, 3)
     img = data.imagenet_datasets(folder, 2, mean=[0, 0, 0], image_size=32, eval_side=40, scale_range=(40, 40),
