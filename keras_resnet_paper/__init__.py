@@ -1,9 +1,11 @@
 """keras_resnet_paper: He et al., Deep Residual Learning for Image Recognition (CVPR 2016).
 
-Importing the package builds nothing and needs only Keras: the models use Keras layers and
-`keras.ops` alone. `keras_resnet_paper.weights` holds the pretrained releases, their input
-conventions and the readers behind `weights=` (`load_weights` is also here at the top).
-`keras_resnet_paper.data` and `keras_resnet_paper.training` (TensorFlow) are imported on first use.
+Importing the package builds nothing and needs only Keras, on any Keras backend (TensorFlow, JAX,
+PyTorch): the models use Keras layers and `keras.ops` alone. `keras_resnet_paper.weights` holds the
+pretrained releases, their input conventions and the readers behind `weights=` (`load_weights` is
+also here at the top). `keras_resnet_paper.data` and `keras_resnet_paper.training` import each name
+on first use: `data.PadCropFlip`, `training.PaperSGD`, the schedules and the callbacks are pure
+Keras; the tf.data pipelines and `training.train` bring in TensorFlow (see `training.backends`).
 """
 
 from keras_resnet_paper.evaluation.flops import count_flops, count_params
