@@ -44,6 +44,7 @@ flags.DEFINE_string(
     "ImageNet-style training another tfds name (imagenette, tf_flowers), a TFRecord pattern or a folder.",
 )
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory, or for CIFAR the original binary files (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz or their extracted folders).")
+flags.DEFINE_bool("skip_corrupt", False, "Image folders and TFRecords: skip unreadable image files (and folder entries that are not images), counted in the log, instead of stopping with an error naming them.")
 flags.DEFINE_bool("offline", False, "Train on scikit-learn's digits upsampled to 32x32 (no network); shortens the schedule at the same fractions.")
 flags.DEFINE_integer("batch_size", None, lower_bound=1, help="Global batch (the lr scales linearly, with gradual warm-up, when it differs from the recipe's).")
 flags.DEFINE_float("lr", None, lower_bound=0, help="Base learning rate for the recipe's batch size.")
@@ -80,6 +81,7 @@ def resolve(flag_values=FLAGS):
             iterations=f.iterations, lr=f.lr, batch_size=f.batch_size, holdout=f.holdout,
             augment="device" if f.augment_on_device else None, recalibrate_bn=f.recalibrate_bn,
             eval_every=f.eval_every, seed=f.seed, data_dir=f.data_dir, ten_crop=f.ten_crop, shortcut=f.shortcut,
+            skip_corrupt=f.skip_corrupt,
         )
     except ValueError as err:
         message = str(err)
@@ -143,11 +145,25 @@ def main(argv) -> int:
     except ValueError as err:
         logging.debug("Run stopped on a ValueError", exc_info=True)
         raise cli.UsageError(err) from None
+    except Exception as err:  # a corrupt image file, met by the pipeline's guard inside tf.data
+        raise cli.UsageError(_data_error(err)) from None
     finally:
         if not existed and os.path.isdir(model_dir):
             _remove_if_empty(model_dir)
     print(_summary(result), flush=True)
     return 0
+
+
+def _data_error(err: Exception) -> str:
+    """The one line for a data file the input pipeline could not read; any other error goes on."""
+    from keras_resnet_paper.data.decode import CORRUPT_IMAGE, corrupt_data_message
+
+    message = corrupt_data_message(err)
+    if message is None:
+        raise err
+    if message.startswith(CORRUPT_IMAGE):
+        message += "; fix or remove it, or pass --skip_corrupt to skip and count such files"
+    return message
 
 
 def _summary(result) -> str:
@@ -159,6 +175,10 @@ def _summary(result) -> str:
     ]
     for fallback in result.fallbacks:
         lines.append(f"  fallback: {fallback}")
+    if result.skipped_files:
+        names = sorted(result.skipped_files)
+        shown = ", ".join(os.path.basename(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+        lines.append(f"  skipped {len(names)} unreadable file(s) (--skip_corrupt): {shown}")
     if result.model_dir:
         for name in ("history.csv", "error_curves.png", "report.md", "best.weights.h5", "final.weights.h5"):
             for path in (os.path.join(result.model_dir, name), os.path.join(result.model_dir, "checkpoints", name)):

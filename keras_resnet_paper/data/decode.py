@@ -25,7 +25,23 @@ from typing import Callable
 
 import tensorflow as tf
 
-__all__ = ["decode_rgb", "decode_window", "guarded_map", "CorruptCounter"]
+__all__ = ["decode_rgb", "decode_window", "guarded_map", "CorruptCounter", "corrupt_data_message"]
+
+#: The first words of the pipeline's assertions, which reach the caller inside TensorFlow's
+#: InvalidArgumentError (tf.data cannot raise a Python exception of ours).
+CORRUPT_IMAGE = "Corrupt or unreadable image (or a label out of range):"
+NO_READABLE_IMAGE = "No readable image in a whole pass over the data:"
+
+
+def corrupt_data_message(error: BaseException) -> str | None:
+    """The readable sentence of a guarded pipeline's failure (`guarded_map`), or None when `error`
+    is something else: e.g. "Corrupt or unreadable image (or a label out of range): a.jpg"."""
+    text = str(error)
+    starts = [i for i in (text.find(CORRUPT_IMAGE), text.find(NO_READABLE_IMAGE)) if i >= 0]
+    if not starts:
+        return None
+    line = text[min(starts):].split("\n", 1)[0]
+    return " ".join(line.replace("] [", " ").strip("[] ").replace("] ", " ").split()).replace(" )", ")")
 
 Window = Callable[[tf.Tensor], tf.Tensor]
 
@@ -135,7 +151,7 @@ def _report_missing(names: tf.Tensor, missing: tf.Tensor, history: int) -> tuple
 def _account(missing, names, known, report, skip_corrupt: bool, counter: CorruptCounter | None) -> tf.Tensor:
     """Report (and count) the `missing` elements, or fail naming them without `skip_corrupt`."""
     if not skip_corrupt:
-        return tf.debugging.Assert(missing == 0, ["Corrupt or unreadable image (or a label out of range):", report],
+        return tf.debugging.Assert(missing == 0, [CORRUPT_IMAGE, report],
                                    summarize=1)
 
     def count():
@@ -164,8 +180,8 @@ def _checker(history: int, skip_corrupt: bool, counter: CorruptCounter | None) -
         with tf.control_dependencies([done]):  # counted first, then refused
             some = tf.debugging.Assert(
                 tf.logical_not(hopeless),
-                ["No readable image in a whole pass over the data: every file is corrupt or unreadable "
-                 "(the last ones:", report, ")"], summarize=1)
+                [NO_READABLE_IMAGE + " every file is corrupt or unreadable (the last ones:", report, ")"],
+                summarize=1)
         with tf.control_dependencies([some]):
             outputs = tuple(tf.identity(t) for t in outputs)
         readable = tf.where(is_end, tf.constant(0, tf.int64), readable + 1)

@@ -322,7 +322,7 @@ class FolderSource:
             raise ValueError(
                 f"image folder {self.root!r}: {len(self.excluded)} entr{'y is not an image' if one else 'ies are not images'} "
                 f"of a class folder: {_excluded_summary(self.excluded)}; remove or fix "
-                f"{'it' if one else 'them'} (or, from Python, pass skip_corrupt=True to skip and count them)."
+                f"{'it' if one else 'them'} (or skip and count them: --skip_corrupt, skip_corrupt=True from Python)."
             )
         if self.excluded:
             warnings.warn(f"image folder {self.root!r}: skipping {len(self.excluded)} entr"

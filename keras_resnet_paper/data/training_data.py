@@ -60,13 +60,18 @@ def training_data(
     input_context: tf.distribute.InputContext | None = None,
     deterministic: bool = False,
     data_dir: str | None = None,
+    skip_corrupt: bool = False,
 ) -> CifarData | ImageData:
     """The data of `dataset`: cifar10/cifar100/digits, a CIFAR binary archive or folder, or arrays
     (`cifar_datasets`); "imagenet" (tfds imagenet2012), another tfds name, a TFRecord pattern or a
     folder of class subfolders (`imagenet_datasets`). `holdout` and `augment` apply to CIFAR-style
-    sets only."""
+    sets only, `skip_corrupt` (skip and count unreadable image files) to image files only."""
     if is_cifar_style(dataset):
+        if skip_corrupt:
+            raise ValueError(f"skip_corrupt=True applies to image files (folders, TFRecords, tfds image sets), "
+                             f"not to dataset={str(dataset)!r}, whose images are arrays.")
         return cifar_datasets(source=dataset, batch_size=batch_size, holdout=holdout, augment=augment, seed=seed,
                               input_context=input_context, deterministic=deterministic, data_dir=data_dir)
     return imagenet_datasets(source=_TFDS_NAMES.get(dataset, dataset), batch_size=batch_size, seed=seed,
-                             input_context=input_context, deterministic=deterministic, data_dir=data_dir)
+                             input_context=input_context, deterministic=deterministic, data_dir=data_dir,
+                             skip_corrupt=skip_corrupt)

@@ -33,6 +33,7 @@ class RunConfig:
     data_dir: str | None = None
     ten_crop: bool = False  # add the 10-crop validation errors (Sec. 3.4) to an ImageNet run's report
     shortcut: str | None = None  # "A", "B" or "C" (Sec. 3.3, Table 3); None: the model's own default
+    skip_corrupt: bool = False  # image files: skip and count unreadable ones instead of stopping
 
     def model_kwargs(self) -> dict[str, Any]:
         """The builder arguments this run fixes besides the name (the shortcut option, if chosen)."""
@@ -52,7 +53,7 @@ class RunConfig:
         schedule = self.schedule
         return {
             "model": self.model, "global_batch": self.global_batch, "seed": self.seed, "data_dir": self.data_dir,
-            "ten_crop": self.ten_crop, "shortcut": self.shortcut, "peak_lr": schedule.peak_lr, "scaling_warmup_iterations": schedule.warmup_steps,
+            "ten_crop": self.ten_crop, "shortcut": self.shortcut, "skip_corrupt": self.skip_corrupt, "peak_lr": schedule.peak_lr, "scaling_warmup_iterations": schedule.warmup_steps,
             "low_lr_warmup": self.uses_warmup, "recipe": self.recipe.to_dict(),
         }
 
@@ -72,7 +73,7 @@ class RunConfig:
 
 #: Keyword arguments of `resolve_run` besides the recipe and the model (what `train()` forwards).
 RUN_OPTIONS = ("offline", "dataset", "overrides", "iterations", "lr", "batch_size", "holdout", "augment",
-               "recalibrate_bn", "eval_every", "seed", "data_dir", "ten_crop", "shortcut")
+               "recalibrate_bn", "eval_every", "seed", "data_dir", "ten_crop", "shortcut", "skip_corrupt")
 
 
 def _check_int(name: str, value: Any, minimum: int = 1) -> None:
@@ -129,11 +130,14 @@ def resolve_run(
     data_dir: str | None = None,
     ten_crop: bool = False,
     shortcut: str | None = None,
+    skip_corrupt: bool = False,
 ) -> RunConfig:
     """The frozen configuration of a run; a bad value is a ValueError naming it (module doc)."""
     for name, value in (("iterations", iterations), ("batch_size", batch_size), ("eval_every", eval_every)):
         _check_int(name, value)
     _check_int("seed", seed, minimum=0)
+    if not isinstance(skip_corrupt, bool):
+        raise ValueError(f"skip_corrupt={skip_corrupt!r}: use True or False.")
     if lr is not None and not lr > 0:
         raise ValueError(f"lr={lr!r}: use a positive learning rate.")
     base = get_recipe(recipe) if isinstance(recipe, str) else recipe
@@ -158,4 +162,5 @@ def resolve_run(
         data_dir=data_dir,
         ten_crop=bool(ten_crop),
         shortcut=_check_shortcut(shortcut, name),
+        skip_corrupt=skip_corrupt,
     )

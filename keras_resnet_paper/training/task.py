@@ -48,6 +48,7 @@ class ImageClassificationTask:
             self.data_source if self.data_source is not None else recipe.dataset,
             self.config.global_batch, holdout=recipe.holdout, augment=recipe.augment, seed=self.config.seed,
             input_context=input_context, deterministic=deterministic, data_dir=self.config.data_dir,
+            skip_corrupt=self.config.skip_corrupt,
         )
 
     # ------------------------------------------------------------------------------ model

@@ -58,6 +58,7 @@ class TrainResult:
     report: dict | None = None
     training_model: keras.Model | None = None  # the same weights, outputting logits
     earlier_wall_time_s: float = 0.0  # earlier sessions of a resumed run, each up to its last checkpoint
+    skipped_files: dict[str, int] = dataclasses.field(default_factory=dict)  # skip_corrupt: file -> times skipped
 
     @property
     def total_wall_time_s(self) -> float:
@@ -334,6 +335,7 @@ def train(
             model=predictor, config=config, runtime=runtime, model_dir=model_dir, history=history, final=final,
             steps=cbs.current_step(model), resumed_from=session.start, wall_time_s=time.time() - t0,
             fallbacks=options_.fallbacks, training_model=model, earlier_wall_time_s=session.earlier_s,
+            skipped_files=dict(getattr(inputs.data, "skipped_files", {}) or {}),
         )
         if model_dir and chief and runtime.write_report:
             from keras_resnet_paper.training.report import write_report

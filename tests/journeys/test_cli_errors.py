@@ -55,3 +55,38 @@ def test_missing_cifar_archive(run_command):
                       f"--data_dir {run_command.work}/nowhere/cifar-10-binary.tar.gz", timeout=300)
     assert_one_line_error(out, "cifar-10-binary.tar.gz")
     assert not (run_command.work / "runs").exists()
+
+
+def _folder_with_a_corrupt_image(root):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for label in ("cat", "dog"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(2):
+                Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(root / split / label / f"{i}.jpg")
+    (root / "train" / "cat" / "broken.jpg").write_bytes(b"not a JPEG " * 20)
+    return root
+
+
+FOLDER_RUN = ("python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet18 --dataset images "
+              "--batch_size 2 --iterations 2 --eval_every 2 --notensorboard")
+
+
+def test_corrupt_image_is_one_line_naming_it(run_command):
+    """An unreadable file met inside tf.data: one line naming it and --skip_corrupt, not a traceback."""
+    _folder_with_a_corrupt_image(run_command.work / "images")
+    out = run_command(FOLDER_RUN, timeout=300)
+    assert_one_line_error(out, "Corrupt or unreadable image", "broken.jpg", "--skip_corrupt")
+    assert not (run_command.work / "runs").exists()
+
+
+@pytest.mark.slow
+def test_skip_corrupt_trains_and_says_what_it_skipped(run_command):
+    _folder_with_a_corrupt_image(run_command.work / "images")
+    out = run_command(f"{FOLDER_RUN} --skip_corrupt", timeout=600)
+    assert out.returncode == 0, out.describe()
+    assert "skipped 1 unreadable file(s) (--skip_corrupt): broken.jpg" in out.stdout, out.describe()
+    assert '"skip_corrupt": true' in (run_command.work / "runs" / "imagenet_paper" / "resnet18" / "run.json").read_text()
