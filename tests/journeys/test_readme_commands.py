@@ -39,7 +39,7 @@ COVERED = {
     "python benchmarks/input_pipeline.py": "test_benchmarks_run_shortened",
     "python benchmarks/model_throughput.py": "test_benchmarks_run_shortened",
     "python benchmarks/train_throughput.py --batch_imagenet 128 --batch_cifar 128 --steps 50": "test_benchmarks_run_shortened",
-    **{command: "tests/journeys/test_backends.py" for command in (
+    **{command: "tests/journeys/test_backend_commands.py" for command in (
         "KERAS_BACKEND=jax python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet20 --offline",
         "XLA_FLAGS=--xla_force_host_platform_device_count=2 KERAS_BACKEND=jax python -m keras_resnet_paper.train "
         "--recipe cifar10_paper --model resnet20 --offline --strategy mirrored",
