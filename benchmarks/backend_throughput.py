@@ -9,7 +9,8 @@ Workloads (what a user of the library runs): `train` is `model.fit` steps of the
 (`PaperSGD`) on logits with cross-entropy, `infer` is `model.predict`; ResNet-50 at
 `--image_size`² with `--batch_imagenet`, ResNet-20 at 32² with `--batch_cifar`. TensorFlow is
 timed with XLA (`jit_compile=True`, the peer of JAX, which always compiles with XLA) and without;
-PyTorch runs eagerly.
+PyTorch runs eagerly. `jax+onednn` is JAX with `XLA_FLAGS=--xla_cpu_use_onednn=true` (XLA's CPU
+convolutions through oneDNN, as TensorFlow's own kernels are).
 
     python benchmarks/backend_throughput.py                      # all backends installed here
     python benchmarks/backend_throughput.py --backends tensorflow,jax --rounds 3 --steps 2
@@ -29,9 +30,11 @@ import subprocess
 import sys
 import time
 
-#: (backend, jit_compile) of each worker; TensorFlow with and without XLA
-WORKERS = {"tensorflow": ("tensorflow", False), "tensorflow+xla": ("tensorflow", True), "jax": ("jax", True),
-           "torch": ("torch", False)}
+#: (backend, jit_compile, environment) of each worker: TensorFlow with and without XLA, JAX with
+#: XLA's own CPU kernels and with its oneDNN ones (an XLA flag, read when JAX starts)
+WORKERS = {"tensorflow": ("tensorflow", False, {}), "tensorflow+xla": ("tensorflow", True, {}),
+           "jax": ("jax", True, {}), "jax+onednn": ("jax", True, {"XLA_FLAGS": "--xla_cpu_use_onednn=true"}),
+           "torch": ("torch", False, {})}
 WORKLOADS = ("resnet50_infer", "resnet50_train", "resnet20_infer", "resnet20_train")
 
 
@@ -74,10 +77,10 @@ def worker(args: dict) -> None:
 
 # ----------------------------------------------------------------------------------- the driver
 def _start(label: str, args: argparse.Namespace) -> subprocess.Popen:
-    backend, jit = WORKERS[label]
+    backend, jit, extra_env = WORKERS[label]
     config = {"workloads": args.workloads, "image_size": args.image_size, "batch_imagenet": args.batch_imagenet,
               "batch_cifar": args.batch_cifar, "steps": args.steps, "jit_compile": jit}
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", **extra_env}
     return subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(config)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, env=env)
 
@@ -127,7 +130,7 @@ def _table(rows: list[dict]) -> str:
 
 
 def _available() -> list[str]:
-    return [label for label, (backend, _) in WORKERS.items() if importlib.util.find_spec(backend) is not None]
+    return [label for label, (backend, _, _) in WORKERS.items() if importlib.util.find_spec(backend) is not None]
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

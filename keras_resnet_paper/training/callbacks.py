@@ -195,7 +195,8 @@ class StepCheckpoint(keras.callbacks.Callback):
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-best-", suffix=".weights.h5")
         os.close(fd)
         try:
-            self.model.save_weights(tmp, overwrite=True)
+            with ckpts.outside_distribution():
+                self.model.save_weights(tmp, overwrite=True)
             os.replace(tmp, os.path.join(self.directory, "best.weights.h5"))
         except OSError as err:
             with contextlib.suppress(OSError):

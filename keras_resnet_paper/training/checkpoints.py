@@ -42,7 +42,7 @@ from keras_resnet_paper.atomic_files import atomic_write_text
 __all__ = [
     "POINTER", "WEIGHTS", "STATE", "CheckpointWriteError", "NonFiniteStateError", "RunFolderBusyError",
     "atomic_write_text", "checkpoint_steps", "set_aside_checkpoint", "verify_checkpoint", "usable_checkpoints", "write_checkpoint",
-    "remove_stale_temporaries", "rebuild_index", "RunLock",
+    "remove_stale_temporaries", "rebuild_index", "RunLock", "outside_distribution",
 ]
 
 POINTER = "checkpoint.json"
@@ -226,6 +226,23 @@ def _write_verified(model: keras.Model, directory: str, step: int, state: dict) 
         raise
 
 
+@contextlib.contextmanager
+def outside_distribution() -> Iterator[None]:
+    """Run a write outside the keras.distribution scope (JAX): Keras' saving makes throw-away
+    variables, which under a `DataParallel` are laid out over every device (and, over several
+    processes, wait for a collective the others never join). The model's variables are replicated:
+    they read the same either way. Nothing changes on TensorFlow and PyTorch (no distribution)."""
+    current = keras.distribution.distribution()
+    if current is None:
+        yield
+        return
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(current)
+
+
 def write_checkpoint(model: keras.Model, directory: str, step: int, state: dict, keep: int = 2) -> str:
     """Write checkpoint `step` of `model` (weights and optimizer) with `state` into `directory`,
     keep the `keep` newest by step; the folder's path. Raises `NonFiniteStateError` (nothing
@@ -236,7 +253,8 @@ def write_checkpoint(model: keras.Model, directory: str, step: int, state: dict,
     try:
         os.makedirs(directory, exist_ok=True)
         _check_room(directory, model)
-        tmp = _write_verified(model, directory, step, state)
+        with outside_distribution():
+            tmp = _write_verified(model, directory, step, state)
         final = _folder(directory, step)
         if os.path.exists(final):  # the same step again (e.g. with the evaluation's best value)
             old = tempfile.mkdtemp(dir=directory, prefix=".tmp-old-")

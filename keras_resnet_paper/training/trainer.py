@@ -283,7 +283,8 @@ def _finish(model, inputs: _Inputs, config: RunConfig, model_dir: str | None, ch
         crops = evaluate_ten_crop(predictor, inputs.data.validation_images, mean=inputs.data.mean)
         final.update({f"ten_crop_{k}": float(v) for k, v in crops.items()})
     if model_dir and chief:
-        model.save_weights(os.path.join(model_dir, "final.weights.h5"))
+        with ckpts.outside_distribution():
+            model.save_weights(os.path.join(model_dir, "final.weights.h5"))
     return predictor, final
 
 

@@ -71,7 +71,8 @@ def test_models_give_tensorflows_outputs_with_its_weights(backend, tmp_path):
 
 
 def test_strategies_a_backend_lacks_are_refused_naming_the_ones_that_have_them():
-    for strategy, backend in (("mirrored", "torch"), ("multi_worker", "torch"), ("tpu", "jax"), ("tpu", "torch")):
+    for strategy, backend in (("mirrored", "torch"), ("multi_worker", "torch"), ("multi_worker", "jax"), ("tpu", "jax"),
+                              ("tpu", "torch")):
         with pytest.raises(ValueError, match=f"--strategy={strategy} runs on KERAS_BACKEND=tensorflow"):
             backends._check_supported(strategy, backend)
     backends._check_supported("default", "torch")

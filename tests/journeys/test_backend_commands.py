@@ -1,19 +1,16 @@
 """The README's "Backends" commands, run as a user runs them (tests/journeys/journey.py), shortened:
-the main job on JAX, on JAX over two CPU devices, on PyTorch (skipped without it), the JAX
-multi-process command on two local processes, and the backend benchmark."""
+the main job on JAX, on JAX over two CPU devices, on PyTorch (skipped without it), and the
+backend benchmark."""
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 import shlex
-import socket
-import subprocess
 
 import pytest
 
-from journey import argv_of, offline_env
+from journey import argv_of
 from readme_commands import readme_commands
 
 SHORT = ["--iterations", "20", "--eval_every", "10", "--batch_size", "32", "--notensorboard"]
@@ -72,29 +69,6 @@ def test_main_job_on_jax_over_two_cpu_devices(run_command):
 def test_main_job_on_torch(run_command):
     out = _run(run_command, _documented("KERAS_BACKEND=torch"), SHORT)
     _assert_trained(out, run_command.work / "runs" / "cifar10_offline" / "resnet20")
-
-
-@pytest.mark.slow
-def test_jax_multi_process_run_on_two_local_processes(run_command, tmp_path):
-    """The README's multi-machine JAX command on two processes of this machine (coordinator on
-    127.0.0.1), on the offline data and shortened: both finish; process 0 alone writes the report."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    model_dir = tmp_path / "shared" / "runs" / "resnet50_jax"
-    command = _documented("--strategy multi_worker").replace("/shared/runs/resnet50_jax", str(model_dir))
-    env, argv = split_env(command.replace("--batch_size 256", "--batch_size 16"))
-    argv += ["--offline", "--model", "resnet8", "--iterations", "4", "--eval_every", "2", "--notensorboard"]
-    cluster = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2"}
-    procs = [subprocess.Popen(argv, cwd=run_command.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=offline_env({**env, **cluster, "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}))
-             for i in range(2)]
-    outs = [p.communicate(timeout=900) for p in procs]
-    for p, (stdout, stderr) in zip(procs, outs):
-        assert p.returncode == 0, stderr[-3000:]
-    assert "Done: resnet8" in outs[0][0]
-    assert (model_dir / "report.json").exists() and (model_dir / "final.weights.h5").exists()
-    assert json.loads((model_dir / "report.json").read_text())["iterations"] == 4
 
 
 @pytest.mark.slow
