@@ -145,25 +145,11 @@ def main(argv) -> int:
     except ValueError as err:
         logging.debug("Run stopped on a ValueError", exc_info=True)
         raise cli.UsageError(err) from None
-    except Exception as err:  # a corrupt image file, met by the pipeline's guard inside tf.data
-        raise cli.UsageError(_data_error(err)) from None
     finally:
         if not existed and os.path.isdir(model_dir):
             _remove_if_empty(model_dir)
     print(_summary(result), flush=True)
     return 0
-
-
-def _data_error(err: Exception) -> str:
-    """The one line for a data file the input pipeline could not read; any other error goes on."""
-    from keras_resnet_paper.data.decode import CORRUPT_IMAGE, corrupt_data_message
-
-    message = corrupt_data_message(err)
-    if message is None:
-        raise err
-    if message.startswith(CORRUPT_IMAGE):
-        message += "; fix or remove it, or pass --skip_corrupt to skip and count such files"
-    return message
 
 
 def _summary(result) -> str:

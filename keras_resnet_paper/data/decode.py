@@ -20,12 +20,14 @@ it sideways with an EXIF "rotate" tag is trained on sideways; rotate such files 
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Callable
+from typing import Callable, Iterator
 
 import tensorflow as tf
 
-__all__ = ["decode_rgb", "decode_window", "guarded_map", "CorruptCounter", "corrupt_data_message"]
+__all__ = ["decode_rgb", "decode_window", "guarded_map", "CorruptCounter", "corrupt_data_message", "CorruptDataError",
+           "readable_data_errors"]
 
 #: The first words of the pipeline's assertions, which reach the caller inside TensorFlow's
 #: InvalidArgumentError (tf.data cannot raise a Python exception of ours).
@@ -42,6 +44,25 @@ def corrupt_data_message(error: BaseException) -> str | None:
         return None
     line = text[min(starts):].split("\n", 1)[0]
     return " ".join(line.replace("] [", " ").strip("[] ").replace("] ", " ").split()).replace(" )", ")")
+
+
+class CorruptDataError(ValueError):
+    """A data file the input pipeline could not read (raised by `readable_data_errors`)."""
+
+
+@contextlib.contextmanager
+def readable_data_errors() -> Iterator[None]:
+    """Turn a guarded pipeline's failure, which reaches the caller as TensorFlow's
+    InvalidArgumentError from inside tf.data, into a `CorruptDataError` with its readable sentence."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as err:
+        message = corrupt_data_message(err)
+        if message is None:
+            raise
+        if message.startswith(CORRUPT_IMAGE):
+            message += "; fix or remove it, or skip and count such files (skip_corrupt=True, --skip_corrupt)"
+        raise CorruptDataError(message) from None
 
 Window = Callable[[tf.Tensor], tf.Tensor]
 

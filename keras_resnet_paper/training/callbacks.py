@@ -9,17 +9,16 @@ were. `SignalStop` turns SIGTERM/SIGINT into "finish this step, checkpoint, stop
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import signal
-import tempfile
 import threading
 import time
 
 import keras
 from absl import logging
 
+from keras_resnet_paper.atomic_files import replacing
 from keras_resnet_paper.training import checkpoints as ckpts
 from keras_resnet_paper.training.checkpoints import STATE, WEIGHTS, atomic_write_text
 from keras_resnet_paper.training.schedules import inner_optimizer
@@ -191,16 +190,11 @@ class StepCheckpoint(keras.callbacks.Callback):
         self._last_saved = step
 
     def _save_best(self) -> None:
-        os.makedirs(self.directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-best-", suffix=".weights.h5")
-        os.close(fd)
         try:
-            with ckpts.outside_distribution():
-                self.model.save_weights(tmp, overwrite=True)
-            os.replace(tmp, os.path.join(self.directory, "best.weights.h5"))
+            with replacing(os.path.join(self.directory, "best.weights.h5"), suffix=".weights.h5") as tmp:
+                with ckpts.outside_distribution():
+                    self.model.save_weights(tmp, overwrite=True)
         except OSError as err:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
             raise ckpts.CheckpointWriteError(f"could not write best.weights.h5 in {self.directory} ({err})") from None
 
     def on_train_begin(self, logs=None):

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from keras_resnet_paper.models.zoo import resolve_model_name
 from keras_resnet_paper.training.recipes import Recipe, get_recipe, offline_variant
 from keras_resnet_paper.training.schedules import schedule_for_recipe
+from keras_resnet_paper.validation import check_bool
 
 __all__ = ["RunConfig", "resolve_run", "RUN_OPTIONS"]
 
@@ -136,8 +137,7 @@ def resolve_run(
     for name, value in (("iterations", iterations), ("batch_size", batch_size), ("eval_every", eval_every)):
         _check_int(name, value)
     _check_int("seed", seed, minimum=0)
-    if not isinstance(skip_corrupt, bool):
-        raise ValueError(f"skip_corrupt={skip_corrupt!r}: use True or False.")
+    check_bool("skip_corrupt", skip_corrupt)
     if lr is not None and not lr > 0:
         raise ValueError(f"lr={lr!r}: use a positive learning rate.")
     base = get_recipe(recipe) if isinstance(recipe, str) else recipe

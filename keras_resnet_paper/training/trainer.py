@@ -310,7 +310,8 @@ def train(
     data set (e.g. an (x_train, y_train, x_test, y_test) tuple). Raises `NonFiniteLossError` if the
     loss diverges (`checkpoints.NonFiniteStateError` if the weights do first), `TrainingInterrupted`
     after checkpointing on SIGTERM/SIGINT, `checkpoints.RunFolderBusyError` if another run holds
-    `model_dir`, `checkpoints.CheckpointWriteError` if a checkpoint cannot be written. See the
+    `model_dir`, `checkpoints.CheckpointWriteError` if a checkpoint cannot be written,
+    `data.decode.CorruptDataError` (a ValueError) if an image file cannot be read. See the
     module doc for the steps.
     """
     t0 = time.time()
@@ -321,6 +322,9 @@ def train(
     # the run's folder lock (taken now if the folder exists: a busy folder is refused at once), the
     # signal handlers and the backend's distribution scope, released on any exit
     with contextlib.ExitStack() as cleanup:
+        from keras_resnet_paper.data.decode import readable_data_errors  # tf.data's module, loaded with the data
+
+        cleanup.enter_context(readable_data_errors())  # a corrupt file met inside tf.data: a ValueError naming it
         lock = cleanup.enter_context(ckpts.RunLock(model_dir if model_dir and chief else None))
         backends.data_on_host()
         seed_process(config.seed, runtime.deterministic)
