@@ -49,7 +49,7 @@ flags.DEFINE_bool("offline", False, "Train on scikit-learn's digits upsampled to
 flags.DEFINE_integer("batch_size", None, lower_bound=1, help="Global batch (the lr scales linearly, with gradual warm-up, when it differs from the recipe's).")
 flags.DEFINE_float("lr", None, lower_bound=0, help="Base learning rate for the recipe's batch size.")
 flags.DEFINE_integer("iterations", None, lower_bound=1, help="Total iterations; the lr boundaries move to the same fractions.")
-flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_worker", "tpu"], "Distribution: auto (every local accelerator when there are several, else one device); default (one device); mirrored (all local devices: tf.distribute.MirroredStrategy on TensorFlow, keras.distribution.DataParallel on JAX); multi_worker (several machines, TensorFlow only, TF_CONFIG); tpu (TensorFlow only). PyTorch: one device.")
+flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_worker", "tpu"], "Distribution: auto (every local accelerator when there are several, else one device); default (one device); mirrored (all local devices: tf.distribute.MirroredStrategy on TensorFlow, keras.distribution.DataParallel on JAX); multi_worker (several machines: MultiWorkerMirroredStrategy from TF_CONFIG on TensorFlow; processes joined by KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES and _PROCESS_ID on JAX); tpu (TensorFlow only). PyTorch: one device.")
 flags.DEFINE_string("tpu", None, "TPU name/address for --strategy=tpu.")
 flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Precision policy.")

@@ -8,13 +8,13 @@ how the step is compiled and spread over devices is the backend's:
     feature                  tensorflow                 jax                           torch
     one device               yes                        yes                           yes
     all local devices        MirroredStrategy           keras.distribution            -
-    several machines         MultiWorkerMirrored        - (not yet: see below)        -
+    several machines         MultiWorkerMirrored        keras.distribution processes  -
     TPU (--strategy=tpu)     TPUStrategy                TPU cores are local devices   -
     XLA                      --jit_compile              always (every step is jitted) -
 
-A strategy a backend lacks is a ValueError saying which backend has it. Multi-process JAX is not
-offered yet: Keras' multi-process `DataParallel` needs every evaluation batch of the same size on
-every process, and the paper's test sets end in a partial batch. On JAX and PyTorch,
+A strategy a backend lacks is a ValueError saying which backend has it. Several machines on JAX:
+`distribution.make_distribution("multi_worker")` (the cluster from Keras' environment variables,
+as `TF_CONFIG` on TensorFlow). On JAX and PyTorch,
 `train()` hides the accelerators from TensorFlow (tf.data runs on the host) so that TensorFlow does
 not take their memory; see `data_on_host`.
 """
@@ -37,13 +37,11 @@ BACKEND_SUPPORT = {
     "auto": BACKENDS,
     "default": BACKENDS,
     "mirrored": ("tensorflow", "jax"),
-    "multi_worker": ("tensorflow",),
+    "multi_worker": ("tensorflow", "jax"),
     "tpu": ("tensorflow",),
 }
 
-_HINTS = {("tpu", "jax"): "JAX sees a TPU's cores as local devices, use --strategy=auto or mirrored",
-          ("multi_worker", "jax"): "multi-process JAX is not supported yet (the test sets' last partial batch "
-                                   "cannot be split over processes); use --strategy=mirrored on one machine"}
+_HINTS = {("tpu", "jax"): "JAX sees a TPU's cores as local devices, use --strategy=auto or mirrored"}
 
 
 def current_backend() -> str:
@@ -159,7 +157,12 @@ def resolve_options(strategy: Any, jit_compile: bool, precision: str, sync_bn: b
 
 def is_chief() -> bool:
     """True on the process that writes logs, checkpoints and the report: TF_CONFIG's chief
-    (worker 0) on TensorFlow; the one process on JAX and PyTorch."""
+    (worker 0) on TensorFlow; process 0 on JAX (after `make_strategy` joined its cluster); the
+    one process on PyTorch."""
+    if current_backend() == "jax":
+        import jax
+
+        return jax.process_index() == 0
     if current_backend() != "tensorflow":
         return True
     from keras_resnet_paper.training.strategies import is_chief as tf_is_chief

@@ -128,13 +128,16 @@ def _strategy_and_options(runtime: Runtime):
 class _Inputs:
     data: Any  # the whole data set (global batches)
     train_fn: Any  # skip -> the training stream, distributed when there are several replicas
-    evaluation: Any  # a tf.data.Dataset
+    evaluation: Any  # a tf.data.Dataset: the validation set (else the test set) evaluated during training
+    test: Any  # a tf.data.Dataset: the test set of the final evaluation
 
 
 def _build_inputs(task: ImageClassificationTask, strategy, deterministic: bool) -> _Inputs:
     """The data; with several tf.distribute replicas each worker reads its shard in per-replica
     batches and its replicas take consecutive batches, so one step sees the same images as one
-    device. keras.distribution (JAX) takes the global batches and splits them itself."""
+    device. keras.distribution (JAX) takes the global batches and splits them itself; over several
+    JAX processes each reads its shard in per-process batches and evaluates its part of padded
+    global batches (`distribution.evaluation_batches`)."""
     data = task.build_inputs(deterministic=deterministic)
     if task.config.ten_crop and getattr(data, "validation_images", None) is None:
         raise ValueError(
@@ -142,6 +145,9 @@ def _build_inputs(task: ImageClassificationTask, strategy, deterministic: bool) 
             f"trains on {task.config.recipe.dataset!r}. Allowed: recipes whose data come from `imagenet_datasets`.")
     if strategy.num_replicas_in_sync > 1:
         per_replica_batch(task.config.global_batch, strategy)  # ValueError if the global batch does not split
+    evaluation = data.validation if data.validation is not None else data.test
+    if getattr(strategy, "num_processes", 1) > 1:
+        return _multi_process_inputs(task, strategy, deterministic, data, evaluation)
     if strategy.num_replicas_in_sync > 1 and backends.is_tf_strategy(strategy):
 
         def train_fn(skip):
@@ -155,7 +161,30 @@ def _build_inputs(task: ImageClassificationTask, strategy, deterministic: bool) 
         def train_fn(skip):
             return task.build_inputs(deterministic=deterministic).train.skip(skip) if skip else data.train
 
-    return _Inputs(data, train_fn, data.validation if data.validation is not None else data.test)
+    return _Inputs(data, train_fn, evaluation, data.test)
+
+
+def _multi_process_inputs(task: ImageClassificationTask, strategy, deterministic: bool, data, evaluation) -> _Inputs:
+    """Several JAX processes: this process's shard of the training stream (per-process batches)
+    and its part of every padded global evaluation batch."""
+    from keras_resnet_paper.training.distribution import evaluation_batches
+
+    config = task.config
+    for flag, asked in (("ten_crop", config.ten_crop), ("recalibrate_bn", config.recipe.recalibrate_bn)):
+        if asked:
+            raise ValueError(f"{flag}=True is not available on multi-process JAX yet; evaluate final.weights.h5 "
+                             "on one machine instead.")
+    context = strategy.input_context()
+    shard = task.build_inputs(input_context=context, deterministic=deterministic).train
+
+    def train_fn(skip):
+        return shard.skip(skip) if skip else shard
+
+    def padded(dataset):
+        return evaluation_batches(dataset, config.global_batch, strategy.num_processes, strategy.process_id)
+
+    test = padded(data.test)
+    return _Inputs(data, train_fn, test if evaluation is data.test else padded(evaluation), test)
 
 
 def _build_compiled_model(task, data, strategy, options, runtime: Runtime) -> keras.Model:
@@ -169,7 +198,8 @@ def _build_compiled_model(task, data, strategy, options, runtime: Runtime) -> ke
     with precision_scope(options.precision), strategy.scope():
         model = task.build_model(data, sync_bn=runtime.sync_bn and strategy.num_replicas_in_sync > 1)
         optimizer = task.build_optimizer(mixed_float16=options.precision == "mixed_float16")
-        model.compile(optimizer=optimizer, loss=task.build_losses(), metrics=task.build_metrics(),
+        # weighted: the padded evaluation batches of multi-process JAX weigh their padding 0
+        model.compile(optimizer=optimizer, loss=task.build_losses(), weighted_metrics=task.build_metrics(),
                       jit_compile=options.jit_compile, steps_per_execution=runtime.steps_per_execution)
         optimizer.build(model.trainable_variables)
         if not compat.build_from_input_spec(model, data.train.element_spec):
@@ -275,7 +305,7 @@ def _finish(model, inputs: _Inputs, config: RunConfig, model_dir: str | None, ch
     if config.recipe.recalibrate_bn:
         # Global training batches, not the per-replica stream: every replica/worker sets the same values.
         _recalibrate_bn(model, inputs.data.train, config.recipe.recalibrate_bn_batches)
-    final = {k: float(v) for k, v in model.evaluate(inputs.data.test, verbose=0, return_dict=True).items()}
+    final = {k: float(v) for k, v in model.evaluate(inputs.test, verbose=0, return_dict=True).items()}
     predictor = inference_model(model)
     if config.ten_crop:
         from keras_resnet_paper.evaluation.ten_crop import evaluate_ten_crop
@@ -318,17 +348,17 @@ def train(
     config, runtime = split_options(run, model_name, runtime, options)
     if model_dir and os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise ValueError(f"model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
-    chief = backends.is_chief()
-    # the run's folder lock (taken now if the folder exists: a busy folder is refused at once), the
-    # signal handlers and the backend's distribution scope, released on any exit
+    # the run's folder lock (taken as soon as the process knows it is the chief: a busy folder is
+    # refused at once), the signal handlers and the backend's distribution scope, released on any exit
     with contextlib.ExitStack() as cleanup:
         from keras_resnet_paper.data.decode import readable_data_errors  # tf.data's module, loaded with the data
 
         cleanup.enter_context(readable_data_errors())  # a corrupt file met inside tf.data: a ValueError naming it
-        lock = cleanup.enter_context(ckpts.RunLock(model_dir if model_dir and chief else None))
         backends.data_on_host()
         seed_process(config.seed, runtime.deterministic)
-        strategy, options_ = _strategy_and_options(runtime)
+        strategy, options_ = _strategy_and_options(runtime)  # joins a multi-process JAX cluster first
+        chief = backends.is_chief()
+        lock = cleanup.enter_context(ckpts.RunLock(model_dir if model_dir and chief else None))
         cleanup.enter_context(backends.run_scope(strategy))
         task = ImageClassificationTask(config, data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs)
         inputs = _build_inputs(task, strategy, runtime.deterministic)

@@ -47,7 +47,9 @@ def train_run(args: dict) -> dict:
     sharding = getattr(result.training_model.trainable_variables[0].value, "sharding", None)  # JAX arrays
     return {"steps": result.steps, "losses": [row["loss"] for row in result.history],
             "devices": len(sharding.device_set) if sharding is not None else 1,
-            "fallbacks": list(result.fallbacks), "top1_error": result.final["top1_error"]}
+            "fallbacks": list(result.fallbacks), "top1_error": result.final["top1_error"], "final": result.final,
+            "trainable_sum": float(sum(np.sum(np.asarray(v.numpy(), np.float64))
+                                       for v in result.training_model.trainable_variables))}
 
 
 COMMANDS = {"imports": imports, "outputs": outputs, "train": train_run}

@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import sys
 
@@ -71,10 +72,12 @@ def test_models_give_tensorflows_outputs_with_its_weights(backend, tmp_path):
 
 
 def test_strategies_a_backend_lacks_are_refused_naming_the_ones_that_have_them():
-    for strategy, backend in (("mirrored", "torch"), ("multi_worker", "torch"), ("multi_worker", "jax"), ("tpu", "jax"),
-                              ("tpu", "torch")):
+    for strategy, backend in (("mirrored", "torch"), ("tpu", "jax"), ("tpu", "torch")):
         with pytest.raises(ValueError, match=f"--strategy={strategy} runs on KERAS_BACKEND=tensorflow"):
             backends._check_supported(strategy, backend)
+    with pytest.raises(ValueError, match="--strategy=multi_worker runs on KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax"):
+        backends._check_supported("multi_worker", "torch")
+    backends._check_supported("multi_worker", "jax")
     backends._check_supported("default", "torch")
     with pytest.raises(ValueError, match="choose one of"):
         backends._check_supported("horovod", "jax")
@@ -93,6 +96,47 @@ def test_jax_data_parallel_over_two_host_devices():
     assert result["devices"] == 2 and result["steps"] == 24, result
     assert result["losses"][-1] < result["losses"][0], result
     assert any("global batch" in note for note in result["fallbacks"]), result
+
+
+@pytest.mark.slow  # about 60 s
+def test_jax_multi_process_run_agrees_and_evaluates_the_whole_test_set(tmp_path):
+    """Two JAX processes joined by Keras' cluster variables (`--strategy multi_worker`): the same
+    steps and weights on both, the loss falls, and the final test metrics, from padded evaluation
+    batches split over the processes, are what one TensorFlow process gets from the final weights."""
+    if not HAS["jax"]:
+        pytest.skip("jax is not installed")
+    with socket.socket() as free:  # the coordinator's port
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    args = {"model": "resnet8", "model_dir": str(tmp_path / "run"),
+            "options": {"strategy": "multi_worker", "iterations": 12, "eval_every": 6, "batch_size": 32}}
+    environment = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
+                   "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2"}
+    procs = [subprocess.Popen([sys.executable, str(HERE / "backend_process.py"), "train", json.dumps(args)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                              env={**environment, "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}) for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    results = []
+    for p, (out, err) in zip(procs, outs):
+        lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
+        assert p.returncode == 0 and lines, f"exit {p.returncode}\n{out[-2000:]}\n{err[-4000:]}"
+        results.append(json.loads(lines[-1][len("RESULT "):]))
+    chief, worker = results
+    assert chief["steps"] == worker["steps"] == 12 and chief["devices"] == 2, chief
+    assert chief["trainable_sum"] == worker["trainable_sum"] and chief["final"] == worker["final"]
+    assert chief["losses"][-1] < chief["losses"][0], chief
+
+    from keras_resnet_paper.training.run_config import resolve_run
+    from keras_resnet_paper.training.task import ImageClassificationTask
+
+    task = ImageClassificationTask(resolve_run("cifar10_offline", "resnet8", batch_size=32))
+    data = task.build_inputs()
+    model = task.build_model(data)
+    model.compile(loss=task.build_losses(), metrics=task.build_metrics())
+    model.load_weights(tmp_path / "run" / "final.weights.h5")
+    size = sum(int(y.shape[0]) for _, y in data.test)
+    assert size % 32, "the offline test set should end in a partial batch"
+    assert chief["final"] == pytest.approx(model.evaluate(data.test, verbose=0, return_dict=True), rel=1e-5)
 
 
 @pytest.mark.slow  # about 45 s each

@@ -44,6 +44,8 @@ COVERED = {
         "XLA_FLAGS=--xla_force_host_platform_device_count=2 KERAS_BACKEND=jax python -m keras_resnet_paper.train "
         "--recipe cifar10_paper --model resnet20 --offline --strategy mirrored",
         "KERAS_BACKEND=torch python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet20 --offline",
+        "KERAS_BACKEND=jax python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet50 --strategy "
+        "multi_worker --batch_size 256 --model_dir /shared/runs/resnet50_jax",
         "python benchmarks/backend_throughput.py",
     )},
     "python examples/transfer_learning.py": "tests/examples/test_transfer_learning.py",
