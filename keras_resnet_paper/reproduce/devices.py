@@ -9,11 +9,12 @@ runs go one after another, each using every CPU core.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import socket
 import subprocess
 from typing import Sequence
+
+from keras_resnet_paper.machine import cpu_model
 
 __all__ = ["parse_gpus", "visible_gpus", "device_slots", "slot_environment", "describe_hardware"]
 
@@ -70,17 +71,6 @@ def slot_environment(slot: Sequence[str], base: dict[str, str] | None = None) ->
     return env
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _gpu_names(slot: Sequence[str]) -> list[str]:
     if not slot:
         return []
@@ -92,6 +82,6 @@ def describe_hardware(slot: Sequence[str] = ()) -> dict:
     """Host, CPU and the slot's GPUs, as the report prints them."""
     gpus = _gpu_names(slot)
     text = ", ".join(f"{gpus.count(name)}× {name}" for name in sorted(set(gpus))) if gpus else (
-        f"{len(slot)} GPU(s) {','.join(slot)}" if slot else f"CPU only: {os.cpu_count()} cores, {_cpu_model()}")
+        f"{len(slot)} GPU(s) {','.join(slot)}" if slot else f"CPU only: {os.cpu_count()} cores, {cpu_model()}")
     return {"host": socket.gethostname(), "devices": list(slot), "gpus": gpus, "cpu_cores": os.cpu_count(),
-            "cpu": _cpu_model(), "description": text}
+            "cpu": cpu_model(), "description": text}

@@ -28,7 +28,7 @@ import keras
 from absl import logging
 
 __all__ = ["BACKENDS", "BACKEND_SUPPORT", "current_backend", "data_on_host", "is_chief", "is_tf_strategy",
-           "make_strategy", "resolve_options", "run_scope", "as_strategy"]
+           "make_strategy", "resolve_options", "run_scope", "as_strategy", "run_environment"]
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -168,3 +168,35 @@ def is_chief() -> bool:
     from keras_resnet_paper.training.strategies import is_chief as tf_is_chief
 
     return tf_is_chief()
+
+
+def _devices(strategy: Any) -> tuple[list[str], list[str]]:
+    """(the devices the run's replicas use, the accelerators' model names) on this backend."""
+    backend = current_backend()
+    if is_tf_strategy(strategy):
+        import tensorflow as tf
+
+        names = [tf.config.experimental.get_device_details(g).get("device_name", "GPU")
+                 for g in tf.config.list_physical_devices("GPU")]
+        return [str(d) for d in strategy.extended.worker_devices], names
+    if backend == "jax":
+        import jax
+
+        devices = (list(strategy.distribution.device_mesh.devices.flatten()) if strategy.distribution is not None
+                   else [keras.distribution.list_devices()[0]])  # Keras' names: "cpu:0", "gpu:1", ...
+        return [str(d) for d in devices], sorted({d.device_kind for d in jax.devices() if d.platform != "cpu"})
+    import torch
+
+    if torch.cuda.is_available():
+        return ["cuda:0"], [torch.cuda.get_device_name(0)]
+    return ["cpu"], []
+
+
+def run_environment(strategy: Any) -> dict:
+    """What run.json records beside the run: the backend, the devices and accelerators the run
+    used, its replicas, and the machine and package versions (`machine.describe_machine`)."""
+    from keras_resnet_paper.machine import describe_machine
+
+    devices, accelerators = _devices(strategy)
+    return {"backend": current_backend(), "devices": devices, "accelerators": accelerators,
+            "replicas": int(strategy.num_replicas_in_sync), **describe_machine()}

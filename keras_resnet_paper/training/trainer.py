@@ -221,10 +221,11 @@ class _Session:
 
 
 def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callbacks, chief: bool,
-                          lock: ckpts.RunLock, cleanup: contextlib.ExitStack) -> _Session:
+                          lock: ckpts.RunLock, cleanup: contextlib.ExitStack, environment: dict) -> _Session:
     """Progress, NaN stop, lr rules, logs, checkpoints and the SIGTERM/SIGINT stop (its signal
     handlers until `cleanup` closes); the model, optimizer and callback state restored from the
-    newest usable checkpoint of `model_dir`, which the chief holds `lock` on (one run per folder)."""
+    newest usable checkpoint of `model_dir`, which the chief holds `lock` on (one run per folder);
+    the chief writes run.json: the resolved run, the runtime and this session's `environment`."""
     config = task.config
     stateful, lr_callbacks = task.build_lr_callbacks()
     nan = cbs.NanStop()
@@ -246,8 +247,8 @@ def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callba
             print(f"Resuming from step {start} of {config.recipe.iterations} ({ckpt_dir}).", flush=True)
         if chief:  # the log row before the checkpoint: a kill between them repeats a row, never loses one
             callbacks += _log_callbacks(model_dir, runtime)
-            cbs.atomic_write_text(os.path.join(model_dir, "run.json"),
-                                  json.dumps({**config.to_dict(), "runtime": runtime.to_dict()}, indent=1))
+            cbs.atomic_write_text(os.path.join(model_dir, "run.json"), json.dumps(
+                {**config.to_dict(), "runtime": runtime.to_dict(), "environment": environment}, indent=1))
         callbacks.append(checkpoint)
     stop = cleanup.enter_context(cbs.SignalStop(checkpoint))
     callbacks += [stop, cbs.StopAtStep(config.recipe.iterations), *extra_callbacks]
@@ -363,7 +364,8 @@ def train(
         task = ImageClassificationTask(config, data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs)
         inputs = _build_inputs(task, strategy, runtime.deterministic)
         model = _build_compiled_model(task, inputs.data, strategy, options_, runtime)
-        session = _callbacks_and_resume(task, model, model_dir, runtime, extra_callbacks, chief, lock, cleanup)
+        session = _callbacks_and_resume(task, model, model_dir, runtime, extra_callbacks, chief, lock, cleanup,
+                                        environment=backends.run_environment(strategy) if model_dir and chief else {})
         history = session.earlier_history + _fit(model, inputs, session, config.recipe)
         predictor, final = _finish(model, inputs, config, model_dir, chief)
         result = TrainResult(

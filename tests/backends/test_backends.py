@@ -125,6 +125,8 @@ def test_jax_multi_process_run_agrees_and_evaluates_the_whole_test_set(tmp_path)
     assert chief["steps"] == worker["steps"] == 12 and chief["devices"] == 2, chief
     assert chief["trainable_sum"] == worker["trainable_sum"] and chief["final"] == worker["final"]
     assert chief["losses"][-1] < chief["losses"][0], chief
+    environment = json.loads((tmp_path / "run" / "run.json").read_text())["environment"]
+    assert environment["backend"] == "jax" and environment["replicas"] == len(environment["devices"]) == 2
 
     from keras_resnet_paper.training.run_config import resolve_run
     from keras_resnet_paper.training.task import ImageClassificationTask

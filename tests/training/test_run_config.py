@@ -1,5 +1,7 @@
 """One resolved run: what --print_recipe prints is what trains and what run.json records (issue 11)."""
 
+import json
+import os
 import subprocess
 import sys
 
@@ -124,3 +126,24 @@ def _all_layers(model):
         yield layer
         if isinstance(layer, keras.Model):
             yield from _all_layers(layer)
+
+
+def test_run_json_records_the_backend_devices_machine_and_versions(tmp_path):
+    """run.json: beside the resolved run, the environment of the session that wrote it."""
+    import platform
+
+    import keras
+
+    from keras_resnet_paper.training import train
+
+    train("cifar10_offline", "resnet8", model_dir=str(tmp_path / "run"), iterations=2, eval_every=2, batch_size=16,
+          verbose=0, write_report=False, tensorboard=False)
+    environment = json.loads((tmp_path / "run" / "run.json").read_text())["environment"]
+    assert environment["backend"] == "tensorflow" and environment["replicas"] == 1
+    import tensorflow as tf
+
+    assert len(environment["devices"]) == 1
+    assert len(environment["accelerators"]) == len(tf.config.list_physical_devices("GPU"))
+    assert environment["cpu_cores"] == os.cpu_count() and environment["cpu"]
+    assert environment["versions"]["python"] == platform.python_version()
+    assert environment["versions"]["keras"] == keras.__version__
