@@ -28,7 +28,7 @@ import keras
 from absl import logging
 
 __all__ = ["BACKENDS", "BACKEND_SUPPORT", "current_backend", "data_on_host", "is_chief", "is_tf_strategy",
-           "make_strategy", "resolve_options", "run_scope", "as_strategy", "run_environment"]
+           "make_strategy", "resolve_options", "run_scope", "as_strategy", "run_environment", "any_process"]
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -168,6 +168,24 @@ def is_chief() -> bool:
     from keras_resnet_paper.training.strategies import is_chief as tf_is_chief
 
     return tf_is_chief()
+
+
+def any_process(flag: bool) -> bool:
+    """Whether `flag` is true on any process of the run, every process calling this at the same
+    step: over the processes of a multi-process JAX run (one all-gather of a flag), else `flag`
+    itself. Lets every process stop at the step where one of them was told to (a signal), rather
+    than one stopping while the others wait for it in the next step's collective. TensorFlow's
+    multi-worker runs do not agree (each worker stops on its own signal)."""
+    if current_backend() != "jax":
+        return flag
+    import jax
+
+    if jax.process_count() == 1:
+        return flag
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    return bool(np.asarray(multihost_utils.process_allgather(np.int32(flag))).any())
 
 
 def _devices(strategy: Any) -> tuple[list[str], list[str]]:

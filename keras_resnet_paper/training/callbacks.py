@@ -19,6 +19,7 @@ import keras
 from absl import logging
 
 from keras_resnet_paper.atomic_files import replacing
+from keras_resnet_paper.training import backends
 from keras_resnet_paper.training import checkpoints as ckpts
 from keras_resnet_paper.training.checkpoints import STATE, WEIGHTS, atomic_write_text
 from keras_resnet_paper.training.schedules import inner_optimizer
@@ -226,8 +227,10 @@ class StepCheckpoint(keras.callbacks.Callback):
 class TrainingInterrupted(Exception):
     """The run stopped on a signal after checkpointing its last step; `.signum`, `.step`, `.saved`."""
 
-    def __init__(self, signum: int, step: int, saved: str | None):
-        where = f"checkpoint saved in {saved}; run the same command to resume" if saved else "no model_dir: nothing saved"
+    def __init__(self, signum: int, step: int, saved: str | None, by_chief: bool = False):
+        where = (f"the chief saves its checkpoint in {saved}; run the same command to resume" if saved and by_chief
+                 else f"checkpoint saved in {saved}; run the same command to resume" if saved
+                 else "no model_dir: nothing saved")
         super().__init__(f"Stopped by {signal.Signals(signum).name} at step {step}: {where}.")
         self.signum, self.step, self.saved = signum, step, saved
 
@@ -270,14 +273,16 @@ class SignalStop(keras.callbacks.Callback):
         self._previous = {}
 
     def stop_if_asked(self) -> None:
-        """Checkpoint and raise `TrainingInterrupted` if a signal came."""
-        if self.signum is None or self.model is None:
+        """Checkpoint and raise `TrainingInterrupted` if a signal came to this process or, in a
+        multi-process JAX run, to any of them (`backends.any_process`: all stop at the same step)."""
+        if self.model is None or not backends.any_process(self.signum is not None):
             return
-        step, saved = current_step(self.model), None
+        step = current_step(self.model)
+        saved = self.checkpoint.directory if self.checkpoint is not None else None
         if self.checkpoint is not None and self.checkpoint.write:
             self.checkpoint.save(step)
-            saved = self.checkpoint.directory
-        raise TrainingInterrupted(self.signum, step, saved)
+        raise TrainingInterrupted(self.signum or signal.SIGTERM, step, saved,
+                                  by_chief=self.checkpoint is not None and not self.checkpoint.write)
 
     def on_train_batch_end(self, batch, logs=None):
         if math.isfinite(float((logs or {}).get("loss", 0.0))):

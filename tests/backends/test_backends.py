@@ -98,23 +98,42 @@ def test_jax_data_parallel_over_two_host_devices():
     assert any("global batch" in note for note in result["fallbacks"]), result
 
 
-@pytest.mark.slow  # about 60 s
-def test_jax_multi_process_run_agrees_and_evaluates_the_whole_test_set(tmp_path):
-    """Two JAX processes joined by Keras' cluster variables (`--strategy multi_worker`): the same
-    steps and weights on both, the loss falls, and the final test metrics, from padded evaluation
-    batches split over the processes, are what one TensorFlow process gets from the final weights."""
-    if not HAS["jax"]:
-        pytest.skip("jax is not installed")
+def _jax_processes(argv: list[str], n: int = 2, **popen) -> list[subprocess.Popen]:
+    """`argv` as the `n` processes of one JAX cluster on 127.0.0.1 (Keras' cluster variables)."""
     with socket.socket() as free:  # the coordinator's port
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    args = {"model": "resnet8", "model_dir": str(tmp_path / "run"),
-            "options": {"strategy": "multi_worker", "iterations": 12, "eval_every": 6, "batch_size": 32}}
     environment = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
-                   "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2"}
-    procs = [subprocess.Popen([sys.executable, str(HERE / "backend_process.py"), "train", json.dumps(args)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                              env={**environment, "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}) for i in range(2)]
+                   "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}", "KERAS_DISTRIBUTION_NUM_PROCESSES": str(n)}
+    return [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                             env={**environment, "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}, **popen) for i in range(n)]
+
+
+@pytest.mark.slow  # about 90 s
+def test_jax_multi_process_run_stops_together_resumes_agrees_and_evaluates_the_whole_test_set(tmp_path):
+    """Two JAX processes joined by Keras' cluster variables (`--strategy multi_worker`). SIGTERM to
+    process 1 only: both stop at the same step (exit 143) and process 0 checkpoints it. The same run
+    resumes there; both end with the same weights, the loss falls, and the final test metrics,
+    from padded evaluation batches split over the processes, are what one TensorFlow process gets
+    from the final weights."""
+    if not HAS["jax"]:
+        pytest.skip("jax is not installed")
+    run_dir = tmp_path / "run"
+    first = _jax_processes([sys.executable, "-m", "keras_resnet_paper.train", "--recipe", "cifar10_offline",
+                            "--model", "resnet8", "--strategy", "multi_worker", "--iterations", "12", "--eval_every",
+                            "6", "--batch_size", "32", "--verbose", "2", "--notensorboard", "--model_dir", str(run_dir)])
+    for line in first[1].stdout:
+        if line.startswith("iteration  6/12"):
+            first[1].send_signal(signal.SIGTERM)
+            break
+    ends = [p.communicate(timeout=600) for p in first]
+    assert [p.returncode for p in first] == [143, 143], ends[0][1][-3000:] + ends[1][1][-3000:]
+    stopped = json.loads((run_dir / "checkpoints" / "checkpoint.json").read_text())["step"]
+    assert 6 <= stopped < 12 and all(f"at step {stopped}" in err for _, err in ends), (stopped, ends[1][1][-2000:])
+
+    args = {"model": "resnet8", "model_dir": str(run_dir),
+            "options": {"strategy": "multi_worker", "iterations": 12, "eval_every": 6, "batch_size": 32}}
+    procs = _jax_processes([sys.executable, str(HERE / "backend_process.py"), "train", json.dumps(args)])
     outs = [p.communicate(timeout=600) for p in procs]
     results = []
     for p, (out, err) in zip(procs, outs):
@@ -125,7 +144,7 @@ def test_jax_multi_process_run_agrees_and_evaluates_the_whole_test_set(tmp_path)
     assert chief["steps"] == worker["steps"] == 12 and chief["devices"] == 2, chief
     assert chief["trainable_sum"] == worker["trainable_sum"] and chief["final"] == worker["final"]
     assert chief["losses"][-1] < chief["losses"][0], chief
-    environment = json.loads((tmp_path / "run" / "run.json").read_text())["environment"]
+    environment = json.loads((run_dir / "run.json").read_text())["environment"]
     assert environment["backend"] == "jax" and environment["replicas"] == len(environment["devices"]) == 2
 
     from keras_resnet_paper.training.run_config import resolve_run
@@ -135,7 +154,7 @@ def test_jax_multi_process_run_agrees_and_evaluates_the_whole_test_set(tmp_path)
     data = task.build_inputs()
     model = task.build_model(data)
     model.compile(loss=task.build_losses(), metrics=task.build_metrics())
-    model.load_weights(tmp_path / "run" / "final.weights.h5")
+    model.load_weights(run_dir / "final.weights.h5")
     size = sum(int(y.shape[0]) for _, y in data.test)
     assert size % 32, "the offline test set should end in a partial batch"
     assert chief["final"] == pytest.approx(model.evaluate(data.test, verbose=0, return_dict=True), rel=1e-5)
