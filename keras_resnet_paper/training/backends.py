@@ -22,13 +22,13 @@ not take their memory; see `data_on_host`.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Callable
 
 import keras
 from absl import logging
 
 __all__ = ["BACKENDS", "BACKEND_SUPPORT", "current_backend", "data_on_host", "is_chief", "is_tf_strategy",
-           "make_strategy", "resolve_options", "run_scope", "as_strategy", "run_environment", "any_process"]
+           "make_strategy", "resolve_options", "run_scope", "as_strategy", "run_environment", "agreement"]
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -170,22 +170,26 @@ def is_chief() -> bool:
     return tf_is_chief()
 
 
-def any_process(flag: bool) -> bool:
-    """Whether `flag` is true on any process of the run, every process calling this at the same
-    step: over the processes of a multi-process JAX run (one all-gather of a flag), else `flag`
-    itself. Lets every process stop at the step where one of them was told to (a signal), rather
-    than one stopping while the others wait for it in the next step's collective. TensorFlow's
-    multi-worker runs do not agree (each worker stops on its own signal)."""
-    if current_backend() != "jax":
-        return flag
-    import jax
+def agreement(model: keras.Model | None = None) -> Callable[[bool], bool]:
+    """A function of a flag: whether it is true on any process of the run, every process calling
+    it at the same step. Over the workers of `model`'s TensorFlow multi-worker strategy (an
+    all-reduce) or the processes of a multi-process JAX run (an all-gather); else the flag itself.
+    Lets every process stop at the step where one of them was told to (a signal), rather than one
+    stopping while the others wait for it in the next step's collective."""
+    backend = current_backend()
+    if backend == "tensorflow" and model is not None:
+        from keras_resnet_paper.training.strategies import worker_agreement
 
-    if jax.process_count() == 1:
-        return flag
-    import numpy as np
-    from jax.experimental import multihost_utils
+        return worker_agreement(getattr(model, "distribute_strategy", None))
+    if backend == "jax":
+        import jax
 
-    return bool(np.asarray(multihost_utils.process_allgather(np.int32(flag))).any())
+        if jax.process_count() > 1:
+            import numpy as np
+            from jax.experimental import multihost_utils
+
+            return lambda flag: bool(np.asarray(multihost_utils.process_allgather(np.int32(flag))).any())
+    return bool
 
 
 def _devices(strategy: Any) -> tuple[list[str], list[str]]:

@@ -253,6 +253,7 @@ class SignalStop(keras.callbacks.Callback):
         super().__init__()
         self.checkpoint = checkpoint
         self.signum = None
+        self._agree = None  # backends.agreement of the model, made on first use
         self._previous = {}
 
     def _handle(self, signum, frame):
@@ -274,8 +275,13 @@ class SignalStop(keras.callbacks.Callback):
 
     def stop_if_asked(self) -> None:
         """Checkpoint and raise `TrainingInterrupted` if a signal came to this process or, in a
-        multi-process JAX run, to any of them (`backends.any_process`: all stop at the same step)."""
-        if self.model is None or not backends.any_process(self.signum is not None):
+        multi-worker or multi-process run, to any of them (`backends.agreement`: all stop at the
+        same step)."""
+        if self.model is None:
+            return
+        if self._agree is None:
+            self._agree = backends.agreement(self.model)
+        if not self._agree(self.signum is not None):
             return
         step = current_step(self.model)
         saved = self.checkpoint.directory if self.checkpoint is not None else None

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import Callable
 
 import tensorflow as tf
 from absl import logging
 
 __all__ = ["STRATEGIES", "make_strategy", "per_replica_batch", "resolve_options", "RunOptions", "is_chief", "strategy_kind",
-           "PRECISIONS"]
+           "PRECISIONS", "worker_agreement"]
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 
@@ -82,6 +83,19 @@ def is_chief() -> bool:
     if "chief" in config.get("cluster", {}):
         return task.get("type") == "chief"
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+def worker_agreement(strategy) -> Callable[[bool], bool]:
+    """A function of a flag: its OR over the workers of a MultiWorkerMirroredStrategy (one
+    all-reduce; every worker calls it at the same step); the flag itself under any other strategy."""
+    if strategy is None or strategy_kind(strategy) != "multi_worker":
+        return bool
+
+    @tf.function
+    def summed(value):
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(tf.identity, args=(value,)), axis=None)
+
+    return lambda flag: bool(summed(tf.constant(float(flag))).numpy() > 0)
 
 
 def strategy_kind(strategy) -> str:

@@ -125,7 +125,10 @@ def test_imagenet_run_without_data(run_command):
 @pytest.mark.slow
 def test_multi_worker_run_on_two_local_workers(run_command, tmp_path):
     """The README's multi-machine command on two local processes (TF_CONFIG on 127.0.0.1), on the
-    offline data and shortened: both workers finish; the chief alone writes the report."""
+    offline data and shortened. SIGTERM to worker 1 only: both workers stop at the same step (exit
+    143) and the chief checkpoints it; the same command resumes, both finish, the chief alone
+    writes the report."""
+    import signal
     import socket
     import subprocess
 
@@ -139,13 +142,28 @@ def test_multi_worker_run_on_two_local_workers(run_command, tmp_path):
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     model_dir = tmp_path / "shared" / "runs" / "resnet50"
     command = MULTI_WORKER_RUN.replace("/shared/runs/resnet50", str(model_dir)).replace("--batch_size 256", "--batch_size 16")
-    argv = argv_of(command) + ["--offline", "--model", "resnet8", "--iterations", "4", "--eval_every", "2", "--notensorboard"]
-    procs = [subprocess.Popen(argv, cwd=run_command.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=offline_env({"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}))
-             for i in range(2)]
+    argv = argv_of(command) + ["--offline", "--model", "resnet8", "--iterations", "8", "--eval_every", "2", "--notensorboard"]
+
+    def workers():
+        return [subprocess.Popen(argv, cwd=run_command.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=offline_env({"TF_CONFIG": json.dumps({"cluster": cluster,
+                                                                           "task": {"type": "worker", "index": i}})}))
+                for i in range(2)]
+
+    first = workers()
+    for line in first[1].stdout:
+        if line.startswith("iteration 2/8"):
+            first[1].send_signal(signal.SIGTERM)
+            break
+    ends = [p.communicate(timeout=900) for p in first]
+    assert [p.returncode for p in first] == [143, 143], ends[0][1][-3000:] + ends[1][1][-3000:]
+    step = json.loads((model_dir / "checkpoints" / "checkpoint.json").read_text())["step"]
+    assert all(f"Stopped by SIGTERM at step {step}:" in err for _, err in ends), [err[-1500:] for _, err in ends]
+    procs = workers()
     outs = [p.communicate(timeout=900) for p in procs]
     for p, (stdout, stderr) in zip(procs, outs):
         assert p.returncode == 0, stderr[-3000:]
+        assert f"Resuming from step {step} of 8" in stdout, stdout
     assert "Done: resnet8" in outs[0][0]
     assert (model_dir / "report.json").exists() and (model_dir / "final.weights.h5").exists()
 
