@@ -112,7 +112,8 @@ def _jax_processes(argv: list[str], n: int = 2, **popen) -> list[subprocess.Pope
 @pytest.mark.slow  # about 90 s
 def test_jax_multi_process_run_stops_together_resumes_agrees_and_evaluates_the_whole_test_set(tmp_path):
     """Two JAX processes joined by Keras' cluster variables (`--strategy multi_worker`). SIGTERM to
-    process 1 only: both stop at the same step (exit 143) and process 0 checkpoints it. The same run
+    process 1 only: both stop at the same step (exit 143; the next agreement, step 10, or 20 on a
+    loaded machine) and process 0 checkpoints it. The same run
     resumes there; both end with the same weights, the loss falls, and the final test metrics,
     from padded evaluation batches split over the processes, are what one TensorFlow process gets
     from the final weights."""
@@ -120,19 +121,19 @@ def test_jax_multi_process_run_stops_together_resumes_agrees_and_evaluates_the_w
         pytest.skip("jax is not installed")
     run_dir = tmp_path / "run"
     first = _jax_processes([sys.executable, "-m", "keras_resnet_paper.train", "--recipe", "cifar10_offline",
-                            "--model", "resnet8", "--strategy", "multi_worker", "--iterations", "12", "--eval_every",
-                            "6", "--batch_size", "32", "--verbose", "2", "--notensorboard", "--model_dir", str(run_dir)])
+                            "--model", "resnet8", "--strategy", "multi_worker", "--iterations", "24", "--eval_every",
+                            "3", "--batch_size", "32", "--verbose", "2", "--notensorboard", "--model_dir", str(run_dir)])
     for line in first[1].stdout:
-        if line.startswith("iteration  6/12"):
+        if line.startswith("iteration  3/24"):
             first[1].send_signal(signal.SIGTERM)
             break
     ends = [p.communicate(timeout=600) for p in first]
     assert [p.returncode for p in first] == [143, 143], ends[0][1][-3000:] + ends[1][1][-3000:]
     stopped = json.loads((run_dir / "checkpoints" / "checkpoint.json").read_text())["step"]
-    assert 6 <= stopped < 12 and all(f"at step {stopped}" in err for _, err in ends), (stopped, ends[1][1][-2000:])
+    assert stopped in (10, 20) and all(f"at step {stopped}" in err for _, err in ends), (stopped, ends[1][1][-2000:])
 
     args = {"model": "resnet8", "model_dir": str(run_dir),
-            "options": {"strategy": "multi_worker", "iterations": 12, "eval_every": 6, "batch_size": 32}}
+            "options": {"strategy": "multi_worker", "iterations": 24, "eval_every": 3, "batch_size": 32}}
     procs = _jax_processes([sys.executable, str(HERE / "backend_process.py"), "train", json.dumps(args)])
     outs = [p.communicate(timeout=600) for p in procs]
     results = []
@@ -141,7 +142,7 @@ def test_jax_multi_process_run_stops_together_resumes_agrees_and_evaluates_the_w
         assert p.returncode == 0 and lines, f"exit {p.returncode}\n{out[-2000:]}\n{err[-4000:]}"
         results.append(json.loads(lines[-1][len("RESULT "):]))
     chief, worker = results
-    assert chief["steps"] == worker["steps"] == 12 and chief["devices"] == 2, chief
+    assert chief["steps"] == worker["steps"] == 24 and chief["devices"] == 2, chief
     assert chief["trainable_sum"] == worker["trainable_sum"] and chief["final"] == worker["final"]
     assert chief["losses"][-1] < chief["losses"][0], chief
     environment = json.loads((run_dir / "run.json").read_text())["environment"]

@@ -142,7 +142,8 @@ def test_multi_worker_run_on_two_local_workers(run_command, tmp_path):
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     model_dir = tmp_path / "shared" / "runs" / "resnet50"
     command = MULTI_WORKER_RUN.replace("/shared/runs/resnet50", str(model_dir)).replace("--batch_size 256", "--batch_size 16")
-    argv = argv_of(command) + ["--offline", "--model", "resnet8", "--iterations", "8", "--eval_every", "2", "--notensorboard"]
+    argv = argv_of(command) + ["--offline", "--model", "resnet8", "--iterations", "24", "--eval_every", "4",
+                               "--notensorboard"]
 
     def workers():
         return [subprocess.Popen(argv, cwd=run_command.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -152,18 +153,19 @@ def test_multi_worker_run_on_two_local_workers(run_command, tmp_path):
 
     first = workers()
     for line in first[1].stdout:
-        if line.startswith("iteration 2/8"):
+        if line.startswith("iteration  4/24"):
             first[1].send_signal(signal.SIGTERM)
             break
     ends = [p.communicate(timeout=900) for p in first]
     assert [p.returncode for p in first] == [143, 143], ends[0][1][-3000:] + ends[1][1][-3000:]
     step = json.loads((model_dir / "checkpoints" / "checkpoint.json").read_text())["step"]
+    assert step in (10, 20)  # the workers agree every 10 steps (SignalStop.AGREE_EVERY); 20 if the signal came late
     assert all(f"Stopped by SIGTERM at step {step}:" in err for _, err in ends), [err[-1500:] for _, err in ends]
     procs = workers()
     outs = [p.communicate(timeout=900) for p in procs]
     for p, (stdout, stderr) in zip(procs, outs):
         assert p.returncode == 0, stderr[-3000:]
-        assert f"Resuming from step {step} of 8" in stdout, stdout
+        assert f"Resuming from step {step} of 24" in stdout, stdout
     assert "Done: resnet8" in outs[0][0]
     assert (model_dir / "report.json").exists() and (model_dir / "final.weights.h5").exists()
 
