@@ -231,6 +231,7 @@ def _image_folder(root, per_class):
     return root
 
 
+@pytest.mark.slow  # about 35 s on 2 quiet cores: ResNet-18 at 224x224, training, evaluation and 10 crops
 def test_imagenet_recipe_runs_on_an_image_folder(tmp_path):
     folder = _image_folder(tmp_path / "images", per_class=2)
     result = train(
