@@ -176,7 +176,7 @@ def _launches(log) -> int:
 
 @pytest.mark.slow
 def test_a_killed_grid_resumes_and_never_trains_a_finished_run_twice(run_command):
-    argv = argv_of(f"{FIG6_OFFLINE} --iterations 40 --grid_dir g")
+    argv = argv_of(f"{FIG6_OFFLINE} --iterations 16 --grid_dir g")  # an evaluation and a checkpoint every 2
     grid = run_command.work / "g"
     proc = subprocess.Popen(argv, cwd=run_command.work, env=offline_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -189,7 +189,7 @@ def test_a_killed_grid_resumes_and_never_trains_a_finished_run_twice(run_command
     finished = grid / "plain20_seed0" / "report.json"
     assert finished.exists() and not (grid / "plain56_seed0" / "report.json").exists()
     stamp = finished.stat().st_mtime
-    out = run_command(f"{FIG6_OFFLINE} --iterations 40 --grid_dir g", timeout=1800)
+    out = run_command(f"{FIG6_OFFLINE} --iterations 16 --grid_dir g", timeout=1800)
     assert out.returncode == 0, out.describe()
     assert finished.stat().st_mtime == stamp and _launches(grid / "logs" / "plain20_seed0.log") == 1
     assert "Resuming from step" in (grid / "logs" / "plain56_seed0.log").read_text()
