@@ -61,7 +61,11 @@ class KerasDistribution:
     @property
     def process_id(self) -> int:
         """This process's index; 0 is the chief (it writes logs, checkpoints and the report)."""
-        return 0 if self.distribution is None else int(getattr(self.distribution, "_process_id", 0) or 0)
+        if self.num_processes == 1:
+            return 0
+        import jax
+
+        return jax.process_index()  # public; Keras keeps its own copy only in a private attribute
 
     def input_context(self) -> Any:
         """This process's `tf.distribute.InputContext` (its shard, in per-process batches), or None
