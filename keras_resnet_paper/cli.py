@@ -24,7 +24,7 @@ from absl import app, flags
 
 from keras_resnet_paper.errors import ResourceUnavailableError
 
-__all__ = ["UsageError", "USAGE_EXIT", "run", "help_text", "fail"]
+__all__ = ["UsageError", "USAGE_EXIT", "run", "call", "help_text", "fail"]
 
 #: Exit status of a command-line mistake or of something that could not be fetched.
 USAGE_EXIT = 2
@@ -94,6 +94,21 @@ def _parser(prog: str, doc: str | None, modules: Sequence[str]) -> Callable[[lis
     return parse
 
 
+def _guarded(main: Callable[[list[str]], int | None], prog: str) -> Callable[[list[str]], NoReturn]:
+    """`main` with its mistakes turned into one line and exit 2, and its status into `sys.exit`."""
+
+    def guarded(argv: list[str]) -> NoReturn:
+        try:
+            status = main(argv)
+        except (UsageError, ResourceUnavailableError) as err:
+            fail(prog, err)
+        except flags.Error as err:
+            fail(prog, err)
+        sys.exit(status or 0)
+
+    return guarded
+
+
 def run(
     main: Callable[[list[str]], int | None],
     *,
@@ -107,14 +122,31 @@ def run(
     such as examples/train_cifar10.py lists `keras_resnet_paper.train`'s).
     """
     prog = prog or _prog(sys.argv)
+    app.run(_guarded(main, prog), flags_parser=_parser(prog, doc, modules))
 
-    def guarded(argv: list[str]) -> None:
-        try:
-            status = main(argv)
-        except (UsageError, ResourceUnavailableError) as err:
-            fail(prog, err)
-        except flags.Error as err:
-            fail(prog, err)
-        sys.exit(status or 0)
 
-    app.run(guarded, flags_parser=_parser(prog, doc, modules))
+def call(
+    main: Callable[[list[str]], int | None],
+    argv: Sequence[str],
+    *,
+    doc: str | None = None,
+    modules: Sequence[str] = (),
+    prog: str | None = None,
+) -> int:
+    """What `run` does with the command line `argv`, in this process, returning the exit status.
+
+    The flags are reset to their defaults, `argv` is parsed and `main` runs exactly as under `run`
+    (`--help`, one-line mistakes, exit statuses); only absl's once-per-process start-up
+    (`app.run`: logging set-up, flag registration) is left out, so one process can run many
+    command lines (the tests run batches of command-line mistakes this way). The flags keep the
+    values of `argv` afterwards, as after `run`.
+    """
+    argv = list(argv)
+    prog = prog or _prog(argv)
+    flags.FLAGS.unparse_flags()
+    try:
+        _guarded(main, prog)(_parser(prog, doc, modules)(argv))
+    except SystemExit as stop:
+        code = stop.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0  # not reached: `guarded` always exits

@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from command_batch import run_batch
+
 ROOT = pathlib.Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"
 
@@ -86,6 +88,18 @@ class Run:
         return errors[0]
 
 
+def _environment(tmp_path: pathlib.Path, env: dict[str, str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "KERAS_HOME": str(tmp_path / "keras_home"),
+        "TFDS_DATA_DIR": str(tmp_path / "tensorflow_datasets"),
+        "KERAS_RESNET_PAPER_WEIGHTS_URL": closed_port_url(),
+        **env,
+    }
+
+
 @pytest.fixture
 def run_example(tmp_path):
     """run_example("detection", "--synthetic", ...) -> Run: `python examples/detection.py ...` from
@@ -94,19 +108,25 @@ def run_example(tmp_path):
     """
 
     def run(name: str, *args: str, timeout: float = 600, **env: str) -> Run:
-        environment = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "KERAS_HOME": str(tmp_path / "keras_home"),
-            "TFDS_DATA_DIR": str(tmp_path / "tensorflow_datasets"),
-            "KERAS_RESNET_PAPER_WEIGHTS_URL": closed_port_url(),
-            **env,
-        }
         command = [sys.executable, str(EXAMPLES / f"{name}.py"), *args]
         start = time.time()
-        done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True,
+        done = subprocess.run(command, cwd=ROOT, env=_environment(tmp_path, env), capture_output=True, text=True,
                               timeout=timeout)
         return Run(command, done.returncode, done.stdout, done.stderr, time.time() - start)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def run_example_batch(tmp_path_factory):
+    """run_example_batch("detection", [args, ...]) -> [Run, ...]: command lines of one example
+    script run in one process (tests/command_batch.py: the script's own flag parsing and `main`,
+    exit statuses, captured output), with the environment of `run_example`. For the many mistakes
+    of one script; `run_example` runs a command line in a subprocess of its own."""
+
+    def run(name: str, runs: list[list[str]], timeout: float = 600, **env: str) -> list[Run]:
+        folder = tmp_path_factory.mktemp(f"{name}_batch")
+        outcomes = run_batch(f"python examples/{name}.py", runs, folder, _environment(folder, env), timeout=timeout)
+        return [Run(o.argv, o.returncode, o.stdout, o.stderr, o.seconds) for o in outcomes]
 
     return run

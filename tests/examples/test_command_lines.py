@@ -29,7 +29,7 @@ def test_help_lists_the_flags(run_example, script):
     assert f"resnet50, or resnet18 with {offline}" in run.line("      <resnet18|")  # the --model help
 
 
-@pytest.mark.parametrize("script, args, message", [
+MISTAKES = [
     ("detection", ["--model", "resnet21"], "flag --model=resnet21: value should be one of <resnet18|"),
     ("detection", ["--image_size", "100"], "flag --image_size=100: must be a positive multiple of 128"),
     ("detection", ["--synthetic", "--epochs", "0"], "flag --epochs=0: 0 is not a positive integer"),
@@ -41,9 +41,22 @@ def test_help_lists_the_flags(run_example, script):
     ("transfer_learning", ["--weights", "/no/such/file"],
      'flag --weights=/no/such/file: must be "imagenet", "none" or an existing file'),
     ("transfer_learning", ["--offline", "--dataset", "mnist"], "--dataset is not used with --offline"),
-])
-def test_a_mistake_is_one_line_and_exit_2(run_example, script, args, message):
-    run_example(script, *args).assert_one_line_error(f"{script}.py", message)
+]
+
+
+@pytest.fixture(scope="module")
+def mistakes(run_example_batch):
+    """{(script, args): Run}: each script's mistakes run as one batch (tests/command_batch.py)."""
+    outcomes = {}
+    for script in FLAGS:
+        cases = [tuple(args) for name, args, _ in MISTAKES if name == script]
+        outcomes.update({(script, args): run for args, run in zip(cases, run_example_batch(script, cases))})
+    return outcomes
+
+
+@pytest.mark.parametrize("script, args, message", MISTAKES)
+def test_a_mistake_is_one_line_and_exit_2(mistakes, script, args, message):
+    mistakes[script, tuple(args)].assert_one_line_error(f"{script}.py", message)
 
 
 @pytest.mark.parametrize("script, prepare, wrong_kind, message", [

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from command_batch import run_batch
 from journey import REPO, Outcome, argv_of, offline_env
 
 
@@ -49,4 +50,19 @@ def run_command(installed_package, tmp_path):
         return Outcome(argv, done.returncode, done.stdout, done.stderr)
 
     run.work = work
+    return run
+
+
+@pytest.fixture(scope="module")
+def run_commands(installed_package, tmp_path_factory):
+    """run_commands("python -m keras_resnet_paper.train", [args, ...]) -> [Outcome, ...]: command
+    lines of one documented command run in one offline process of the installed package
+    (tests/command_batch.py), each in its own folder (`outcome.cwd`; `setup[i](folder)` fills it). For the many mistakes
+    of one command; a documented command itself runs in its own subprocess (`run_command`)."""
+
+    def run(command: str, runs: list[list[str]], *, env: dict[str, str] | None = None, timeout: float = 600,
+            setup: list | None = None):
+        folder = tmp_path_factory.mktemp("batch")
+        return run_batch(command, runs, folder, offline_env(env), timeout=timeout, setup=setup)
+
     return run

@@ -4,42 +4,20 @@ Each command runs as a subprocess of the installed package (`pip install .`, as 
 from an empty working folder, on an air-gapped machine (`offline/sitecustomize.py`: no name
 resolution, no connection beyond 127.0.0.1), shortened by flags where the documented run takes
 long. The assertions are on what the user reads: the exit status, the last lines, the files.
+Many mistakes of one command run as one batch (`run_commands`, tests/command_batch.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pathlib
 import shlex
 import sys
 
+from command_batch import Outcome  # noqa: F401 (the journeys' result type)
+
 REPO = pathlib.Path(__file__).parents[2]
 OFFLINE = pathlib.Path(__file__).parent / "offline"
-#: Lines TensorFlow's C++ runtime prints at start-up, whatever the command (not the command's output).
-_RUNTIME_NOISE = ("I0000 ", "W0000 ", "E0000 ", "WARNING: All log messages before absl::InitializeLog",
-                  "To enable the following instructions")
-
-
-@dataclasses.dataclass
-class Outcome:
-    argv: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        """stderr without TensorFlow's start-up lines."""
-        return [l for l in self.stderr.splitlines() if l.strip() and not l.startswith(_RUNTIME_NOISE)]
-
-    @property
-    def last_error(self) -> str:
-        return self.stderr_lines[-1] if self.stderr_lines else ""
-
-    def describe(self) -> str:
-        return (f"$ {shlex.join(self.argv)}\n-> exit {self.returncode}\n--- stdout (tail)\n{self.stdout[-3000:]}"
-                f"\n--- stderr (tail)\n{chr(10).join(self.stderr_lines[-40:])}")
 
 
 def argv_of(command: str) -> list[str]:

@@ -25,7 +25,7 @@ def test_help_lists_the_flags(run_command, command):
     assert "Try --helpfull" not in out.stdout
 
 
-@pytest.mark.parametrize("args, fragments", [
+BAD_ARGUMENTS = [
     ("--model resnet21", ["--model='resnet21'", "resnet20", "6n+2"]),
     ("--batch_size 0", ["--batch_size=0", "positive"]),
     ("--batch_size -5", ["--batch_size=-5", "positive"]),
@@ -37,24 +37,43 @@ def test_help_lists_the_flags(run_command, command):
     ("--verbose 7", ["--verbose"]),
     ("--model plain20 --shortcut B", ["--shortcut='B'", "plain net has no shortcuts"]),
     ("--shortcut D", ["--shortcut=D", "<A|B|C>"]),
-])
-def test_bad_arguments_are_one_line(run_command, args, fragments):
-    out = run_command(f"{TRAIN} {args}", timeout=300)
+]
+FOLDER_RUN = ("python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet18 --dataset images "
+              "--batch_size 2 --iterations 2 --eval_every 2 --notensorboard")
+
+
+@pytest.fixture(scope="module")
+def mistakes(run_commands):
+    """Every mistake of this module as one batch of the training command (tests/command_batch.py):
+    {name: Outcome}. One real subprocess of a mistake is `test_paper_run_without_network`."""
+    train, folder_run = TRAIN.split()[3:], FOLDER_RUN.split()[3:]
+    runs = {args: train + args.split() for args, _ in BAD_ARGUMENTS}
+    runs["model_dir file"] = train + ["--model", "resnet8", "--model_dir", "taken"]
+    runs["missing archive"] = ["--recipe", "cifar10_paper", "--model", "resnet8", "--data_dir",
+                               "nowhere/cifar-10-binary.tar.gz"]
+    runs["corrupt image"] = folder_run
+    setups = {"model_dir file": lambda cwd: (cwd / "taken").write_text("not a folder"),
+              "corrupt image": lambda cwd: _folder_with_a_corrupt_image(cwd / "images")}
+    outcomes = run_commands("python -m keras_resnet_paper.train", list(runs.values()), setup=[
+        setups.get(name) for name in runs])
+    return dict(zip(runs, outcomes))
+
+
+@pytest.mark.parametrize("args, fragments", BAD_ARGUMENTS)
+def test_bad_arguments_are_one_line(mistakes, args, fragments):
+    out = mistakes[args]
     assert_one_line_error(out, *fragments)
-    assert not (run_command.work / "runs").exists(), "a refused run leaves no folder behind"
+    assert not (out.cwd / "runs").exists(), "a refused run leaves no folder behind"
 
 
-def test_model_dir_that_is_a_file(run_command):
-    (run_command.work / "taken").write_text("not a folder")
-    out = run_command(f"{TRAIN} --model resnet8 --model_dir taken", timeout=300)
-    assert_one_line_error(out, "--model_dir='taken'", "is a file")
+def test_model_dir_that_is_a_file(mistakes):
+    assert_one_line_error(mistakes["model_dir file"], "--model_dir='taken'", "is a file")
 
 
-def test_missing_cifar_archive(run_command):
-    out = run_command(f"python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet8 "
-                      f"--data_dir {run_command.work}/nowhere/cifar-10-binary.tar.gz", timeout=300)
+def test_missing_cifar_archive(mistakes):
+    out = mistakes["missing archive"]
     assert_one_line_error(out, "cifar-10-binary.tar.gz")
-    assert not (run_command.work / "runs").exists()
+    assert not (out.cwd / "runs").exists()
 
 
 def _folder_with_a_corrupt_image(root):
@@ -71,16 +90,11 @@ def _folder_with_a_corrupt_image(root):
     return root
 
 
-FOLDER_RUN = ("python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet18 --dataset images "
-              "--batch_size 2 --iterations 2 --eval_every 2 --notensorboard")
-
-
-def test_corrupt_image_is_one_line_naming_it(run_command):
+def test_corrupt_image_is_one_line_naming_it(mistakes):
     """An unreadable file met inside tf.data: one line naming it and --skip_corrupt, not a traceback."""
-    _folder_with_a_corrupt_image(run_command.work / "images")
-    out = run_command(FOLDER_RUN, timeout=300)
+    out = mistakes["corrupt image"]
     assert_one_line_error(out, "Corrupt or unreadable image", "broken.jpg", "--skip_corrupt")
-    assert not (run_command.work / "runs").exists()
+    assert not (out.cwd / "runs").exists()
 
 
 @pytest.mark.slow

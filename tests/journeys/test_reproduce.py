@@ -68,7 +68,7 @@ def test_list_names_every_experiment_with_needs_and_cost(run_command):
     assert "no GPU step time has been measured yet" in out.stdout
 
 
-@pytest.mark.parametrize("args, fragments", [
+MISTAKES = [
     ("", ["give one experiment (got none)", "fig6, table6"]),
     ("fig99", ["experiment='fig99'", "table1"]),
     ("fig6 fig7", ["give one experiment (got fig6 fig7)"]),
@@ -77,45 +77,70 @@ def test_list_names_every_experiment_with_needs_and_cost(run_command):
     ("fig6 --offline --gpus 0,1 --devices_per_run 3", ["devices_per_run=3 but only 2 GPU(s)"]),
     ("fig6 --runs 0", ["--runs"]),
     ("fig6 --no_such_flag", ["no_such_flag"]),
-])
-def test_mistakes_are_one_line(run_command, args, fragments):
-    out = run_command(f"{REPRODUCE} {args}", timeout=300)
-    assert_one_line_error(out, *fragments)
-    assert not (run_command.work / "grids").exists(), "a refused command leaves no folder behind"
+]
+FINISHED = dict(zip(OFFLINE_NETS, ((0.016, 0.025), (0.418, 0.394), (0.012, 0.031), (0.094, 0.086))))
 
 
-def test_a_grid_is_not_resumed_with_another_schedule(run_command):
-    _settings(run_command.work / "g", iterations=600)
-    out = run_command(f"{FIG6_OFFLINE} --grid_dir g", timeout=300)
-    assert_one_line_error(out, "grid_dir='g' holds runs made with iterations=600, not 300")
-
-
-def test_plan_of_a_half_done_grid_and_its_shards(run_command):
-    grid = run_command.work / "grids" / "cifar10_offline"
+def _half_done(work) -> None:
+    grid = work / "grids" / "cifar10_offline"
     _settings(grid)
     _finished(grid / "plain20_seed0", 0.016, 0.025)
     os.makedirs(grid / "plain56_seed0" / "checkpoints")  # killed after its first checkpoint
-    out = run_command(f"{FIG6_OFFLINE} --plan", timeout=300)
+
+
+def _all_done(work) -> None:
+    grid = work / "grids" / "cifar10_offline"
+    _settings(grid)
+    for net, (train, test) in FINISHED.items():
+        _finished(grid / f"{net}_seed0", train, test)
+
+
+@pytest.fixture(scope="module")
+def commands(run_commands):
+    """{name: Outcome} of this module's quick command lines, one batch of the reproduce command
+    (tests/command_batch.py); the documented commands run in subprocesses of their own."""
+    fig6 = FIG6_OFFLINE.split()[3:]
+    runs = {args: args.split() for args, _ in MISTAKES}
+    runs["other schedule"] = fig6 + ["--grid_dir", "g"]
+    runs["plan"] = fig6 + ["--plan"]
+    runs["plan shard"] = fig6 + ["--plan", "--shard", "1/2"]
+    runs["report"] = fig6 + ["--report_only"]
+    setups = {"other schedule": lambda work: _settings(work / "g", iterations=600), "plan": _half_done,
+              "plan shard": _half_done, "report": _all_done}
+    outcomes = run_commands(REPRODUCE, list(runs.values()), setup=[setups.get(name) for name in runs])
+    return dict(zip(runs, outcomes))
+
+
+@pytest.mark.parametrize("args, fragments", MISTAKES)
+def test_mistakes_are_one_line(commands, args, fragments):
+    out = commands[args]
+    assert_one_line_error(out, *fragments)
+    assert not (out.cwd / "grids").exists(), "a refused command leaves no folder behind"
+
+
+def test_a_grid_is_not_resumed_with_another_schedule(commands):
+    assert_one_line_error(commands["other schedule"], "grid_dir='g' holds runs made with iterations=600, not 300")
+
+
+def test_plan_of_a_half_done_grid_and_its_shards(commands):
+    out = commands["plan"]
     assert out.returncode == 0, out.describe()
     assert "4 runs in grids/cifar10_offline (1 finished, 1 interrupted, 2 pending); 3 to train" in out.stdout
     states = dict(re.findall(r"^  (\w+_seed0) +(\w+)", out.stdout, re.M))
     assert states == {"plain20_seed0": "finished", "plain56_seed0": "interrupted", "resnet20_seed0": "pending",
                       "resnet56_seed0": "pending"}
     assert "--model_dir grids/cifar10_offline/resnet56_seed0 --seed 0 --verbose 2 --offline --deterministic" in out.stdout
-    share = run_command(f"{FIG6_OFFLINE} --plan --shard 1/2", timeout=300).stdout
+    share = commands["plan shard"].stdout
     mine = set(re.findall(r"^  (\w+_seed0) +\w+$", share, re.M))
     others = set(re.findall(r"^  (\w+_seed0) +\w+  \(other shard\)$", share, re.M))
     assert mine and others and mine | others == set(states) and "; shard 1/2: " in share, share
 
 
-def test_report_from_finished_runs(run_command):
-    grid = run_command.work / "grids" / "cifar10_offline"
-    _settings(grid)
-    for net, (train, test) in zip(OFFLINE_NETS, ((0.016, 0.025), (0.418, 0.394), (0.012, 0.031), (0.094, 0.086))):
-        _finished(grid / f"{net}_seed0", train, test)
-    out = run_command(f"{FIG6_OFFLINE} --report_only", timeout=300)
+def test_report_from_finished_runs(commands):
+    out = commands["report"]
     assert out.returncode == 0, out.describe()
     assert out.stdout.splitlines()[-1] == "report: grids/cifar10_offline/fig6/report.md"
+    grid = out.cwd / "grids" / "cifar10_offline"
     text = (grid / "fig6" / "report.md").read_text()
     assert "| plain-56 | – | 39.40 | – | 41.80 | 300 | 1/1 |" in text
     assert "✔ **degradation**" in text and "✘ **deeper ResNet lower**" in text
