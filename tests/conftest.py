@@ -16,3 +16,30 @@ def _restore_keras_globals():
     yield
     keras.config.set_image_data_format(data_format)
     keras.config.set_dtype_policy(policy)
+
+
+@pytest.fixture
+def train_command(capfd, monkeypatch, tmp_path):
+    """train_command("--recipe", "cifar10_paper", "--print_recipe") -> Outcome: the training
+    command line run in this process (`keras_resnet_paper.cli.call`: its own flag parsing, `main`
+    and exit status; output captured at the file descriptors), in `tmp_path`. For command lines
+    whose subject is not the process: a documented command runs as a subprocess in journeys/."""
+    from absl import flags
+
+    from command_batch import Outcome
+    from keras_resnet_paper import cli, train
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str) -> Outcome:
+        argv = [train.__file__, *map(str, args)]
+        capfd.readouterr()
+        monkeypatch.setattr("sys.argv", argv)
+        try:
+            status = cli.call(train.main, argv, doc=train.__doc__, modules=(train.__name__,))
+        finally:
+            flags.FLAGS.unparse_flags()
+        out, err = capfd.readouterr()
+        return Outcome(argv, status, out, err, tmp_path)
+
+    return run

@@ -198,11 +198,12 @@ def _train_cli(*args):
                           capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
 
 
-def test_cli_trains_from_the_cifar10_archive(tmp_path):
+def test_cli_trains_from_the_cifar10_archive(tmp_path, train_command):
     archive = write_cifar10_binary(tmp_path / "downloads", n_per_batch=4)
-    run = _train_cli("--data_dir", archive, "--iterations", "4", "--eval_every", "2", "--batch_size", "16",
-                     "--model_dir", str(tmp_path / "run"))
-    assert run.returncode == 0, run.stderr[-2000:]
+    run = train_command("--recipe", "cifar10_paper", "--model", "resnet8", "--notensorboard", "--verbose", "0",
+                        "--data_dir", archive, "--iterations", "4", "--eval_every", "2", "--batch_size", "16",
+                        "--model_dir", str(tmp_path / "run"))
+    assert run.returncode == 0, run.describe()
     report = json.load(open(tmp_path / "run" / "report.json"))
     assert report["dataset"] == "cifar10"
 

@@ -77,15 +77,17 @@ def _cli(*args, timeout=120):
                           text=True, timeout=timeout, env=ENV, cwd=ROOT)
 
 
-def test_cli_lists_prints_and_rejects():
-    listed = _cli("--list_recipes")
+def test_cli_lists_prints_and_rejects(train_command):
+    """In this process (the documented `--list_recipes` and `--print_recipe` commands run as
+    subprocesses in journeys/test_readme_commands.py)."""
+    listed = train_command("--list_recipes")
     assert listed.returncode == 0 and "cifar10_paper" in listed.stdout and "imagenet_paper" in listed.stdout
-    shown = _cli("--recipe", "cifar10_paper", "--print_recipe", "--override", "boundaries=100,200",
-                 "--override", "iterations=400", "--iterations", "300")
-    assert shown.returncode == 0, shown.stderr[-2000:]
+    shown = train_command("--recipe", "cifar10_paper", "--print_recipe", "--override", "boundaries=100,200",
+                          "--override", "iterations=400", "--iterations", "300")
+    assert shown.returncode == 0, shown.describe()
     assert "iterations                            = 300" in shown.stdout
     assert "boundaries                            = (75, 150)" in shown.stdout  # overridden, then shortened
-    bad = _cli("--recipe", "nope", "--print_recipe")
+    bad = train_command("--recipe", "nope", "--print_recipe")
     assert bad.returncode == 2 and "error: Unknown recipe 'nope'; recipes are" in bad.stderr
 
 
