@@ -84,10 +84,25 @@ def _resnet18_backbone_file(path: pathlib.Path, depth: int = 18) -> str:
     return str(path)
 
 
-def test_offline_from_a_weights_file_prints_each_phase(run_example, tmp_path):
-    path = _resnet18_backbone_file(tmp_path / "backbone.weights.h5")
-    run = run_example("transfer_learning", "--offline", f"--weights={path}", "--head_epochs=1",
-                      "--finetune_epochs=1", "--batch_size=128")
+@pytest.fixture(scope="module")
+def command_lines(run_example_batch, tmp_path_factory):
+    """{name: Run}: the command lines below that are not documented commands, run as one batch of
+    the script (tests/command_batch.py); `python examples/transfer_learning.py` itself runs as a
+    subprocess in test_default_command_without_network_says_what_to_do."""
+    files = tmp_path_factory.mktemp("backbones")
+    runs = {
+        "from a file": ["--offline", f"--weights={_resnet18_backbone_file(files / 'backbone.weights.h5')}",
+                        "--head_epochs=1", "--finetune_epochs=1", "--batch_size=128"],
+        "other model": ["--offline", f"--weights={_resnet18_backbone_file(files / 'resnet34.weights.h5', depth=34)}"],
+        "imagenette": ["--dataset=imagenette", "--model=resnet101"],
+        "online data set": ["--weights=none", "--model=resnet18"],
+    }
+    return dict(zip(runs, run_example_batch("transfer_learning", list(runs.values()))))
+
+
+def test_offline_from_a_weights_file_prints_each_phase(command_lines):
+    run = command_lines["from a file"]
+    path = run.args[2].split("=", 1)[1]
     assert run.returncode == 0, run.stderr[-3000:]
     run.assert_in_order("offline: scikit-learn's digits", f"backbone: resnet18, include_top=False, pooling avg, "
                         f"32x32; weights: from the file {path}", "data: digits 5-9, 448 training and 448 held-out",
@@ -103,9 +118,9 @@ def test_offline_from_a_weights_file_prints_each_phase(run_example, tmp_path):
     assert RESULT.search(run.line("result: "))
 
 
-def test_a_weights_file_of_another_model_is_one_line(run_example, tmp_path):
-    path = _resnet18_backbone_file(tmp_path / "resnet34.weights.h5", depth=34)
-    run = run_example("transfer_learning", "--offline", f"--weights={path}")
+def test_a_weights_file_of_another_model_is_one_line(command_lines):
+    run = command_lines["other model"]
+    path = run.args[2].split("=", 1)[1]
     run.assert_one_line_error("transfer_learning.py", f"--weights={path}: Weights", "first mismatching layer")
 
 
@@ -118,14 +133,14 @@ def test_default_command_without_network_says_what_to_do(run_example):
                          "authors' release via keras.applications, fetched once into ~/.keras/models)"]
 
 
-def test_imagenette_command_without_network_says_what_to_do(run_example):
-    run = run_example("transfer_learning", "--dataset=imagenette", "--model=resnet101", timeout=120)
+def test_imagenette_command_without_network_says_what_to_do(command_lines):
+    run = command_lines["imagenette"]
     run.assert_one_line_error("transfer_learning.py", "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5")
 
 
 @pytest.mark.skipif(reachable("download.tensorflow.org", 80), reason="checks what a user without a network sees")
-def test_online_data_set_without_network_says_what_to_do(run_example):
-    run = run_example("transfer_learning", "--weights=none", "--model=resnet18", timeout=120)
+def test_online_data_set_without_network_says_what_to_do(command_lines):
+    run = command_lines["online data set"]
     run.assert_one_line_error("transfer_learning.py", "'tf_flowers'", "cannot reach download.tensorflow.org",
                               "--data_dir", "--offline")
     assert run.seconds < 60
