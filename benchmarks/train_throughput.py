@@ -28,17 +28,17 @@ import os
 import platform
 import sys
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from keras_resnet_paper.models import ResNet20, ResNet50, ResNet56  # noqa: E402
-from keras_resnet_paper.training.optimizer import PaperSGD  # noqa: E402
-from keras_resnet_paper.training.trainer import precision_scope  # noqa: E402
+from keras_resnet_paper.models import ResNet20, ResNet50, ResNet56
+from keras_resnet_paper.training.optimizer import PaperSGD
+from keras_resnet_paper.training.trainer import precision_scope
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 

@@ -32,8 +32,8 @@ from absl import flags
 
 import keras_resnet_paper as krp
 from keras_resnet_paper import cli
-from keras_resnet_paper.errors import WeightsUnavailableError
 from keras_resnet_paper import weights as weights_lib
+from keras_resnet_paper.errors import WeightsUnavailableError
 from keras_resnet_paper.weights import preprocessing
 
 FLAGS = flags.FLAGS

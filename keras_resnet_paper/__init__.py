@@ -8,11 +8,14 @@ on first use: `data.PadCropFlip`, `training.PaperSGD`, the schedules and the cal
 Keras; the tf.data pipelines and `training.train` bring in TensorFlow (see `training.backends`).
 """
 
+# The order matters (weights after models: the builders load weights).
+# isort: off
 from keras_resnet_paper.evaluation.flops import count_flops, count_params
-from keras_resnet_paper.models import *  # noqa: F401,F403
+from keras_resnet_paper.models import *  # noqa: F403
 from keras_resnet_paper.models import __all__ as _models_all
 from keras_resnet_paper.version import __version__
-from keras_resnet_paper import weights  # noqa: I001 (after models: its builders load weights)
+from keras_resnet_paper import weights
 from keras_resnet_paper.weights import load_weights
+# isort: on
 
-__all__ = ["__version__", "count_flops", "count_params", "load_weights", "weights", *_models_all]
+__all__ = ["__version__", "count_flops", "count_params", "load_weights", "weights", *_models_all]  # noqa: PLE0604

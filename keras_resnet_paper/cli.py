@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from absl import app, flags
 

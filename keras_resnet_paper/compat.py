@@ -8,7 +8,8 @@ so a Keras upgrade that removes one fails there with a clear message instead of 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["lazy_names"]
 

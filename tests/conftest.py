@@ -4,8 +4,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import pytest
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +25,8 @@ def train_command(capfd, monkeypatch, tmp_path):
     and exit status; output captured at the file descriptors), in `tmp_path`. For command lines
     whose subject is not the process: a documented command runs as a subprocess in journeys/."""
     from absl import flags
-
     from command_batch import Outcome
+
     from keras_resnet_paper import cli, train
 
     monkeypatch.chdir(tmp_path)

@@ -26,7 +26,7 @@ def test_checked_keras_version_is_named():
     if keras.__version__ not in compat.CHECKED_KERAS_VERSIONS:
         warnings.warn(f"keras_resnet_paper.compat was checked with Keras {compat.CHECKED_KERAS_VERSIONS}, "
                       f"not {keras.__version__}: its private-API tests above passed; add the version once the "
-                      "training tests pass too.")
+                      "training tests pass too.", stacklevel=1)
     assert all(v.count(".") == 2 for v in compat.CHECKED_KERAS_VERSIONS)
 
 

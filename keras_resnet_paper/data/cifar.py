@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Union
 
 import numpy as np
 import tensorflow as tf
@@ -28,8 +29,8 @@ from keras_resnet_paper.data.cifar_binary import (
     load_cifar_binary,
 )
 from keras_resnet_paper.data.digits import load_digits_32
-from keras_resnet_paper.data.tfds_prepare import prepared_builder
 from keras_resnet_paper.data.pipeline import base_seed, resolve_seed, shard_for, with_options
+from keras_resnet_paper.data.tfds_prepare import prepared_builder
 from keras_resnet_paper.validation import check_bool, check_choice, check_finite_array, check_int, check_labels
 
 __all__ = ["CifarData", "cifar_datasets", "load_cifar_arrays", "pixel_mean", "holdout_split", "AUGMENT_MODES"]
@@ -213,12 +214,12 @@ def cifar_datasets(
         train = train.batch(per_replica, drop_remainder=True)
     else:  # nothing per example: normalise whole batches
         train = train.batch(per_replica, drop_remainder=True)
-        train = train.map(lambda i, l: (normalise(i), l), num_parallel_calls=tf.data.AUTOTUNE)
+        train = train.map(lambda images, labels: (normalise(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
     train = train.prefetch(tf.data.AUTOTUNE)
 
     def evaluation(x, y):
         ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(eval_batch).cache()
-        ds = ds.map(lambda i, l: (normalise(i), l), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda images, labels: (normalise(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
         return with_options(ds.prefetch(tf.data.AUTOTUNE), deterministic=True)
 
     return CifarData(

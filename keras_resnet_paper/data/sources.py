@@ -19,7 +19,7 @@ import dataclasses
 import os
 import re
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 

@@ -87,7 +87,7 @@ def prepared_builder(name: str, data_dir: str | None = None, manual_dir: str | N
         config = tfds.download.DownloadConfig(manual_dir=os.path.expanduser(manual_dir))
     try:
         builder.download_and_prepare(download_config=config)
-    except Exception as err:  # noqa: BLE001 - the download boundary: any failure is reported as one line
+    except Exception as err:
         where = builder.data_dir if data_dir else f"{builder.data_dir} (the default data_dir)"
         raise DatasetUnavailableError(
             f"could not download or prepare the tensorflow-datasets set {name!r} in {where} "

@@ -7,7 +7,7 @@ responses are smaller than their plain twins' and shrink as depth grows. Works o
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -53,10 +53,10 @@ class _Moments:
 
 def _probe_functional(model: keras.Model, names: set[str]) -> keras.Model | None:
     """A model giving (output, *responses) of a flat functional model, or None if it holds none."""
-    layers = [l for l in model.layers if l.name in names]
+    layers = [layer for layer in model.layers if layer.name in names]
     if not layers:
         return None
-    return keras.Model(graph_inputs(model), [model.outputs[0], *[l.output for l in layers]])
+    return keras.Model(graph_inputs(model), [model.outputs[0], *[layer.output for layer in layers]])
 
 
 class _Runner:
@@ -69,7 +69,7 @@ class _Runner:
         self.model = model
 
     def _is_chain(self, model: keras.Model) -> bool:
-        return any(isinstance(l, keras.Model) for l in model.layers)
+        return any(isinstance(layer, keras.Model) for layer in model.layers)
 
     def _run(self, model: keras.Model, x):
         if self._is_chain(model):
@@ -82,7 +82,7 @@ class _Runner:
             return x
         if model.name not in self._probes:
             probe = _probe_functional(model, self.names)
-            order = [l.name for l in model.layers if l.name in self.names]
+            order = [layer.name for layer in model.layers if layer.name in self.names]
             self._probes[model.name] = (probe, order)
         probe, order = self._probes[model.name]
         if probe is None:

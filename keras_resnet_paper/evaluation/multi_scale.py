@@ -17,7 +17,7 @@ on the whole image; the tests check this.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -26,8 +26,8 @@ import tensorflow as tf
 from keras_resnet_paper.data.crops import TEST_SCALES, shorter_side_size
 from keras_resnet_paper.evaluation.topk import top1_top5_error
 from keras_resnet_paper.models.graph import find_layer, graph_inputs
-from keras_resnet_paper.weights.conventions import input_convention
 from keras_resnet_paper.validation import check_bool, check_int
+from keras_resnet_paper.weights.conventions import input_convention
 
 __all__ = ["fully_convolutional", "multi_scale_scores", "evaluate_multi_scale"]
 

@@ -7,7 +7,7 @@ same leaf-layer names, so everything here works on both.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import keras
 

@@ -7,7 +7,8 @@ input_shape, pooling, classes, classifier_activation, name) plus any option of i
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 

@@ -12,7 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
-from typing import Sequence
+from collections.abc import Sequence
 
 from keras_resnet_paper.machine import cpu_model
 

@@ -10,7 +10,7 @@ neighbouring pair is reversed by more than the margin.
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
+from collections.abc import Mapping
 
 __all__ = ["Ordering", "Effect", "OrderingResult", "EffectResult", "judge", "judge_ordering", "MARGINS", "METRIC_NAMES"]
 

@@ -8,7 +8,7 @@ Fig. 6)', 'Layer responses (Fig. 7)').
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from keras_resnet_paper.atomic_files import replacing
 from keras_resnet_paper.reproduce.results import NetSummary

@@ -13,7 +13,7 @@ import dataclasses
 import json
 import os
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from keras_resnet_paper.atomic_files import atomic_write_text
 from keras_resnet_paper.reproduce.experiments import Experiment, Net

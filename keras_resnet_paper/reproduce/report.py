@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from keras_resnet_paper.atomic_files import atomic_write_text
 from keras_resnet_paper.reproduce import figures

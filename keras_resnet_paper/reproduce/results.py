@@ -12,7 +12,7 @@ import dataclasses
 import json
 import math
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from keras_resnet_paper.reproduce.experiments import Net
 from keras_resnet_paper.reproduce.grid import FINISHED, Run, run_state

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from keras_resnet_paper.reproduce.devices import describe_hardware, slot_environment
 from keras_resnet_paper.reproduce.grid import GridSettings, Run
@@ -114,10 +114,10 @@ def _last_error(log_path: str) -> str:
     """The last meaningful line of a run's log (its one-line error, if it failed)."""
     try:
         with open(log_path, errors="replace") as f:
-            lines = [l.strip() for l in f if l.strip() and not l.startswith(_NOISE)]
+            lines = [line.strip() for line in f if line.strip() and not line.startswith(_NOISE)]
     except OSError:
         return ""
-    errors = [l for l in lines if ": error: " in l or "Error" in l]
+    errors = [line for line in lines if ": error: " in line or "Error" in line]
     return (errors or lines or [""])[-1][:300]
 
 

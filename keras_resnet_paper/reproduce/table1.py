@@ -8,7 +8,7 @@ equal), beside the paper's errors; `report.md` adds the paper's own rounded coun
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from keras_resnet_paper.models import spec
 from keras_resnet_paper.reproduce import paper_results

@@ -34,7 +34,7 @@ _NAMES = {
     **{name: "backends" for name in ("BACKEND_SUPPORT", "current_backend")},
 }
 
-__all__ = sorted(_NAMES)
+__all__ = sorted(_NAMES)  # noqa: PLE0605 (a list, built from the table above)
 
 
 __getattr__, __dir__ = lazy_names(__name__, _NAMES, globals())

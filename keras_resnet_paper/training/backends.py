@@ -22,7 +22,8 @@ not take their memory; see `data_on_host`.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 from absl import logging

@@ -30,7 +30,7 @@ import os
 import re
 import shutil
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 import h5py
 import keras

@@ -12,7 +12,7 @@ momentum) and is a different algorithm; `PaperSGD` keeps Keras's own `weight_dec
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import keras
 from keras import ops

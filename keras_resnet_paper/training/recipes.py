@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from keras_resnet_paper.models.names import normalize_model_name
 
@@ -66,7 +67,7 @@ class Recipe:
             return True
         return normalize_model_name(model) in {normalize_model_name(m) for m in self.warmup_models}
 
-    def shortened(self, iterations: int) -> "Recipe":
+    def shortened(self, iterations: int) -> Recipe:
         """The same recipe stopped at `iterations`, with its lr boundaries at the same fractions."""
         factor = iterations / self.iterations
         bounds = tuple(max(1, round(b * factor)) for b in self.boundaries)
@@ -78,7 +79,7 @@ class Recipe:
             checkpoint_every=min(self.checkpoint_every, eval_every),
         )
 
-    def replace(self, **overrides: Any) -> "Recipe":
+    def replace(self, **overrides: Any) -> Recipe:
         """A copy with `overrides` (values may be strings; they are converted to the field type)."""
         fields = {f.name: f for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - set(fields))

@@ -15,7 +15,7 @@ import csv
 import json
 import os
 import sys
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from absl import logging
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from keras_resnet_paper.models.zoo import resolve_model_name
 from keras_resnet_paper.training.recipes import Recipe, get_recipe, offline_variant

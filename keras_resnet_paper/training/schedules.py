@@ -14,7 +14,7 @@ is saved and restored with the optimizer in every checkpoint.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 from absl import logging

@@ -9,7 +9,8 @@ backend; `inference_model` puts the softmax back for prediction, evaluation prot
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 

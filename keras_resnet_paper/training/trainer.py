@@ -23,7 +23,8 @@ import importlib.util
 import json
 import os
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 from absl import logging

@@ -10,7 +10,8 @@ tensors, never a model that silently predicts NaN.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import keras
 import numpy as np
@@ -111,7 +112,7 @@ class Preprocessing:
             x = x - (image if data_format == "channels_last" else np.moveaxis(image, -1, 0))
         return x
 
-    def per_channel(self) -> "Preprocessing":
+    def per_channel(self) -> Preprocessing:
         """The same convention with a mean image reduced to its per-channel mean (any input size)."""
         if self.mean_image is None:
             return self

@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from keras_resnet_paper.models import names
 from keras_resnet_paper.weights.architecture import Architecture

@@ -45,7 +45,8 @@ import logging
 import os
 import re
 import zipfile
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from image_files import KINDS, encode, make_folder, photo
 from PIL import Image
 
 from keras_resnet_paper import data
-from image_files import KINDS, encode, make_folder, photo
 
 
 def _example(encoded: bytes, label: int) -> bytes:

@@ -13,12 +13,12 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from image_files import encode, make_folder, photo, write
 from PIL import Image
 
 from keras_resnet_paper import data
 from keras_resnet_paper.data.decode import guarded_map
 from keras_resnet_paper.data.sources import DataWarning, FolderSource
-from image_files import encode, make_folder, photo, write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = (240, 250)

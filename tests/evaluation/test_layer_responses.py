@@ -1,9 +1,9 @@
 """Fig. 7 layer responses: which layers, exact values, flat == nested."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import keras_resnet_paper as krp
 from keras_resnet_paper.evaluation.layer_responses import layer_responses, plot_layer_responses, response_layers
 from keras_resnet_paper.models.graph import find_layer, iter_layers

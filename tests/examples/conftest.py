@@ -14,7 +14,6 @@ import sys
 import time
 
 import pytest
-
 from command_batch import run_batch
 
 ROOT = pathlib.Path(__file__).parents[2]

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from command_batch import run_batch
 from journey import REPO, Outcome, argv_of, offline_env
 

@@ -14,7 +14,7 @@ import pathlib
 import shlex
 import sys
 
-from command_batch import Outcome  # noqa: F401 (the journeys' result type)
+from command_batch import Outcome
 
 REPO = pathlib.Path(__file__).parents[2]
 OFFLINE = pathlib.Path(__file__).parent / "offline"

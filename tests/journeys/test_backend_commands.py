@@ -11,7 +11,6 @@ import socket
 import subprocess
 
 import pytest
-
 from journey import REPO, argv_of, assert_one_line_error, offline_env
 from readme_commands import readme_commands
 

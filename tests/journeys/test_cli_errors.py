@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from journey import assert_one_line_error
 
 TRAIN = "python -m keras_resnet_paper.train --recipe cifar10_paper --offline --notensorboard"

@@ -12,7 +12,6 @@ import re
 import sys
 
 import pytest
-
 from journey import REPO, assert_one_line_error
 from readme_commands import readme_commands
 

@@ -16,7 +16,6 @@ import sys
 import time
 
 import pytest
-
 from journey import REPO, argv_of, assert_one_line_error, offline_env
 
 REPRODUCE = "python -m keras_resnet_paper.reproduce"

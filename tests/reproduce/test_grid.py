@@ -5,8 +5,8 @@ import json
 import os
 
 import pytest
-
 from grid_files import finished_run, killed_run
+
 from keras_resnet_paper.reproduce import costs, grid
 from keras_resnet_paper.reproduce.experiments import get_experiment
 

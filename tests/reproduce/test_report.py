@@ -5,8 +5,8 @@ import json
 import os
 import re
 
-
 from grid_files import finished_run, killed_run
+
 from keras_resnet_paper.reproduce import grid, report
 from keras_resnet_paper.reproduce.experiments import get_experiment
 from keras_resnet_paper.reproduce.results import RESPONSES_FILE

@@ -5,14 +5,14 @@ journeys (tests/journeys/test_reproduce.py) run the real one."""
 
 import json
 import os
-import sys
 import re
 import subprocess
+import sys
 import textwrap
 
 import pytest
-
 from grid_files import finished_run, killed_run
+
 from keras_resnet_paper.reproduce import grid, runner
 from keras_resnet_paper.reproduce.experiments import get_experiment
 

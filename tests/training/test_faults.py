@@ -24,11 +24,11 @@ import time
 import h5py
 import numpy as np
 import pytest
+from test_callbacks import _model  # a small Dense model with the paper's SGD (this folder is on sys.path)
 
 from keras_resnet_paper.training import StepCheckpoint, restore_latest, train
 from keras_resnet_paper.training import checkpoints as ckpts
 from keras_resnet_paper.training.callbacks import NonFiniteLossError
-from test_callbacks import _model  # a small Dense model with the paper's SGD (this folder is on sys.path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

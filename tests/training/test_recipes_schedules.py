@@ -1,5 +1,6 @@
 """Recipes as data, the iteration-counted schedule, linear scaling, warm-up and plateau switches."""
 
+import dataclasses
 import math
 
 import keras
@@ -8,8 +9,8 @@ import pytest
 
 from keras_resnet_paper.training import (
     ErrorThresholdWarmup,
-    PaperSGD,
     PaperSchedule,
+    PaperSGD,
     PlateauDecay,
     get_recipe,
     list_recipes,
@@ -35,7 +36,7 @@ def test_recipe_overrides_from_strings_and_printing():
     o = c.replace(**parse_overrides(["base_lr=0.05", "boundaries=100,200", "holdout=true", "warmup_lr=none"]))
     assert (o.base_lr, o.boundaries, o.holdout, o.warmup_lr) == (0.05, (100, 200), True, None)
     assert c.base_lr == 0.1  # frozen original untouched
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         c.base_lr = 1.0
     with pytest.raises(ValueError, match="Unknown recipe field"):
         c.replace(nope=1)

@@ -140,7 +140,7 @@ def test_multi_worker_two_processes_agree(tmp_path):
         procs.append(subprocess.Popen([sys.executable, HELPER, json.dumps(run)], stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True, env=env))
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     chief, worker = (_results(out)[0] for out, _ in outs)
     assert chief["steps"] == worker["steps"] == 6

@@ -16,7 +16,7 @@ class Mirror:
         mirror = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
+            def do_GET(self):
                 name = self.path.lstrip("/")
                 mirror.requests[name] += 1
                 body = mirror.files.get(name)
@@ -35,7 +35,7 @@ class Mirror:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "Mirror":
+    def __enter__(self) -> Mirror:
         self.thread.start()
         return self
 

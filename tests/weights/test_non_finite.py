@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from weights_files import assert_untouched, model_to_keras_applications_layout, randomize, snapshot, write_keras_applications_h5
+from weights_files import (
+    assert_untouched,
+    model_to_keras_applications_layout,
+    randomize,
+    snapshot,
+    write_keras_applications_h5,
+)
 
 import keras_resnet_paper.models as models
 from keras_resnet_paper.weights import WeightsFileError, load_weights

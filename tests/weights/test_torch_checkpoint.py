@@ -11,8 +11,8 @@ from weights_files import randomize, rel_error
 
 import keras_resnet_paper.models as models
 from keras_resnet_paper.weights import TORCH, WeightsFileError, WeightsMismatchError
-from keras_resnet_paper.weights.architecture import detect_stride_in_1x1
 from keras_resnet_paper.weights import torch_checkpoint as converters
+from keras_resnet_paper.weights.architecture import detect_stride_in_1x1
 
 SIZE = 64
 
