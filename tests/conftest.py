@@ -43,3 +43,18 @@ def train_command(capfd, monkeypatch, tmp_path):
         return Outcome(argv, status, out, err, tmp_path)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def offline_run(tmp_path_factory):
+    """One short offline training run, made once per session for every test that only reads what a
+    run leaves (its TrainResult, run.json, history, reports, weights): ResNet-8 on the digits, 100
+    iterations at batch 64, an evaluation every 50. Copy its folder before changing anything in it.
+
+    Returns (result, folder)."""
+    from keras_resnet_paper.training import train
+
+    folder = tmp_path_factory.mktemp("offline_run") / "resnet8"
+    result = train("cifar10_offline", "resnet8", model_dir=str(folder), batch_size=64, iterations=100,
+                   eval_every=50, verbose=0, seed=0)
+    return result, folder

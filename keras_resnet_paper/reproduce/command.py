@@ -29,6 +29,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_bool("list", False, "List the experiments, what each needs and its estimated cost, and exit.")
 flags.DEFINE_bool("offline", False, "Train on scikit-learn's digits at 32x32 with a shortened schedule (no data set, no network).")
 flags.DEFINE_integer("runs", None, lower_bound=1, help="Runs (seeds 0..N-1) per net. Default: as many as the paper's statistic is over (Table 6: 5 for ResNet-110, else 1).")
+flags.DEFINE_list("nets", None, "Train only these nets of the grid (keys as --plan lists them, e.g. plain20,resnet20): a smaller grid, reported alone; the other runs of a shared --grid_dir are left as they are.")
 flags.DEFINE_bool("with_1202", False, "fig6/table6: also train ResNet-1202 (Fig. 6 right, Table 6).")
 flags.DEFINE_string("grid_dir", None, "Folder of the grid's runs and reports (default grids/cifar10 or grids/imagenet, +_offline; table1: grids).")
 flags.DEFINE_string("data_dir", None, "Passed to every run: tensorflow-datasets data directory, or CIFAR-10's binary archive.")
@@ -111,7 +112,7 @@ class _Grid:
         self.exp, self.settings, self.dir = exp, _settings(exp), _grid_dir(exp)
         self.logs = os.path.join(self.dir, runner.LOGS)
         self.runs = _checked(lambda: grid.plan_runs(exp, self.dir, runs=FLAGS.runs, offline=FLAGS.offline,
-                                                    with_optional=FLAGS.with_1202))
+                                                    with_optional=FLAGS.with_1202, nets=FLAGS.nets))
         index, count = _checked(lambda: grid.parse_shard(FLAGS.shard))
         self.shard = f"{index}/{count}"
         self.mine = grid.shard_runs(self.runs, index, count, self.cost)

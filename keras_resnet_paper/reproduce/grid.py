@@ -52,13 +52,22 @@ class GridSettings:
 
 
 def plan_runs(experiment: Experiment, grid_dir: str, *, runs: int | None = None, offline: bool = False,
-              with_optional: bool = False) -> list[Run]:
+              with_optional: bool = False, nets: Sequence[str] | None = None) -> list[Run]:
     """The runs of `experiment` in `grid_dir`: each selected net with seeds 0..N-1, N = `runs` or,
-    when None, the number of runs the paper's statistic is over (Table 6: 5 for ResNet-110)."""
+    when None, the number of runs the paper's statistic is over (Table 6: 5 for ResNet-110).
+    `nets` (keys such as "plain20") keeps only those nets of the selection: a smaller grid."""
     if runs is not None and (not isinstance(runs, int) or runs < 1):
         raise ValueError(f"runs={runs!r}: give a positive number of runs per net.")
+    selected = experiment.selected_nets(offline=offline, with_optional=with_optional)
+    if nets is not None:
+        keys = [n.key for n in selected]
+        unknown = [key for key in nets if key not in keys]
+        if unknown or not nets:
+            raise ValueError(f"nets={','.join(nets)!r}: give nets of this grid of {experiment.name} "
+                             f"({', '.join(keys)}).")
+        selected = tuple(n for n in selected if n.key in nets)
     planned = []
-    for net in experiment.selected_nets(offline=offline, with_optional=with_optional):
+    for net in selected:
         for seed in range(runs if runs is not None else net.paper_runs):
             planned.append(Run(net, seed, os.path.join(grid_dir, f"{net.key}_seed{seed}")))
     return planned

@@ -83,7 +83,8 @@ def _files(run_dir: pathlib.Path) -> set[str]:
 
 
 def test_main_job_shortened(run_command):
-    """The main job as documented, 20 iterations: a line per evaluation, one summary, the files."""
+    """The main job as documented, 20 iterations, its output a pipe (as in a log file): a line per
+    evaluation, one summary, the files."""
     out = run_command(MAIN_JOB.split() + SHORT, timeout=900)
     assert out.returncode == 0, out.describe()
     run_dir = run_command.work / "runs" / "cifar10_offline" / "resnet20"
@@ -93,6 +94,11 @@ def test_main_job_shortened(run_command):
     assert [l.split("  ")[0] for l in lines if l.startswith("iteration")] == ["iteration 10/20", "iteration 20/20"]
     assert sum(l.startswith("Done: resnet20") for l in lines) == 1, out.describe()
     assert "\r" not in out.stdout and "\x1b" not in out.stdout  # not a terminal: no bar, no colours
+    # a log file has one line per evaluation, then the summary (merged from test_output.py)
+    shown = [l for l in lines if l.strip()]
+    assert shown[0].startswith("iteration 10/20") and shown[0].endswith("best"), shown
+    assert shown[1].startswith("iteration 20/20") and shown[2].startswith("Done: resnet20"), shown
+    assert len(out.stdout) < 2000  # 20 iterations: a few hundred bytes, not a progress-bar dump
     report = json.loads((run_dir / "report.json").read_text())
     summary = next(l for l in lines if "test top-1 error" in l)
     assert f"{100 * report['test_top1_error']:.2f}%" in summary

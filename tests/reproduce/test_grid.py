@@ -31,6 +31,18 @@ def test_plan_follows_the_paper_runs_or_runs(tmp_path):
         grid.plan_runs(FIG6, str(tmp_path), runs=0)
 
 
+def test_a_smaller_grid_keeps_the_named_nets_in_plan_order(tmp_path):
+    smaller = grid.plan_runs(FIG6, str(tmp_path), offline=True, nets=["resnet20", "plain20"])
+    assert names(smaller) == ["plain20_seed0", "resnet20_seed0"]
+    assert names(grid.plan_runs(FIG6, str(tmp_path), runs=2, nets=["resnet110"])) == ["resnet110_seed0",
+                                                                                    "resnet110_seed1"]
+    with pytest.raises(ValueError, match=r"nets='resnet110': give nets of this grid of fig6 \(plain20, plain56, "
+                                         r"resnet20, resnet56\)"):
+        grid.plan_runs(FIG6, str(tmp_path), offline=True, nets=["resnet110"])  # not in the offline grid
+    with pytest.raises(ValueError, match="nets=''"):
+        grid.plan_runs(FIG6, str(tmp_path), nets=[])
+
+
 def test_states_from_run_folders(tmp_path):
     done, killed, absent, broken = grid.plan_runs(FIG6, str(tmp_path), offline=True)
     finished_run(done.directory, test=0.03, train=0.01)

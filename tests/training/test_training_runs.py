@@ -40,24 +40,21 @@ def _helper(runs, timeout=300, env=None):
     return _results(proc.stdout)
 
 
-def test_short_offline_run_learns(tmp_path):
-    result = train(
-        "cifar10_offline", "resnet8", model_dir=str(tmp_path / "resnet8"), batch_size=64, iterations=100,
-        eval_every=50, verbose=0, seed=0,
-    )
+def test_short_offline_run_learns(offline_run):
+    result, folder = offline_run
     assert result.steps == 100 and result.recipe.boundaries == (50, 75)
     assert result.final["top1_error"] < 0.4  # chance is 0.9
     rows = result.history
     assert [r["iteration"] for r in rows] == [50.0, 100.0]
     assert rows[0]["lr"] == pytest.approx(0.1 * 64 / 128 * 0.1)  # linear scaling, then /10 at 50
     for name in ("history.csv", "error_curves.png", "report.json", "final.weights.h5", "run.json"):
-        assert (tmp_path / "resnet8" / name).exists(), name
-    assert json.loads((tmp_path / "resnet8" / "run.json").read_text())["recipe"] == json.loads(result.config.to_json())["recipe"]
+        assert (folder / name).exists(), name
+    assert json.loads((folder / "run.json").read_text())["recipe"] == json.loads(result.config.to_json())["recipe"]
     probabilities = result.model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0)
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)  # softmax for inference, logits for training
     logits = result.training_model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0)
     np.testing.assert_allclose(probabilities, keras.ops.convert_to_numpy(keras.ops.softmax(logits)), rtol=1e-5)
-    assert (tmp_path / "resnet8" / "checkpoints" / "best.weights.h5").exists()
+    assert (folder / "checkpoints" / "best.weights.h5").exists()
 
 
 def test_nan_loss_stops_the_run_at_its_step(tmp_path):
