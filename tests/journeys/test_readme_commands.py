@@ -26,6 +26,8 @@ SHORT = ["--iterations", "20", "--eval_every", "10", "--notensorboard"]
 #: README command -> the test that runs it ("module::test" for tests outside this file).
 COVERED = {
     MAIN_JOB: "test_main_job_shortened",
+    "ruff check .": "the README's test command: .ci/run runs it",
+    "ruff format --check .": "the README's test command: .ci/run runs it",
     "python -m pytest": "the README's test command: .ci/run runs it",
     "python -m pytest -m slow": "the README's test command: .ci/run runs it",
     "python -m pytest -m paper": "tests/journeys/test_reproduce.py",
@@ -106,11 +108,12 @@ def test_main_job_shortened(run_command):
 
 @pytest.mark.slow
 def test_main_job_verbatim(run_command):
-    """The README's first command, unshortened: 300 iterations on the offline digits."""
+    """The README's first command, unshortened: 300 iterations on the offline digits reach a low
+    test error (merged: training/test_training_runs.py's offline-recipe accuracy check, < 8%)."""
     out = run_command(MAIN_JOB, timeout=1500)
     assert out.returncode == 0, out.describe()
     report = json.loads((run_command.work / "runs" / "cifar10_offline" / "resnet20" / "report.json").read_text())
-    assert report["iterations"] == 300 and report["test_top1_error"] < 0.10, report
+    assert report["iterations"] == 300 and report["test_top1_error"] < 0.08, report
 
 
 def test_paper_run_without_network(run_command):
