@@ -32,9 +32,13 @@ import time
 
 #: (backend, jit_compile, environment) of each worker: TensorFlow with and without XLA, JAX with
 #: XLA's own CPU kernels and with its oneDNN ones (an XLA flag, read when JAX starts)
-WORKERS = {"tensorflow": ("tensorflow", False, {}), "tensorflow+xla": ("tensorflow", True, {}),
-           "jax": ("jax", True, {}), "jax+onednn": ("jax", True, {"XLA_FLAGS": "--xla_cpu_use_onednn=true"}),
-           "torch": ("torch", False, {})}
+WORKERS = {
+    "tensorflow": ("tensorflow", False, {}),
+    "tensorflow+xla": ("tensorflow", True, {}),
+    "jax": ("jax", True, {}),
+    "jax+onednn": ("jax", True, {"XLA_FLAGS": "--xla_cpu_use_onednn=true"}),
+    "torch": ("torch", False, {}),
+}
 WORKLOADS = ("resnet50_infer", "resnet50_train", "resnet20_infer", "resnet20_train")
 
 
@@ -47,11 +51,16 @@ def _build(name: str, args: dict):
     from keras_resnet_paper.training.optimizer import PaperSGD
 
     model_name, mode = name.split("_")
-    size, batch = (args["image_size"], args["batch_imagenet"]) if model_name == "resnet50" else (32, args["batch_cifar"])
+    size, batch = (
+        (args["image_size"], args["batch_imagenet"]) if model_name == "resnet50" else (32, args["batch_cifar"])
+    )
     classes = 1000 if model_name == "resnet50" else 10
     model = get_model(model_name, input_shape=(size, size, 3), classes=classes, classifier_activation=None)
-    model.compile(optimizer=PaperSGD(0.01, momentum=0.9, l2=1e-4),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=args["jit_compile"])
+    model.compile(
+        optimizer=PaperSGD(0.01, momentum=0.9, l2=1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=args["jit_compile"],
+    )
     rng = np.random.default_rng(0)
     steps = args["steps"]
     x = rng.standard_normal((batch * steps, size, size, 3), dtype=np.float32)
@@ -78,11 +87,22 @@ def worker(args: dict) -> None:
 # ----------------------------------------------------------------------------------- the driver
 def _start(label: str, args: argparse.Namespace) -> subprocess.Popen:
     backend, jit, extra_env = WORKERS[label]
-    config = {"workloads": args.workloads, "image_size": args.image_size, "batch_imagenet": args.batch_imagenet,
-              "batch_cifar": args.batch_cifar, "steps": args.steps, "jit_compile": jit}
+    config = {
+        "workloads": args.workloads,
+        "image_size": args.image_size,
+        "batch_imagenet": args.batch_imagenet,
+        "batch_cifar": args.batch_cifar,
+        "steps": args.steps,
+        "jit_compile": jit,
+    }
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", **extra_env}
-    return subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(config)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, __file__, "--worker", json.dumps(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def _ask(process: subprocess.Popen, line: str | None, expect: str) -> str:
@@ -92,7 +112,7 @@ def _ask(process: subprocess.Popen, line: str | None, expect: str) -> str:
     answer = process.stdout.readline()
     if not answer.startswith(expect):
         raise RuntimeError(f"a benchmark worker stopped (exit {process.poll()}); see its messages above")
-    return answer[len(expect):].strip()
+    return answer[len(expect) :].strip()
 
 
 def run(args: argparse.Namespace) -> list[dict]:
@@ -135,8 +155,11 @@ def _available() -> list[str]:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", default=",".join(_available()),
-                        help=f"comma-separated, from {list(WORKERS)} (default: those installed)")
+    parser.add_argument(
+        "--backends",
+        default=",".join(_available()),
+        help=f"comma-separated, from {list(WORKERS)} (default: those installed)",
+    )
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated, from {list(WORKLOADS)}")
     parser.add_argument("--image_size", type=int, default=224)
     parser.add_argument("--batch_imagenet", type=int, default=8)
@@ -155,7 +178,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown {bad}; backends are {list(WORKERS)}, workloads {list(WORKLOADS)}")
     missing = [w for w in args.workers if w not in _available()]
     if missing:
-        parser.error(f"{missing} not installed here (pip install \".[jax]\" or \".[torch]\")")
+        parser.error(f'{missing} not installed here (pip install ".[jax]" or ".[torch]")')
     for name in ("image_size", "batch_imagenet", "batch_cifar", "steps", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name}={getattr(args, name)}: use 1 or more")

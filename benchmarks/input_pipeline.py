@@ -114,8 +114,10 @@ def main(argv):
 
     root = FLAGS.data_dir or tempfile.mkdtemp(prefix="resnet_photos_")
     paths = make_photos(root, FLAGS.num_files, FLAGS.seed)
-    print(f"{len(paths)} JPEGs (375-500 px sides) in {root}; {os.cpu_count()} CPU cores visible, "
-          f"TensorFlow {tf.__version__}")
+    print(
+        f"{len(paths)} JPEGs (375-500 px sides) in {root}; {os.cpu_count()} CPU cores visible, "
+        f"TensorFlow {tf.__version__}"
+    )
     ours = data.imagenet_datasets(root, FLAGS.batch_size, seed=FLAGS.seed, mean=data.IMAGENET_CHANNEL_MEAN).train
     pipelines = {
         "decode-only (ceiling)": _decode_only(paths, FLAGS.batch_size),

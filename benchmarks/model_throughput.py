@@ -45,8 +45,9 @@ def _round(step, x, steps: int) -> float:
     return steps * int(x.shape[0]) / (time.perf_counter() - start)
 
 
-def measure(depth: int, batch_size: int, image_size: int, steps: int, rounds: int,
-            jit_compile: bool, precision: str) -> dict[str, float]:
+def measure(
+    depth: int, batch_size: int, image_size: int, steps: int, rounds: int, jit_compile: bool, precision: str
+) -> dict[str, float]:
     """Median images/s of ours and keras.applications' ResNet-`depth`, interleaved."""
     import keras
     import tensorflow as tf
@@ -76,15 +77,20 @@ def main(argv):
     import tensorflow as tf
 
     device = tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("CPU")
-    print(f"device: {device[0].device_type} x{len(device)}; batch {FLAGS.batch_size}, "
-          f"{FLAGS.image_size}px, jit_compile={FLAGS.jit_compile}, precision={FLAGS.precision}")
+    print(
+        f"device: {device[0].device_type} x{len(device)}; batch {FLAGS.batch_size}, "
+        f"{FLAGS.image_size}px, jit_compile={FLAGS.jit_compile}, precision={FLAGS.precision}"
+    )
     for depth in map(int, FLAGS.depths):
         if depth not in _PEERS:
             raise ValueError(f"depth={depth}; allowed: {sorted(_PEERS)} (keras.applications has no other).")
-        r = measure(depth, FLAGS.batch_size, FLAGS.image_size, FLAGS.steps, FLAGS.rounds,
-                    FLAGS.jit_compile, FLAGS.precision)
-        print(f"ResNet-{depth}: ours {r['ours']:.1f} img/s, keras.applications "
-              f"{r['keras.applications']:.1f} img/s, ratio {r['ratio']:.3f}")
+        r = measure(
+            depth, FLAGS.batch_size, FLAGS.image_size, FLAGS.steps, FLAGS.rounds, FLAGS.jit_compile, FLAGS.precision
+        )
+        print(
+            f"ResNet-{depth}: ours {r['ours']:.1f} img/s, keras.applications "
+            f"{r['keras.applications']:.1f} img/s, ratio {r['ratio']:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -115,7 +115,12 @@ def run(args: argparse.Namespace) -> list[dict]:
     cifar_shape = (32, 32, 3)
     models = {
         "resnet50": (_ours_resnet50(imagenet_shape, 1000), args.batch_imagenet, imagenet_shape, 1000),
-        "keras.applications.ResNet50": (_peer_resnet50(imagenet_shape, 1000), args.batch_imagenet, imagenet_shape, 1000),
+        "keras.applications.ResNet50": (
+            _peer_resnet50(imagenet_shape, 1000),
+            args.batch_imagenet,
+            imagenet_shape,
+            1000,
+        ),
         "resnet20": (lambda: ResNet20(input_shape=cifar_shape, classes=10), args.batch_cifar, cifar_shape, 10),
         "resnet56": (lambda: ResNet56(input_shape=cifar_shape, classes=10), args.batch_cifar, cifar_shape, 10),
     }
@@ -130,14 +135,28 @@ def run(args: argparse.Namespace) -> list[dict]:
                 build, batch, shape, classes = models[name]
                 try:
                     ips = measure(
-                        build, batch, shape, classes, precision=precision, jit_compile=jit,
-                        steps=args.steps, warmup=args.warmup, steps_per_execution=args.steps_per_execution,
+                        build,
+                        batch,
+                        shape,
+                        classes,
+                        precision=precision,
+                        jit_compile=jit,
+                        steps=args.steps,
+                        warmup=args.warmup,
+                        steps_per_execution=args.steps_per_execution,
                     )
                     error = None
                 except Exception as e:  # a configuration the device cannot run is reported, not fatal
                     ips, error = float("nan"), f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
-                row = {"model": name, "precision": precision, "jit_compile": jit, "batch": batch,
-                       "input": "x".join(map(str, shape)), "images_per_s": ips, "error": error}
+                row = {
+                    "model": name,
+                    "precision": precision,
+                    "jit_compile": jit,
+                    "batch": batch,
+                    "input": "x".join(map(str, shape)),
+                    "images_per_s": ips,
+                    "error": error,
+                }
                 rows.append(row)
                 print(_fmt(row), flush=True)
     return rows
@@ -157,16 +176,24 @@ def ratios(rows: Sequence[dict]) -> list[dict]:
             continue
         for peer in rows:
             if peer["model"] == "keras.applications.ResNet50" and (peer["precision"], peer["jit_compile"]) == (
-                ours["precision"], ours["jit_compile"]
+                ours["precision"],
+                ours["jit_compile"],
             ):
-                out.append({"precision": ours["precision"], "jit_compile": ours["jit_compile"],
-                            "ratio": ours["images_per_s"] / peer["images_per_s"]})
+                out.append(
+                    {
+                        "precision": ours["precision"],
+                        "jit_compile": ours["jit_compile"],
+                        "ratio": ours["images_per_s"] / peer["images_per_s"],
+                    }
+                )
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["resnet50", "keras.applications.ResNet50", "resnet20", "resnet56"])
+    parser.add_argument(
+        "--models", nargs="+", default=["resnet50", "keras.applications.ResNet50", "resnet20", "resnet56"]
+    )
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS[:2]), choices=PRECISIONS)
     parser.add_argument("--jit", choices=("off", "on", "both"), default="both")
     parser.add_argument("--image_size", type=int, default=224)

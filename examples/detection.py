@@ -72,24 +72,38 @@ def define_flags() -> None:
     flags.DEFINE_string("data_dir", None, "tfds data directory (a folder where the data set is prepared).")
     flags.DEFINE_bool("synthetic", False, "Train on generated boxes: no network, no download.")
     flags.DEFINE_enum("model", None, BACKBONES, f"Backbone ({default('model')}).")
-    flags.DEFINE_string("weights", None, f'Backbone weights: "imagenet", "none" or a weights file '
-                        f"({default('weights')}).")
+    flags.DEFINE_string(
+        "weights", None, f'Backbone weights: "imagenet", "none" or a weights file ({default("weights")}).'
+    )
     flags.DEFINE_integer("image_size", None, f"Square input size, a multiple of 128 ({default('image_size')}).")
     flags.DEFINE_integer("batch_size", 8, "Batch size.", lower_bound=1)
     flags.DEFINE_integer("epochs", None, f"Epochs ({default('epochs')}).", lower_bound=1)
-    flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: half a pass over VOC07 trainval; "
-                         f"one pass over the {SYNTHETIC_IMAGES} generated images).", lower_bound=1)
+    flags.DEFINE_integer(
+        "steps_per_epoch",
+        None,
+        "Steps per epoch (default: half a pass over VOC07 trainval; "
+        f"one pass over the {SYNTHETIC_IMAGES} generated images).",
+        lower_bound=1,
+    )
     flags.DEFINE_float("learning_rate", None, f"Adam learning rate ({default('learning_rate')}).")
-    flags.DEFINE_enum("freeze_up_to", "conv2_x", ["none", "conv1", "conv2_x", "conv3_x", "conv4_x", "conv5_x"],
-                      'Frozen stages: the stem up to this one, or "none".')
+    flags.DEFINE_enum(
+        "freeze_up_to",
+        "conv2_x",
+        ["none", "conv1", "conv2_x", "conv3_x", "conv4_x", "conv5_x"],
+        'Frozen stages: the stem up to this one, or "none".',
+    )
     flags.DEFINE_integer("max_boxes", 32, "Boxes per image after padding with -1.", lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Random seed.")
-    flags.register_validator("image_size", lambda v: v is None or (v > 0 and v % 128 == 0),
-                             "must be a positive multiple of 128 (pyramid levels P3-P7)")
+    flags.register_validator(
+        "image_size",
+        lambda v: v is None or (v > 0 and v % 128 == 0),
+        "must be a positive multiple of 128 (pyramid levels P3-P7)",
+    )
     flags.register_validator("learning_rate", lambda v: v is None or v > 0, "must be positive")
     flags.register_validator("weights", _weights_exist, 'must be "imagenet", "none" or an existing file')
-    flags.register_multi_flags_validator(["model", "weights", "synthetic"], _release_exists,
-                                         "no such release of weights for this model")
+    flags.register_multi_flags_validator(
+        ["model", "weights", "synthetic"], _release_exists, "no such release of weights for this model"
+    )
 
 
 def _weights_exist(value: str | None) -> bool:
@@ -104,8 +118,10 @@ def _release_exists(values: dict[str, Any]) -> bool:
     if values["weights"] in weights_lib.available_weights(model).get(model, ()):
         return True
     releases = ", ".join(f"{m}: {sorted(tags)}" for m, tags in weights_lib.available_weights().items())
-    raise flags.ValidationError(f"--weights={values['weights']} does not exist for --model={model}; "
-                                f'releases: {releases}; any model takes --weights none or a weights file')
+    raise flags.ValidationError(
+        f"--weights={values['weights']} does not exist for --model={model}; "
+        f"releases: {releases}; any model takes --weights none or a weights file"
+    )
 
 
 def _keras_cv():
@@ -134,8 +150,10 @@ def pyramid_backbone(model: keras.Model):
     levels, outputs = {}, []
     for level, stage in PYRAMID_STAGES.items():
         if stage not in stage_tensors:
-            raise ValueError(f"model {model.name!r} has no stage {stage!r} for pyramid level {level}; "
-                             f"it has {list(stage_tensors)} (use an ImageNet-family model).")
+            raise ValueError(
+                f"model {model.name!r} has no stage {stage!r} for pyramid level {level}; "
+                f"it has {list(stage_tensors)} (use an ImageNet-family model)."
+            )
         tensor = stage_tensors[stage]
         levels[level] = f"{stage}_pyramid"
         outputs.append(keras.layers.Identity(name=levels[level])(tensor))
@@ -144,9 +162,16 @@ def pyramid_backbone(model: keras.Model):
     return backbone
 
 
-def retinanet(model_name: str = "resnet50", num_classes: int = 20, *, weights: str | None = "imagenet",
-              image_size: int = 512, freeze_up_to: str | None = "conv2_x", bn_calibration=None,
-              **model_kwargs: Any):
+def retinanet(
+    model_name: str = "resnet50",
+    num_classes: int = 20,
+    *,
+    weights: str | None = "imagenet",
+    image_size: int = 512,
+    freeze_up_to: str | None = "conv2_x",
+    bn_calibration=None,
+    **model_kwargs: Any,
+):
     """A keras-cv RetinaNet on our `model_name` backbone, its BatchNormalization frozen.
 
     The stem and stages up to `freeze_up_to` are frozen entirely (None: none are); every BN layer
@@ -157,8 +182,13 @@ def retinanet(model_name: str = "resnet50", num_classes: int = 20, *, weights: s
         raise ValueError(f"image_size={image_size}: must be a multiple of 128 (pyramid levels P3-P7).")
     keras_cv = _keras_cv()
     overrides = weights_lib.builder_overrides(model_name, weights)
-    model = krp.get_model(model_name, include_top=False, input_shape=(image_size, image_size, 3),
-                          weights=None if weights == "none" else weights, **{**overrides, **model_kwargs})
+    model = krp.get_model(
+        model_name,
+        include_top=False,
+        input_shape=(image_size, image_size, 3),
+        weights=None if weights == "none" else weights,
+        **{**overrides, **model_kwargs},
+    )
     if bn_calibration is not None:
         krp.recompute_bn_statistics(model, bn_calibration)
     stages = krp.backbone_stages(model)
@@ -169,15 +199,19 @@ def retinanet(model_name: str = "resnet50", num_classes: int = 20, *, weights: s
     else:
         following = None if freeze_up_to is None else stages[stages.index(freeze_up_to) + 1]
         krp.unfreeze(model, from_stage=following, keep_bn_frozen=True)
-    detector = keras_cv.models.RetinaNet(backbone=pyramid_backbone(model), num_classes=num_classes,
-                                         bounding_box_format=BOX_FORMAT)
+    detector = keras_cv.models.RetinaNet(
+        backbone=pyramid_backbone(model), num_classes=num_classes, bounding_box_format=BOX_FORMAT
+    )
     return detector
 
 
 def compile_detector(detector, learning_rate: float = 1e-4) -> None:
     """Adam with global gradient clipping, focal loss and smooth L1 (the RetinaNet losses)."""
-    detector.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=10.0),
-                     classification_loss="focal", box_loss="smoothl1")
+    detector.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=10.0),
+        classification_loss="focal",
+        box_loss="smoothl1",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,8 +238,10 @@ def prepared_detection_set(name: str, data_dir: str | None = None):
     """
     from keras_resnet_paper.data.tfds_prepare import prepared_builder
 
-    hint = (f"pass --data_dir DIR where {name} is prepared (`tfds build {name} --data_dir DIR` on a machine "
-            "with a network), or run with --synthetic")
+    hint = (
+        f"pass --data_dir DIR where {name} is prepared (`tfds build {name} --data_dir DIR` on a machine "
+        "with a network), or run with --synthetic"
+    )
     try:
         builder = prepared_builder(name, data_dir, hint=hint)
     except ValueError as err:
@@ -216,9 +252,17 @@ def prepared_detection_set(name: str, data_dir: str | None = None):
     return builder
 
 
-def tfds_detection(name: str, split: str, image_size: int, batch_size: int, mode: str | dict,
-                   max_boxes: int = 32, train: bool = True, seed: int = 0,
-                   data_dir: str | None = None) -> tuple[tf.data.Dataset, int]:
+def tfds_detection(
+    name: str,
+    split: str,
+    image_size: int,
+    batch_size: int,
+    mode: str | dict,
+    max_boxes: int = 32,
+    train: bool = True,
+    seed: int = 0,
+    data_dir: str | None = None,
+) -> tuple[tf.data.Dataset, int]:
     """(dataset of (images, {"boxes", "classes"}), number of classes) from a tfds detection set.
 
     Images are resized to image_size x image_size (aspect not kept; boxes follow exactly), flipped
@@ -247,8 +291,9 @@ def tfds_detection(name: str, split: str, image_size: int, batch_size: int, mode
     return ds.prefetch(tf.data.AUTOTUNE), num_classes
 
 
-def synthetic_boxes(n: int, image_size: int, num_classes: int = 3, max_boxes: int = 4,
-                    seed: int = 0, max_objects: int = 3) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def synthetic_boxes(
+    n: int, image_size: int, num_classes: int = 3, max_boxes: int = 4, seed: int = 0, max_objects: int = 3
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """n noisy images with 1..max_objects filled rectangles; class k is colour channel k.
 
     Pixels in [0, 255]; boxes absolute ``xyxy`` padded with -1 to `max_boxes`.
@@ -264,7 +309,7 @@ def synthetic_boxes(n: int, image_size: int, num_classes: int = 3, max_boxes: in
             w, h = rng.integers(image_size // 6, image_size // 2, 2)
             x0, y0 = rng.integers(0, image_size - w), rng.integers(0, image_size - h)
             k = rng.integers(num_classes)
-            images[i, y0:y0 + h, x0:x0 + w, k] = 255.0
+            images[i, y0 : y0 + h, x0 : x0 + w, k] = 255.0
             boxes[i, j] = (x0, y0, x0 + w, y0 + h)
             classes[i, j] = k
     return images, {"boxes": boxes, "classes": classes}
@@ -290,7 +335,11 @@ def epoch_lines(epochs: int) -> tuple[int, list[keras.callbacks.Callback]]:
     start = time.time()
 
     def line(epoch: int, logs: dict) -> None:
-        metrics = "  ".join(f"{key} {float(value):.4f}" for key, value in sorted((logs or {}).items(), key=lambda kv: kv[0] != "loss") if "loss" in key)
+        metrics = "  ".join(
+            f"{key} {float(value):.4f}"
+            for key, value in sorted((logs or {}).items(), key=lambda kv: kv[0] != "loss")
+            if "loss" in key
+        )
         say(f"  epoch {epoch + 1}/{epochs}  {metrics}  {time.time() - start:.0f} s")
 
     return 0, [keras.callbacks.LambdaCallback(on_epoch_end=line)]
@@ -304,8 +353,17 @@ def _describe_weights(weights: str) -> str:
     return f"from the file {weights}"
 
 
-def load_data(dataset: str, synthetic: int, image_size: int, batch_size: int, mode: str | dict,
-              max_boxes: int, seed: int, data_dir: str | None, steps_per_epoch: int | None):
+def load_data(
+    dataset: str,
+    synthetic: int,
+    image_size: int,
+    batch_size: int,
+    mode: str | dict,
+    max_boxes: int,
+    seed: int,
+    data_dir: str | None,
+    steps_per_epoch: int | None,
+):
     """(train, validation, number of classes, steps per epoch), with a line saying what they are.
 
     `synthetic`: the number of images to generate instead of loading `dataset` (0: load it).
@@ -314,47 +372,86 @@ def load_data(dataset: str, synthetic: int, image_size: int, batch_size: int, mo
         n = max(synthetic, batch_size)
         train, validation, num_classes = synthetic_data(n, image_size, batch_size, mode, max_boxes, seed)
         steps_per_epoch = steps_per_epoch or n // batch_size
-        say(f"data: {n} generated {image_size}x{image_size} images of 1-3 coloured rectangles "
-            f"({num_classes} classes); validation on the same images")
+        say(
+            f"data: {n} generated {image_size}x{image_size} images of 1-3 coloured rectangles "
+            f"({num_classes} classes); validation on the same images"
+        )
         return train, validation, num_classes, steps_per_epoch
     say(f"data: tensorflow-datasets {dataset} (downloaded and prepared on first use)")
-    train, num_classes = tfds_detection(dataset, "train", image_size, batch_size, mode, max_boxes, True, seed,
-                                        data_dir)
-    validation, _ = tfds_detection(dataset, "validation", image_size, batch_size, mode, max_boxes, False, seed,
-                                   data_dir)
+    train, num_classes = tfds_detection(dataset, "train", image_size, batch_size, mode, max_boxes, True, seed, data_dir)
+    validation, _ = tfds_detection(
+        dataset, "validation", image_size, batch_size, mode, max_boxes, False, seed, data_dir
+    )
     return train, validation, num_classes, steps_per_epoch or VOC07_TRAINVAL // 2 // batch_size
 
 
-def run(dataset: str = "voc/2007", model_name: str = "resnet50", *, weights: str = "imagenet",
-        synthetic: bool = False, image_size: int = 512, batch_size: int = 8, epochs: int = 10,
-        steps_per_epoch: int | None = None, learning_rate: float = 1e-4,
-        freeze_up_to: str | None = "conv2_x", max_boxes: int = 32, synthetic_images: int = SYNTHETIC_IMAGES,
-        seed: int = 0, data_dir: str | None = None) -> dict[str, Any]:
+def run(
+    dataset: str = "voc/2007",
+    model_name: str = "resnet50",
+    *,
+    weights: str = "imagenet",
+    synthetic: bool = False,
+    image_size: int = 512,
+    batch_size: int = 8,
+    epochs: int = 10,
+    steps_per_epoch: int | None = None,
+    learning_rate: float = 1e-4,
+    freeze_up_to: str | None = "conv2_x",
+    max_boxes: int = 32,
+    synthetic_images: int = SYNTHETIC_IMAGES,
+    seed: int = 0,
+    data_dir: str | None = None,
+) -> dict[str, Any]:
     """Train a RetinaNet on tfds `dataset` (or generated boxes), printing each step; the results."""
     keras.utils.set_random_seed(seed)
-    mode: str | dict = (weights_lib.get_pretrained_config(model_name, weights)
-                        if weights_lib.is_registered_tag(weights) else "caffe")
+    mode: str | dict = (
+        weights_lib.get_pretrained_config(model_name, weights) if weights_lib.is_registered_tag(weights) else "caffe"
+    )
     train, validation, num_classes, steps_per_epoch = load_data(
-        dataset, synthetic and synthetic_images, image_size, batch_size, mode, max_boxes, seed, data_dir, steps_per_epoch)
+        dataset,
+        synthetic and synthetic_images,
+        image_size,
+        batch_size,
+        mode,
+        max_boxes,
+        seed,
+        data_dir,
+        steps_per_epoch,
+    )
     say(f"backbone: {model_name}, include_top=False, {image_size}x{image_size}; weights: {_describe_weights(weights)}")
-    detector = retinanet(model_name, num_classes, weights=weights, image_size=image_size, freeze_up_to=freeze_up_to,
-                         bn_calibration=train.take(CALIBRATION_BATCHES) if weights == "none" else None)
+    detector = retinanet(
+        model_name,
+        num_classes,
+        weights=weights,
+        image_size=image_size,
+        freeze_up_to=freeze_up_to,
+        bn_calibration=train.take(CALIBRATION_BATCHES) if weights == "none" else None,
+    )
     params = krp.parameter_counts(detector)
     frozen = "nothing" if freeze_up_to is None else f"conv1 to {freeze_up_to}"
-    say(f"detector: keras-cv RetinaNet, P3-P5 from {', '.join(PYRAMID_STAGES.values())}, {num_classes} classes; "
+    say(
+        f"detector: keras-cv RetinaNet, P3-P5 from {', '.join(PYRAMID_STAGES.values())}, {num_classes} classes; "
         f"{params['trainable']:,} trainable parameters of {sum(params.values()):,} (frozen: {frozen}; "
-        "every BatchNormalization in inference mode)")
+        "every BatchNormalization in inference mode)"
+    )
     compile_detector(detector, learning_rate)
     before = float(detector.evaluate(validation, verbose=0, return_dict=True)["loss"])
     say(f"validation loss before training: {before:.4f}")
     say(f"training: {epochs} epochs of {steps_per_epoch} steps, batch {batch_size}, Adam lr {learning_rate:g}")
     verbose, callbacks = epoch_lines(epochs)
-    history = detector.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=verbose,
-                           callbacks=callbacks, shuffle=False)  # the data set shuffles itself
+    history = detector.fit(
+        train, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=verbose, callbacks=callbacks, shuffle=False
+    )  # the data set shuffles itself
     after = float(detector.evaluate(validation, verbose=0, return_dict=True)["loss"])
-    return {"model": model_name, "weights": weights, "dataset": "synthetic" if synthetic else dataset,
-            "validation_loss_before": before, "validation_loss_after": after,
-            "train_loss": [float(v) for v in history.history["loss"]], "params": params}
+    return {
+        "model": model_name,
+        "weights": weights,
+        "dataset": "synthetic" if synthetic else dataset,
+        "validation_loss_before": before,
+        "validation_loss_after": after,
+        "train_loss": [float(v) for v in history.history["loss"]],
+        "params": params,
+    }
 
 
 def settings_from_flags() -> dict[str, Any]:
@@ -366,12 +463,21 @@ def settings_from_flags() -> dict[str, Any]:
     chosen = {key: defaults[key] if getattr(FLAGS, key) is None else getattr(FLAGS, key) for key in defaults}
     if FLAGS.synthetic and FLAGS.weights is None:
         say("--synthetic without --weights: using --weights none (nothing to download)")
-    return dict(dataset=FLAGS.dataset, model_name=chosen["model"], weights=chosen["weights"],
-                synthetic=FLAGS.synthetic, image_size=chosen["image_size"], batch_size=FLAGS.batch_size,
-                epochs=chosen["epochs"], steps_per_epoch=FLAGS.steps_per_epoch,
-                learning_rate=chosen["learning_rate"],
-                freeze_up_to=None if FLAGS.freeze_up_to == "none" else FLAGS.freeze_up_to,
-                max_boxes=FLAGS.max_boxes, seed=FLAGS.seed, data_dir=FLAGS.data_dir)
+    return dict(
+        dataset=FLAGS.dataset,
+        model_name=chosen["model"],
+        weights=chosen["weights"],
+        synthetic=FLAGS.synthetic,
+        image_size=chosen["image_size"],
+        batch_size=FLAGS.batch_size,
+        epochs=chosen["epochs"],
+        steps_per_epoch=FLAGS.steps_per_epoch,
+        learning_rate=chosen["learning_rate"],
+        freeze_up_to=None if FLAGS.freeze_up_to == "none" else FLAGS.freeze_up_to,
+        max_boxes=FLAGS.max_boxes,
+        seed=FLAGS.seed,
+        data_dir=FLAGS.data_dir,
+    )
 
 
 def main(argv: list[str]) -> None:
@@ -387,9 +493,11 @@ def main(argv: list[str]) -> None:
     except weights_lib.WeightsMismatchError as err:
         raise cli.UsageError(f"--weights={FLAGS.weights}: {err}") from None
     losses = results["train_loss"]
-    say(f"result: {results['model']} RetinaNet on {results['dataset']}: validation loss "
+    say(
+        f"result: {results['model']} RetinaNet on {results['dataset']}: validation loss "
         f"{results['validation_loss_before']:.4f} -> {results['validation_loss_after']:.4f}, train loss "
-        f"{losses[0]:.4f} (epoch 1) -> {losses[-1]:.4f} (epoch {len(losses)}); {time.time() - start:.0f} s")
+        f"{losses[0]:.4f} (epoch 1) -> {losses[-1]:.4f} (epoch {len(losses)}); {time.time() - start:.0f} s"
+    )
 
 
 if __name__ == "__main__":

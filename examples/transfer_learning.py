@@ -45,10 +45,27 @@ SOURCE_DIGITS = (0, 1, 2, 3, 4)
 TARGET_DIGITS = (5, 6, 7, 8, 9)
 #: Defaults of the two modes (flags override them); image_size None online: the release's own.
 DEFAULTS = {
-    "online": dict(model="resnet50", weights="imagenet", image_size=None, batch_size=32, head_epochs=5,
-                   finetune_epochs=5, head_lr=1e-3, finetune_lr=1e-4),
-    "offline": dict(model="resnet18", weights=None, image_size=32, batch_size=64, head_epochs=5,
-                    finetune_epochs=4, head_lr=1e-2, finetune_lr=3e-4, pretrain_epochs=4),
+    "online": dict(
+        model="resnet50",
+        weights="imagenet",
+        image_size=None,
+        batch_size=32,
+        head_epochs=5,
+        finetune_epochs=5,
+        head_lr=1e-3,
+        finetune_lr=1e-4,
+    ),
+    "offline": dict(
+        model="resnet18",
+        weights=None,
+        image_size=32,
+        batch_size=64,
+        head_epochs=5,
+        finetune_epochs=4,
+        head_lr=1e-2,
+        finetune_lr=3e-4,
+        pretrain_epochs=4,
+    ),
 }
 ONLINE_ONLY, OFFLINE_ONLY = ("dataset", "data_dir"), ("pretrain_epochs", "save_pretrained")
 
@@ -69,19 +86,39 @@ def define_flags() -> None:
     flags.DEFINE_string("data_dir", None, "tfds data directory (a folder where the data set is prepared).")
     flags.DEFINE_bool("offline", False, "Run on scikit-learn's digits: no network, no pretrained weights.")
     flags.DEFINE_enum("model", None, BACKBONES, f"Backbone ({default('model')}).")
-    flags.DEFINE_string("weights", None, 'Backbone weights: "imagenet", "none" or a weights file (if not given: '
-                        "imagenet, or with --offline a backbone pretrained here on digits 0-4).")
+    flags.DEFINE_string(
+        "weights",
+        None,
+        'Backbone weights: "imagenet", "none" or a weights file (if not given: '
+        "imagenet, or with --offline a backbone pretrained here on digits 0-4).",
+    )
     release_size = "the release's 224"
     flags.DEFINE_integer("image_size", None, f"Input size ({default('image_size', release_size)}).")
     flags.DEFINE_integer("batch_size", None, f"Batch size ({default('batch_size')}).", lower_bound=1)
-    flags.DEFINE_integer("pretrain_epochs", None, "--offline only: epochs of pretraining on digits 0-4 "
-                         f"({offline['pretrain_epochs']}).", lower_bound=1)
-    flags.DEFINE_integer("head_epochs", None, f"Phase 1: epochs training the head on the frozen backbone "
-                         f"({default('head_epochs')}).", lower_bound=1)
-    flags.DEFINE_integer("finetune_epochs", None, "Phase 2: epochs with the top stages unfrozen "
-                         f"({default('finetune_epochs')}).", lower_bound=1)
-    flags.DEFINE_enum("unfreeze_from", "conv5_x", ["conv2_x", "conv3_x", "conv4_x", "conv5_x"],
-                      "Phase 2 trains this stage and the later ones.")
+    flags.DEFINE_integer(
+        "pretrain_epochs",
+        None,
+        f"--offline only: epochs of pretraining on digits 0-4 ({offline['pretrain_epochs']}).",
+        lower_bound=1,
+    )
+    flags.DEFINE_integer(
+        "head_epochs",
+        None,
+        f"Phase 1: epochs training the head on the frozen backbone ({default('head_epochs')}).",
+        lower_bound=1,
+    )
+    flags.DEFINE_integer(
+        "finetune_epochs",
+        None,
+        f"Phase 2: epochs with the top stages unfrozen ({default('finetune_epochs')}).",
+        lower_bound=1,
+    )
+    flags.DEFINE_enum(
+        "unfreeze_from",
+        "conv5_x",
+        ["conv2_x", "conv3_x", "conv4_x", "conv5_x"],
+        "Phase 2 trains this stage and the later ones.",
+    )
     flags.DEFINE_float("head_lr", None, f"Phase 1 learning rate, Adam ({default('head_lr')}).")
     flags.DEFINE_float("finetune_lr", None, f"Phase 2 learning rate, Adam ({default('finetune_lr')}).")
     flags.DEFINE_float("dropout", 0.2, "Dropout before the new classifier, in [0, 1).")
@@ -92,8 +129,9 @@ def define_flags() -> None:
         flags.register_validator(name, lambda v: v is None or v > 0, "must be positive")
     flags.register_validator("dropout", lambda v: 0 <= v < 1, "must be in [0, 1)")
     flags.register_validator("weights", _weights_exist, 'must be "imagenet", "none" or an existing file')
-    flags.register_multi_flags_validator(["model", "weights", "offline"], _release_exists,
-                                         "no such release of weights for this model")
+    flags.register_multi_flags_validator(
+        ["model", "weights", "offline"], _release_exists, "no such release of weights for this model"
+    )
 
 
 def _weights_exist(value: str | None) -> bool:
@@ -106,14 +144,18 @@ def _release_exists(values: dict[str, Any]) -> bool:
     if not weights_lib.is_registered_tag(weights):
         return True
     if values["offline"]:
-        raise flags.ValidationError(f"--weights={weights} needs a network; with --offline use --weights none, "
-                                    "a weights file, or leave it out (pretraining on digits 0-4)")
+        raise flags.ValidationError(
+            f"--weights={weights} needs a network; with --offline use --weights none, "
+            "a weights file, or leave it out (pretraining on digits 0-4)"
+        )
     model = values["model"] or DEFAULTS["online"]["model"]
     if weights in weights_lib.available_weights(model).get(model, ()):
         return True
     releases = ", ".join(f"{m}: {sorted(tags)}" for m, tags in weights_lib.available_weights().items())
-    raise flags.ValidationError(f"--weights={weights} does not exist for --model={model}; releases: "
-                                f"{releases}; any model takes --weights none or a weights file")
+    raise flags.ValidationError(
+        f"--weights={weights} does not exist for --model={model}; releases: "
+        f"{releases}; any model takes --weights none or a weights file"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,8 +198,10 @@ def prepared_classification_set(name: str, data_dir: str | None = None):
     """
     from keras_resnet_paper.data.tfds_prepare import prepared_builder
 
-    hint = (f"pass --data_dir DIR where {name} is prepared (`tfds build {name} --data_dir DIR` on a machine "
-            "with a network), or run with --offline")
+    hint = (
+        f"pass --data_dir DIR where {name} is prepared (`tfds build {name} --data_dir DIR` on a machine "
+        "with a network), or run with --offline"
+    )
     try:
         builder = prepared_builder(name, data_dir, hint=hint)
     except ValueError as err:
@@ -167,8 +211,9 @@ def prepared_classification_set(name: str, data_dir: str | None = None):
     return builder
 
 
-def tfds_datasets(name: str, image_size: int, batch_size: int, mode: str | dict, seed: int,
-                  data_dir: str | None = None) -> tuple[tf.data.Dataset, tf.data.Dataset, int]:
+def tfds_datasets(
+    name: str, image_size: int, batch_size: int, mode: str | dict, seed: int, data_dir: str | None = None
+) -> tuple[tf.data.Dataset, tf.data.Dataset, int]:
     """(train, validation, number of classes) from a tfds image classification set.
 
     Train: shorter side resized to image_size / 0.875, random crop, random flip. Validation: the
@@ -197,17 +242,27 @@ def tfds_datasets(name: str, image_size: int, batch_size: int, mode: str | dict,
         image = shorter_side(image)
         shape = tf.shape(image)
         top, left = (shape[0] - image_size) // 2, (shape[1] - image_size) // 2
-        image = image[top:top + image_size, left:left + image_size]
+        image = image[top : top + image_size, left : left + image_size]
         image.set_shape((image_size, image_size, 3))
         return preprocessing.preprocess_input(image, mode=mode), label
 
-    train = (builder.as_dataset(split=train_split, as_supervised=True, shuffle_files=True)
-             .shuffle(2048, seed=seed).map(train_map, num_parallel_calls=tf.data.AUTOTUNE)
-             .batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
-    val = (builder.as_dataset(split=val_split, as_supervised=True)
-           .map(eval_map, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE))
-    say(f"data: tensorflow-datasets {name}, {num_classes} classes; train split {train_split!r}, "
-        f"held out {val_split!r}; {image_size}x{image_size}")
+    train = (
+        builder.as_dataset(split=train_split, as_supervised=True, shuffle_files=True)
+        .shuffle(2048, seed=seed)
+        .map(train_map, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    val = (
+        builder.as_dataset(split=val_split, as_supervised=True)
+        .map(eval_map, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    say(
+        f"data: tensorflow-datasets {name}, {num_classes} classes; train split {train_split!r}, "
+        f"held out {val_split!r}; {image_size}x{image_size}"
+    )
     return train, val, num_classes
 
 
@@ -225,8 +280,9 @@ def classifier(backbone: keras.Model, num_classes: int, dropout: float = 0.2) ->
 
 
 def _compile(model: keras.Model, learning_rate: float) -> None:
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
 
 
 def epoch_lines(label: str, epochs: int) -> dict[str, Any]:
@@ -236,7 +292,9 @@ def epoch_lines(label: str, epochs: int) -> dict[str, Any]:
     start = time.time()
 
     def line(epoch: int, logs: dict) -> None:
-        metrics = "  ".join(f"{key} {float(value):.4f}" for key, value in sorted((logs or {}).items(), key=lambda kv: kv[0] != "loss"))
+        metrics = "  ".join(
+            f"{key} {float(value):.4f}" for key, value in sorted((logs or {}).items(), key=lambda kv: kv[0] != "loss")
+        )
         say(f"  {label} epoch {epoch + 1}/{epochs}  {metrics}  {time.time() - start:.0f} s")
 
     return {"verbose": 0, "callbacks": [keras.callbacks.LambdaCallback(on_epoch_end=line)]}
@@ -245,35 +303,54 @@ def epoch_lines(label: str, epochs: int) -> dict[str, Any]:
 def build_backbone(model_name: str, image_size: int, weights: str | None) -> keras.Model:
     """`model_name` with include_top=False and average pooling, loaded from `weights`; says which."""
     source = {"none": "none (random initialisation)", None: "none (random initialisation)"}.get(
-        weights, f"from the file {weights}")
+        weights, f"from the file {weights}"
+    )
     if weights_lib.is_registered_tag(weights):
         source = f"{weights} (the authors' release via keras.applications, fetched once into ~/.keras/models)"
     say(f"backbone: {model_name}, include_top=False, pooling avg, {image_size}x{image_size}; weights: {source}")
-    return krp.get_model(model_name, include_top=False, pooling="avg", input_shape=(image_size, image_size, 3),
-                         weights=None if weights == "none" else weights,
-                         **weights_lib.builder_overrides(model_name, weights))
+    return krp.get_model(
+        model_name,
+        include_top=False,
+        pooling="avg",
+        input_shape=(image_size, image_size, 3),
+        weights=None if weights == "none" else weights,
+        **weights_lib.builder_overrides(model_name, weights),
+    )
 
 
-def pretrain_on_source(model_name: str, image_size: int, epochs: int, batch_size: int, path: str,
-                       seed: int) -> dict[str, float]:
+def pretrain_on_source(
+    model_name: str, image_size: int, epochs: int, batch_size: int, path: str, seed: int
+) -> dict[str, float]:
     """Offline stand-in for ImageNet pretraining: train on digits 0-4, save the no-top backbone."""
     images, labels = digits_arrays(image_size, SOURCE_DIGITS)
-    say(f"pretraining (the offline stand-in for ImageNet): {model_name} from scratch on digits 0-4, "
-        f"{len(labels)} images, {epochs} epochs, Adam lr 0.001")
+    say(
+        f"pretraining (the offline stand-in for ImageNet): {model_name} from scratch on digits 0-4, "
+        f"{len(labels)} images, {epochs} epochs, Adam lr 0.001"
+    )
     backbone = krp.get_model(model_name, include_top=False, pooling="avg", input_shape=images.shape[1:])
     model = classifier(backbone, len(SOURCE_DIGITS), dropout=0.0)
     _compile(model, 1e-3)
-    history = model.fit(images, labels, batch_size=batch_size, epochs=epochs, shuffle=True,
-                        **epoch_lines("pretraining", epochs))
+    history = model.fit(
+        images, labels, batch_size=batch_size, epochs=epochs, shuffle=True, **epoch_lines("pretraining", epochs)
+    )
     backbone.save_weights(path)
     accuracy = float(history.history["accuracy"][-1])
     say(f"pretraining: train accuracy {100 * accuracy:.1f}%; backbone saved to {path}")
     return {"source_train_accuracy": accuracy}
 
 
-def two_phase_fine_tuning(model: keras.Model, train, validation, *, head_epochs: int,
-                          finetune_epochs: int, unfreeze_from: str, head_lr: float,
-                          finetune_lr: float, batch_size: int | None = None) -> dict[str, Any]:
+def two_phase_fine_tuning(
+    model: keras.Model,
+    train,
+    validation,
+    *,
+    head_epochs: int,
+    finetune_epochs: int,
+    unfreeze_from: str,
+    head_lr: float,
+    finetune_lr: float,
+    batch_size: int | None = None,
+) -> dict[str, Any]:
     """Phase 1: frozen backbone, train the head. Phase 2: unfreeze from `unfreeze_from`, low lr.
 
     `train` / `validation` are datasets or (images, labels) tuples. Returns accuracies and the
@@ -294,55 +371,95 @@ def two_phase_fine_tuning(model: keras.Model, train, validation, *, head_epochs:
     results: dict[str, Any] = {"phase1_params": krp.freeze_backbone(model)}
     _compile(model, head_lr)
     results["initial_accuracy"] = accuracy()
-    say(f"phase 1: backbone frozen (BatchNormalization in inference mode), training the new head: "
-        f"{results['phase1_params']['trainable']:,} trainable parameters, {head_epochs} epochs, Adam lr {head_lr:g}")
+    say(
+        f"phase 1: backbone frozen (BatchNormalization in inference mode), training the new head: "
+        f"{results['phase1_params']['trainable']:,} trainable parameters, {head_epochs} epochs, Adam lr {head_lr:g}"
+    )
     fit("phase 1", head_epochs)
     results["phase1_accuracy"] = accuracy()
-    say(f"phase 1: held-out accuracy {100 * results['phase1_accuracy']:.1f}% "
-        f"(before training the head: {100 * results['initial_accuracy']:.1f}%)")
+    say(
+        f"phase 1: held-out accuracy {100 * results['phase1_accuracy']:.1f}% "
+        f"(before training the head: {100 * results['initial_accuracy']:.1f}%)"
+    )
     results["phase2_params"] = krp.unfreeze(model, from_stage=unfreeze_from)
     _compile(model, finetune_lr)
-    say(f"phase 2: {unfreeze_from} onwards unfrozen, BatchNormalization kept frozen: "
+    say(
+        f"phase 2: {unfreeze_from} onwards unfrozen, BatchNormalization kept frozen: "
         f"{results['phase2_params']['trainable']:,} trainable parameters, {finetune_epochs} epochs, "
-        f"Adam lr {finetune_lr:g}")
+        f"Adam lr {finetune_lr:g}"
+    )
     fit("phase 2", finetune_epochs)
     results["phase2_accuracy"] = accuracy()
     say(f"phase 2: held-out accuracy {100 * results['phase2_accuracy']:.1f}%")
     return results
 
 
-def run_offline(model_name: str = "resnet18", *, weights: str | None = None, image_size: int = 32,
-                batch_size: int = 64, pretrain_epochs: int = 4, head_epochs: int = 5,
-                finetune_epochs: int = 4, unfreeze_from: str = "conv5_x", head_lr: float = 1e-2,
-                finetune_lr: float = 3e-4, dropout: float = 0.2, train_fraction: float = 0.5,
-                save_pretrained: str | None = None, seed: int = 0) -> dict[str, Any]:
+def run_offline(
+    model_name: str = "resnet18",
+    *,
+    weights: str | None = None,
+    image_size: int = 32,
+    batch_size: int = 64,
+    pretrain_epochs: int = 4,
+    head_epochs: int = 5,
+    finetune_epochs: int = 4,
+    unfreeze_from: str = "conv5_x",
+    head_lr: float = 1e-2,
+    finetune_lr: float = 3e-4,
+    dropout: float = 0.2,
+    train_fraction: float = 0.5,
+    save_pretrained: str | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Pretrain on digits 0-4 (unless `weights` is a file or "none"), fine-tune on digits 5-9."""
     keras.utils.set_random_seed(seed)
-    say(f"offline: scikit-learn's digits, no network; source task digits 0-4, target task digits 5-9, "
-        f"{image_size}x{image_size}")
+    say(
+        f"offline: scikit-learn's digits, no network; source task digits 0-4, target task digits 5-9, "
+        f"{image_size}x{image_size}"
+    )
     results: dict[str, Any] = {"model": model_name, "dataset": "digits 5-9", "image_size": image_size}
     with tempfile.TemporaryDirectory() as tmp:
         if weights is None:
             weights = save_pretrained or os.path.join(tmp, f"{model_name}_digits04.weights.h5")
-            results.update(pretrain_on_source(model_name, image_size, pretrain_epochs, batch_size,
-                                              weights, seed))
+            results.update(pretrain_on_source(model_name, image_size, pretrain_epochs, batch_size, weights, seed))
         backbone = build_backbone(model_name, image_size, weights)
     images, labels = digits_arrays(image_size, TARGET_DIGITS)
     train, test = split(images, labels, train_fraction, seed)
     say(f"data: digits 5-9, {len(train[1])} training and {len(test[1])} held-out images")
     model = classifier(backbone, len(TARGET_DIGITS), dropout)
-    results.update(two_phase_fine_tuning(
-        model, train, test, head_epochs=head_epochs, finetune_epochs=finetune_epochs,
-        unfreeze_from=unfreeze_from, head_lr=head_lr, finetune_lr=finetune_lr, batch_size=batch_size))
+    results.update(
+        two_phase_fine_tuning(
+            model,
+            train,
+            test,
+            head_epochs=head_epochs,
+            finetune_epochs=finetune_epochs,
+            unfreeze_from=unfreeze_from,
+            head_lr=head_lr,
+            finetune_lr=finetune_lr,
+            batch_size=batch_size,
+        )
+    )
     results.update(target_train_size=len(train[1]), target_test_size=len(test[1]))
     return results
 
 
-def run_tfds(dataset: str = "tf_flowers", model_name: str = "resnet50", *, weights: str = "imagenet",
-             image_size: int | None = None, batch_size: int = 32, head_epochs: int = 5,
-             finetune_epochs: int = 5, unfreeze_from: str = "conv5_x", head_lr: float = 1e-3,
-             finetune_lr: float = 1e-4, dropout: float = 0.2, seed: int = 0,
-             data_dir: str | None = None) -> dict[str, Any]:
+def run_tfds(
+    dataset: str = "tf_flowers",
+    model_name: str = "resnet50",
+    *,
+    weights: str = "imagenet",
+    image_size: int | None = None,
+    batch_size: int = 32,
+    head_epochs: int = 5,
+    finetune_epochs: int = 5,
+    unfreeze_from: str = "conv5_x",
+    head_lr: float = 1e-3,
+    finetune_lr: float = 1e-4,
+    dropout: float = 0.2,
+    seed: int = 0,
+    data_dir: str | None = None,
+) -> dict[str, Any]:
     """Fine-tune `model_name` with release `weights` on tfds `dataset`, preprocessed as the release."""
     keras.utils.set_random_seed(seed)
     if weights_lib.is_registered_tag(weights):
@@ -355,9 +472,18 @@ def run_tfds(dataset: str = "tf_flowers", model_name: str = "resnet50", *, weigh
     train, val, num_classes = tfds_datasets(dataset, image_size, batch_size, mode, seed, data_dir)
     model = classifier(backbone, num_classes, dropout)
     results = {"dataset": dataset, "model": model_name, "weights": weights, "image_size": image_size}
-    results.update(two_phase_fine_tuning(
-        model, train, val, head_epochs=head_epochs, finetune_epochs=finetune_epochs,
-        unfreeze_from=unfreeze_from, head_lr=head_lr, finetune_lr=finetune_lr))
+    results.update(
+        two_phase_fine_tuning(
+            model,
+            train,
+            val,
+            head_epochs=head_epochs,
+            finetune_epochs=finetune_epochs,
+            unfreeze_from=unfreeze_from,
+            head_lr=head_lr,
+            finetune_lr=finetune_lr,
+        )
+    )
     return results
 
 
@@ -369,10 +495,12 @@ def settings_from_flags() -> dict[str, Any]:
         raise cli.UsageError(f"--{wrong[0]} is {'not used with' if FLAGS.offline else 'only for'} --offline")
     if FLAGS.offline and FLAGS.weights is not None and FLAGS.pretrain_epochs is not None:
         raise cli.UsageError(f"--pretrain_epochs: --weights={FLAGS.weights} is given, so nothing is pretrained")
-    settings = {key: value if getattr(FLAGS, key) is None else getattr(FLAGS, key)
-                for key, value in DEFAULTS[mode].items()}
-    settings.update(model_name=settings.pop("model"), unfreeze_from=FLAGS.unfreeze_from,
-                    dropout=FLAGS.dropout, seed=FLAGS.seed)
+    settings = {
+        key: value if getattr(FLAGS, key) is None else getattr(FLAGS, key) for key, value in DEFAULTS[mode].items()
+    }
+    settings.update(
+        model_name=settings.pop("model"), unfreeze_from=FLAGS.unfreeze_from, dropout=FLAGS.dropout, seed=FLAGS.seed
+    )
     if FLAGS.offline:
         settings["save_pretrained"] = FLAGS.save_pretrained
     else:
@@ -391,9 +519,11 @@ def main(argv: list[str]) -> None:
         raise WeightsUnavailableError(f"{err} Here: --weights PATH, --weights none, or --offline.") from None
     except weights_lib.WeightsMismatchError as err:
         raise cli.UsageError(f"--weights={FLAGS.weights}: {err}") from None
-    say(f"result: {results['model']} fine-tuned on {results['dataset']}: held-out accuracy "
+    say(
+        f"result: {results['model']} fine-tuned on {results['dataset']}: held-out accuracy "
         f"{100 * results['initial_accuracy']:.1f}% (new head) -> {100 * results['phase1_accuracy']:.1f}% "
-        f"(phase 1) -> {100 * results['phase2_accuracy']:.1f}% (phase 2); {time.time() - start:.0f} s")
+        f"(phase 1) -> {100 * results['phase2_accuracy']:.1f}% (phase 2); {time.time() - start:.0f} s"
+    )
 
 
 if __name__ == "__main__":

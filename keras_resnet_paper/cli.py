@@ -38,7 +38,11 @@ class UsageError(ValueError):
 
 def _prog(argv: Sequence[str]) -> str:
     name = os.path.basename(argv[0]) if argv else "keras_resnet_paper"
-    return "python -m keras_resnet_paper.train" if name in ("train.py", "__main__.py") and "keras_resnet_paper" in argv[0] else name
+    return (
+        "python -m keras_resnet_paper.train"
+        if name in ("train.py", "__main__.py") and "keras_resnet_paper" in argv[0]
+        else name
+    )
 
 
 def fail(prog: str, message: object, status: int = USAGE_EXIT) -> NoReturn:

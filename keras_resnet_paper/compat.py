@@ -30,12 +30,28 @@ CHECKED_KERAS_VERSIONS = ("3.15.1",)
 #: (`_maybe_symbolic_build` is the TensorFlow trainer's).
 PRIVATE_APIS = (
     (keras.Model, "_symbolic_build", "build a compiled model from the input's spec (keras-team/keras#20585)"),
-    *([(keras.Model, "_maybe_symbolic_build", "stop fit() from drawing and reducing a batch (keras-team/keras#20585)")]
-      if keras.backend.backend() == "tensorflow" else []),
-    (keras.optimizers.Optimizer, "_track_variable", "optimizer variables created outside build() are saved "
-                                                    "with the optimizer (no public add-a-tracked-variable API)"),
-    (keras.optimizers.Optimizer, "_get_current_learning_rate", "the learning rate the update uses, scaled by "
-                                                               "the optimizer's own variables (no public hook)"),
+    *(
+        [
+            (
+                keras.Model,
+                "_maybe_symbolic_build",
+                "stop fit() from drawing and reducing a batch (keras-team/keras#20585)",
+            )
+        ]
+        if keras.backend.backend() == "tensorflow"
+        else []
+    ),
+    (
+        keras.optimizers.Optimizer,
+        "_track_variable",
+        "optimizer variables created outside build() are saved "
+        "with the optimizer (no public add-a-tracked-variable API)",
+    ),
+    (
+        keras.optimizers.Optimizer,
+        "_get_current_learning_rate",
+        "the learning rate the update uses, scaled by the optimizer's own variables (no public hook)",
+    ),
 )
 
 

@@ -12,7 +12,9 @@ from typing import Any
 __all__ = ["lazy_names"]
 
 
-def lazy_names(package: str, names: Mapping[str, str], namespace: dict) -> tuple[Callable[[str], Any], Callable[[], list]]:
+def lazy_names(
+    package: str, names: Mapping[str, str], namespace: dict
+) -> tuple[Callable[[str], Any], Callable[[], list]]:
     """`__getattr__` and `__dir__` for `package`: each public name of `names` (name -> the
     submodule defining it) imported on first use and kept in `namespace` (the package's globals);
     any other attribute is a submodule (`data.cifar`), imported on first use, or an AttributeError."""

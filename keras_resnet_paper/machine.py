@@ -42,5 +42,9 @@ def package_versions() -> dict[str, str]:
 
 def describe_machine() -> dict:
     """Host, CPU model and cores, and `package_versions()`."""
-    return {"host": socket.gethostname(), "cpu": cpu_model(), "cpu_cores": os.cpu_count(),
-            "versions": package_versions()}
+    return {
+        "host": socket.gethostname(),
+        "cpu": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "versions": package_versions(),
+    }

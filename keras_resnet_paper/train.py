@@ -35,26 +35,69 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string("recipe", "cifar10_paper", "Recipe name (see --list_recipes).")
 flags.DEFINE_bool("list_recipes", False, "List the recipes and exit.")
-flags.DEFINE_bool("print_recipe", False, "Print the run exactly as it would train (recipe after --offline, --override, --iterations, --lr, --batch_size ...) and exit.")
-flags.DEFINE_string("model", None, "Model: resnet20/32/44/56/110/1202, plain20.., resnet18..152, plain18.., or resnet/plain<6n+2>. Default: the recipe's.")
-flags.DEFINE_enum("shortcut", None, ["A", "B", "C"], "Shortcut option (Sec. 3.3, Table 3): A zero-padding identity, B projections where dimensions increase, C all projections. Default: the model's (A for CIFAR nets, B for ImageNet nets).", case_sensitive=False)
+flags.DEFINE_bool(
+    "print_recipe",
+    False,
+    "Print the run exactly as it would train (recipe after --offline, --override, --iterations, --lr, --batch_size ...) and exit.",
+)
 flags.DEFINE_string(
-    "dataset", None,
+    "model",
+    None,
+    "Model: resnet20/32/44/56/110/1202, plain20.., resnet18..152, plain18.., or resnet/plain<6n+2>. Default: the recipe's.",
+)
+flags.DEFINE_enum(
+    "shortcut",
+    None,
+    ["A", "B", "C"],
+    "Shortcut option (Sec. 3.3, Table 3): A zero-padding identity, B projections where dimensions increase, C all projections. Default: the model's (A for CIFAR nets, B for ImageNet nets).",
+    case_sensitive=False,
+)
+flags.DEFINE_string(
+    "dataset",
+    None,
     "Data set (default: the recipe's): cifar10, cifar100, digits, imagenet (tfds imagenet2012), or for "
     "ImageNet-style training another tfds name (imagenette, tf_flowers), a TFRecord pattern or a folder.",
 )
-flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory, or for CIFAR the original binary files (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz or their extracted folders).")
-flags.DEFINE_bool("skip_corrupt", False, "Image folders and TFRecords: skip unreadable image files (and folder entries that are not images), counted in the log, instead of stopping with an error naming them.")
-flags.DEFINE_bool("offline", False, "Train on scikit-learn's digits upsampled to 32x32 (no network); shortens the schedule at the same fractions.")
-flags.DEFINE_integer("batch_size", None, lower_bound=1, help="Global batch (the lr scales linearly, with gradual warm-up, when it differs from the recipe's).")
+flags.DEFINE_string(
+    "data_dir",
+    None,
+    "tensorflow-datasets data directory, or for CIFAR the original binary files (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz or their extracted folders).",
+)
+flags.DEFINE_bool(
+    "skip_corrupt",
+    False,
+    "Image folders and TFRecords: skip unreadable image files (and folder entries that are not images), counted in the log, instead of stopping with an error naming them.",
+)
+flags.DEFINE_bool(
+    "offline",
+    False,
+    "Train on scikit-learn's digits upsampled to 32x32 (no network); shortens the schedule at the same fractions.",
+)
+flags.DEFINE_integer(
+    "batch_size",
+    None,
+    lower_bound=1,
+    help="Global batch (the lr scales linearly, with gradual warm-up, when it differs from the recipe's).",
+)
 flags.DEFINE_float("lr", None, lower_bound=0, help="Base learning rate for the recipe's batch size.")
-flags.DEFINE_integer("iterations", None, lower_bound=1, help="Total iterations; the lr boundaries move to the same fractions.")
-flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_worker", "tpu"], "Distribution: auto (every local accelerator when there are several, else one device); default (one device); mirrored (all local devices: tf.distribute.MirroredStrategy on TensorFlow, keras.distribution.DataParallel on JAX); multi_worker (several machines: MultiWorkerMirroredStrategy from TF_CONFIG on TensorFlow; processes joined by KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES and _PROCESS_ID on JAX); tpu (TensorFlow only). PyTorch: one device.")
+flags.DEFINE_integer(
+    "iterations", None, lower_bound=1, help="Total iterations; the lr boundaries move to the same fractions."
+)
+flags.DEFINE_enum(
+    "strategy",
+    "auto",
+    ["auto", "default", "mirrored", "multi_worker", "tpu"],
+    "Distribution: auto (every local accelerator when there are several, else one device); default (one device); mirrored (all local devices: tf.distribute.MirroredStrategy on TensorFlow, keras.distribution.DataParallel on JAX); multi_worker (several machines: MultiWorkerMirroredStrategy from TF_CONFIG on TensorFlow; processes joined by KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES and _PROCESS_ID on JAX); tpu (TensorFlow only). PyTorch: one device.",
+)
 flags.DEFINE_string("tpu", None, "TPU name/address for --strategy=tpu.")
 flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Precision policy.")
 flags.DEFINE_integer("steps_per_execution", 1, lower_bound=1, help="Train steps per tf.function call.")
-flags.DEFINE_string("model_dir", None, "Checkpoints, logs, report (default runs/<recipe>/<model>, runs/<recipe>/<model>_<shortcut> with --shortcut; --offline runs are recipe cifar10_offline).")
+flags.DEFINE_string(
+    "model_dir",
+    None,
+    "Checkpoints, logs, report (default runs/<recipe>/<model>, runs/<recipe>/<model>_<shortcut> with --shortcut; --offline runs are recipe cifar10_offline).",
+)
 flags.DEFINE_bool("deterministic", False, "Deterministic ops and input order (repeatable runs on one machine).")
 flags.DEFINE_integer("seed", 0, lower_bound=0, upper_bound=2**31 - 1, help="Random seed.")
 flags.DEFINE_bool("holdout", None, "CIFAR: train on 45k and validate on the 5k holdout.")
@@ -63,9 +106,16 @@ flags.DEFINE_bool("recalibrate_bn", None, "Re-estimate BN statistics over traini
 flags.DEFINE_integer("eval_every", None, lower_bound=1, help="Iterations between evaluations/log rows.")
 flags.DEFINE_multi_string("override", [], "Recipe field override key=value (repeatable), e.g. boundaries=400,600.")
 flags.DEFINE_bool("ten_crop", False, "ImageNet: also report the 10-crop validation error at the end (Sec. 3.4).")
-flags.DEFINE_bool("sync_bn", False, "BN statistics over the global batch across replicas (default: per replica, as in the paper).")
+flags.DEFINE_bool(
+    "sync_bn", False, "BN statistics over the global batch across replicas (default: per replica, as in the paper)."
+)
 flags.DEFINE_bool("tensorboard", True, "Write TensorBoard logs (needs the tensorboard package).")
-flags.DEFINE_enum("verbose", "auto", ["0", "1", "2", "auto"], "Output: 0 silent; 1 a live progress line and one line per evaluation; 2 one line per evaluation; auto: 1 on a terminal, else 2.")
+flags.DEFINE_enum(
+    "verbose",
+    "auto",
+    ["0", "1", "2", "auto"],
+    "Output: 0 silent; 1 a live progress line and one line per evaluation; 2 one line per evaluation; auto: 1 on a terminal, else 2.",
+)
 
 
 def resolve(flag_values=FLAGS):
@@ -77,10 +127,22 @@ def resolve(flag_values=FLAGS):
     f = flag_values
     try:
         return resolve_run(
-            f.recipe, f.model, offline=f.offline, dataset=f.dataset, overrides=parse_overrides(f.override),
-            iterations=f.iterations, lr=f.lr, batch_size=f.batch_size, holdout=f.holdout,
-            augment="device" if f.augment_on_device else None, recalibrate_bn=f.recalibrate_bn,
-            eval_every=f.eval_every, seed=f.seed, data_dir=f.data_dir, ten_crop=f.ten_crop, shortcut=f.shortcut,
+            f.recipe,
+            f.model,
+            offline=f.offline,
+            dataset=f.dataset,
+            overrides=parse_overrides(f.override),
+            iterations=f.iterations,
+            lr=f.lr,
+            batch_size=f.batch_size,
+            holdout=f.holdout,
+            augment="device" if f.augment_on_device else None,
+            recalibrate_bn=f.recalibrate_bn,
+            eval_every=f.eval_every,
+            seed=f.seed,
+            data_dir=f.data_dir,
+            ten_crop=f.ten_crop,
+            shortcut=f.shortcut,
             skip_corrupt=f.skip_corrupt,
         )
     except ValueError as err:
@@ -95,9 +157,17 @@ def runtime(flag_values=FLAGS):
     from keras_resnet_paper.training.runtime import Runtime
 
     f = flag_values
-    return Runtime(strategy=f.strategy, tpu=f.tpu, precision=f.precision, jit_compile=f.jit_compile,
-                   steps_per_execution=f.steps_per_execution, deterministic=f.deterministic, sync_bn=f.sync_bn,
-                   verbose=f.verbose if f.verbose == "auto" else int(f.verbose), tensorboard=f.tensorboard)
+    return Runtime(
+        strategy=f.strategy,
+        tpu=f.tpu,
+        precision=f.precision,
+        jit_compile=f.jit_compile,
+        steps_per_execution=f.steps_per_execution,
+        deterministic=f.deterministic,
+        sync_bn=f.sync_bn,
+        verbose=f.verbose if f.verbose == "auto" else int(f.verbose),
+        tensorboard=f.tensorboard,
+    )
 
 
 def _remove_if_empty(path: str) -> None:
@@ -120,7 +190,9 @@ def main(argv) -> int:
     if FLAGS.print_recipe:
         print(config.describe())
         return 0
-    model_dir = FLAGS.model_dir or os.path.join("runs", config.recipe.name, config.model + (f"_{config.shortcut}" if config.shortcut else ""))
+    model_dir = FLAGS.model_dir or os.path.join(
+        "runs", config.recipe.name, config.model + (f"_{config.shortcut}" if config.shortcut else "")
+    )
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise cli.UsageError(f"--model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
     existed = os.path.exists(model_dir)

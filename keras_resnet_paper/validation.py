@@ -64,8 +64,9 @@ def _range_text(minimum, maximum, low_open: bool = False, high_open: bool = Fals
     return f"{'<' if high_open else '<='} {maximum}"
 
 
-def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None,
-              allow_none: bool = False) -> int | None:
+def check_int(
+    name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None, allow_none: bool = False
+) -> int | None:
     """`value` as an int in [minimum, maximum]; bools and floats (even 2.0) are refused."""
     if value is None and allow_none:
         return None
@@ -77,8 +78,16 @@ def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int
     return value
 
 
-def check_float(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
-                low_open: bool = False, high_open: bool = False, allow_none: bool = False) -> float | None:
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_none: bool = False,
+) -> float | None:
     """`value` as a finite float in the range (open ends with `low_open` / `high_open`)."""
     if value is None and allow_none:
         return None
@@ -150,8 +159,10 @@ def check_float_dtype(name: str, value: Any) -> Any:
         except TypeError:
             dtype_name = getattr(value, "name", None)
         if not isinstance(dtype_name, str) or isinstance(value, (bool, int, float)):
-            raise ArgumentTypeError(f"{name}={value!r} must be None, a dtype name such as 'float32' or "
-                                    "'mixed_float16', a floating dtype or a keras.DTypePolicy.")
+            raise ArgumentTypeError(
+                f"{name}={value!r} must be None, a dtype name such as 'float32' or "
+                "'mixed_float16', a floating dtype or a keras.DTypePolicy."
+            )
         if dtype_name not in _FLOAT_POLICIES:
             raise ValueError(f"{name}={value!r} is not a floating dtype; use one of {_FLOAT_POLICIES}.")
         return value
@@ -167,16 +178,20 @@ def check_finite_array(name: str, value: Any, *, dtype=np.float32) -> np.ndarray
     except (TypeError, ValueError) as err:
         raise ArgumentTypeError(f"{name}={value!r:.80} is not an array of numbers: {err}.") from None
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} holds {int(np.size(array) - np.isfinite(array).sum())} non-finite value(s) "
-                         "(NaN or inf); every value must be finite.")
+        raise ValueError(
+            f"{name} holds {int(np.size(array) - np.isfinite(array).sum())} non-finite value(s) "
+            "(NaN or inf); every value must be finite."
+        )
     return array
 
 
 def check_labels(name: str, labels: Any) -> np.ndarray:
     """Class labels as int32: integers (not floats such as 1.5), none negative."""
     array = np.asarray(labels)
-    if array.size and not (np.issubdtype(array.dtype, np.integer) or
-                           (np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array)))):
+    if array.size and not (
+        np.issubdtype(array.dtype, np.integer)
+        or (np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array)))
+    ):
         raise ValueError(f"{name} must hold integer class labels; got dtype {array.dtype}.")
     if array.size and array.min() < 0:
         raise ValueError(f"{name} holds negative labels (smallest {array.min()}); labels are class indices 0..n-1.")

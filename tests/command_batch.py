@@ -27,8 +27,13 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 #: Lines TensorFlow's C++ runtime prints at start-up, whatever the command (not the command's output).
-RUNTIME_NOISE = ("I0000 ", "W0000 ", "E0000 ", "WARNING: All log messages before absl::InitializeLog",
-                 "To enable the following instructions")
+RUNTIME_NOISE = (
+    "I0000 ",
+    "W0000 ",
+    "E0000 ",
+    "WARNING: All log messages before absl::InitializeLog",
+    "To enable the following instructions",
+)
 
 
 @dataclasses.dataclass
@@ -52,12 +57,20 @@ class Outcome:
         return self.stderr_lines[-1] if self.stderr_lines else ""
 
     def describe(self) -> str:
-        return (f"$ {shlex.join(self.argv)}\n-> exit {self.returncode}\n--- stdout (tail)\n{self.stdout[-3000:]}"
-                f"\n--- stderr (tail)\n{chr(10).join(self.stderr_lines[-40:])}")
+        return (
+            f"$ {shlex.join(self.argv)}\n-> exit {self.returncode}\n--- stdout (tail)\n{self.stdout[-3000:]}"
+            f"\n--- stderr (tail)\n{chr(10).join(self.stderr_lines[-40:])}"
+        )
 
 
-def run_batch(command: str, runs: list[list[str]], folder: pathlib.Path, env: dict[str, str],
-              timeout: float = 600, setup: list | None = None) -> list[Outcome]:
+def run_batch(
+    command: str,
+    runs: list[list[str]],
+    folder: pathlib.Path,
+    env: dict[str, str],
+    timeout: float = 600,
+    setup: list | None = None,
+) -> list[Outcome]:
     """Run `command` (a documented command: "python -m keras_resnet_paper.train",
     "python examples/detection.py", ...) with each argument list of `runs`, all in one subprocess;
     run i works in its own folder `folder / f"run{i}"`, empty unless `setup[i](folder)` fills it."""
@@ -68,11 +81,19 @@ def run_batch(command: str, runs: list[list[str]], folder: pathlib.Path, env: di
         if setup and setup[i]:
             setup[i](cwds[-1])
     request = {"command": command, "runs": [{"args": list(a), "cwd": str(c)} for a, c in zip(runs, cwds)]}
-    done = subprocess.run([sys.executable, __file__], input=json.dumps(request), capture_output=True, text=True,
-                          env=env, cwd=folder, timeout=timeout)
-    results = [json.loads(l[len("OUTCOME "):]) for l in done.stdout.splitlines() if l.startswith("OUTCOME ")]
+    done = subprocess.run(
+        [sys.executable, __file__],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=folder,
+        timeout=timeout,
+    )
+    results = [json.loads(l[len("OUTCOME ") :]) for l in done.stdout.splitlines() if l.startswith("OUTCOME ")]
     assert done.returncode == 0 and len(results) == len(runs), (
-        f"the batch of {command!r} stopped (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        f"the batch of {command!r} stopped (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
     return [Outcome(r["argv"], r["status"], r["stdout"], r["stderr"], c, r["seconds"]) for r, c in zip(results, cwds)]
 
 
@@ -92,8 +113,9 @@ def _entry(command: str):
         from keras_resnet_paper.reproduce import command as reproduce
 
         argv0 = reproduce.__file__.replace("command.py", "__main__.py") if words[0] == "python" else words[0]
-        return argv0, lambda argv: cli.call(reproduce.main, argv, doc=reproduce.__doc__,
-                                            modules=(reproduce.__name__,), prog=reproduce._prog())
+        return argv0, lambda argv: cli.call(
+            reproduce.main, argv, doc=reproduce.__doc__, modules=(reproduce.__name__,), prog=reproduce._prog()
+        )
     if words[:3] == ["python", "-m", "keras_resnet_paper.train"] or words[0] == "keras-resnet-paper-train":
         from keras_resnet_paper import train
 
@@ -106,8 +128,9 @@ def _entry(command: str):
         return str(script), lambda argv: cli.call(module.main, argv, doc=module.__doc__)
     from keras_resnet_paper import train  # train_cifar10.py / train_imagenet.py: its defaults set
 
-    return str(script), lambda argv: cli.call(train.main, argv, doc=train.__doc__,
-                                              modules=(module.__name__, train.__name__))
+    return str(script), lambda argv: cli.call(
+        train.main, argv, doc=train.__doc__, modules=(module.__name__, train.__name__)
+    )
 
 
 def _captured(run, argv: list[str], cwd: str) -> dict:

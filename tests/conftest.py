@@ -55,6 +55,14 @@ def offline_run(tmp_path_factory):
     from keras_resnet_paper.training import train
 
     folder = tmp_path_factory.mktemp("offline_run") / "resnet8"
-    result = train("cifar10_offline", "resnet8", model_dir=str(folder), batch_size=64, iterations=100,
-                   eval_every=50, verbose=0, seed=0)
+    result = train(
+        "cifar10_offline",
+        "resnet8",
+        model_dir=str(folder),
+        batch_size=64,
+        iterations=100,
+        eval_every=50,
+        verbose=0,
+        seed=0,
+    )
     return result, folder

@@ -53,7 +53,9 @@ def _cases(folder):
 
     def add(name, fn, argument, values, **fixed):
         for value in values:
-            cases.append((f"{name}-{argument}={value!r:.20}", functools.partial(fn, **fixed, **{argument: value}), argument))
+            cases.append(
+                (f"{name}-{argument}={value!r:.20}", functools.partial(fn, **fixed, **{argument: value}), argument)
+            )
 
     # models: named constructors, builders, the registry
     for argument in ("include_top", "zero_init_residual"):
@@ -65,8 +67,13 @@ def _cases(folder):
     add("cifar_resnet", models.cifar_resnet, "residual", NOT_BOOL, depth=20)
     add("imagenet_resnet", models.imagenet_resnet, "depth", [True, 18.0, "18", 0, 19])
     add("cifar_resnet", models.cifar_resnet, "depth", [True, 20.0, "20", 21, 2])
-    add("imagenet_resnet", models.imagenet_resnet, "blocks", [(1.7, 1, 1, 1), (True, 1, 1, 1), (0, 1, 1, 1),
-                                                               (1, 1, 1), "2222", 4], block="basic")
+    add(
+        "imagenet_resnet",
+        models.imagenet_resnet,
+        "blocks",
+        [(1.7, 1, 1, 1), (True, 1, 1, 1), (0, 1, 1, 1), (1, 1, 1), "2222", 4],
+        block="basic",
+    )
     add("imagenet_resnet", models.imagenet_resnet, "block", ["plain", 1], blocks=(1, 1, 1, 1))
     add("ResNet20", models.ResNet20, "classes", NOT_POSITIVE_INT)
     add("ResNet20", models.ResNet20, "bn_momentum", [5, -1, 1.0, float("nan"), "0.9", True])
@@ -103,13 +110,23 @@ def _cases(folder):
     add("imagenet_datasets", data.imagenet_datasets, "augment", ["random", None], source=folder)
     add("imagenet_datasets", data.imagenet_datasets, "image_size", [True, 224.0, 0, -1, 300], source=folder)
     add("imagenet_datasets", data.imagenet_datasets, "eval_side", [True, 256.5, 0, 100], source=folder)
-    add("imagenet_datasets", data.imagenet_datasets, "scale_range", [(480, 256), (256.0, 480), (0, 480), 256, (256,)],
-        source=folder)
+    add(
+        "imagenet_datasets",
+        data.imagenet_datasets,
+        "scale_range",
+        [(480, 256), (256.0, 480), (0, 480), 256, (256,)],
+        source=folder,
+    )
     add("imagenet_datasets", data.imagenet_datasets, "shuffle_buffer", [0, -1, True, 1.5], source=folder)
     add("imagenet_datasets", data.imagenet_datasets, "eval_batch_size", NOT_OPTIONAL_POSITIVE_INT, source=folder)
     add("imagenet_datasets", data.imagenet_datasets, "seed", NOT_SEED, source=folder)
-    add("imagenet_datasets", data.imagenet_datasets, "mean", [[np.nan, 0, 0], [np.inf, 0, 0], "median", [1, 2]],
-        source=folder)
+    add(
+        "imagenet_datasets",
+        data.imagenet_datasets,
+        "mean",
+        [[np.nan, 0, 0], [np.inf, 0, 0], "median", [1, 2]],
+        source=folder,
+    )
     add("imagenet_datasets", data.imagenet_datasets, "label_offset", [-1, 1.5, True], source=folder)
     add("imagenet_datasets", data.imagenet_datasets, "num_classes", [5, 0, True, 2.0], source=folder)
     add("mean_image", data.mean_image, "max_images", [0, True, 1.5], source=folder)
@@ -119,8 +136,13 @@ def _cases(folder):
     add("TFRecordSource", TFRecordSource, "num_classes", [0, 1.5, True], pattern="/nonexistent-*")
     add("ten_crop", data.ten_crop, "crop_size", [0, True, 2.5], image=np.zeros((8, 8, 3), np.float32))
     add("ten_crop", data.ten_crop, "resize_side", [True, 2.5, 0], image=np.zeros((8, 8, 3), np.float32), crop_size=4)
-    add("multi_scale", data.multi_scale, "scales", [(), (224, 0), (True,), (2.5,), 224],
-        image=np.zeros((8, 8, 3), np.float32))
+    add(
+        "multi_scale",
+        data.multi_scale,
+        "scales",
+        [(), (224, 0), (True,), (2.5,), 224],
+        image=np.zeros((8, 8, 3), np.float32),
+    )
     add("resize_shorter_side", data.resize_shorter_side, "side", [0, True, 2.5], image=np.zeros((8, 8, 3), np.float32))
 
     # evaluation and weights (checked before the model is touched)
@@ -163,12 +185,19 @@ def test_bad_argument_is_our_error_naming_it(cases, case_id):
 
 def test_good_arguments_still_pass(folder):
     """The checks refuse only what is wrong: numpy ints, None where allowed, mixed policies."""
-    model = models.ResNet20(bn_momentum=np.float32(0.99), bn_epsilon=1e-3, nested=None, classes=np.int64(3),
-                            dtype="mixed_float16", input_shape=(32, 32, 3))
+    model = models.ResNet20(
+        bn_momentum=np.float32(0.99),
+        bn_epsilon=1e-3,
+        nested=None,
+        classes=np.int64(3),
+        dtype="mixed_float16",
+        input_shape=(32, 32, 3),
+    )
     assert model.output_shape == (None, 3)
     assert models.ResNet20(dtype=np.float32, input_shape=(32, 32, 3)).dtype == "float32"
     d = data.cifar_datasets(_tiny_arrays(), np.int64(2), seed=np.int64(2**62), eval_batch_size=None)
     assert next(iter(d.train))[0].shape == (2, 8, 8, 3)
-    img = data.imagenet_datasets(folder, 2, mean=[0, 0, 0], image_size=32, eval_side=40, scale_range=(40, 40),
-                                 shuffle_buffer=1, seed=0)
+    img = data.imagenet_datasets(
+        folder, 2, mean=[0, 0, 0], image_size=32, eval_side=40, scale_range=(40, 40), shuffle_buffer=1, seed=0
+    )
     assert next(iter(img.train))[0].shape == (2, 32, 32, 3)

@@ -44,8 +44,9 @@ def test_cifar_table_matches_spec():
 
 def test_commands_are_the_ci_commands():
     ci = (pathlib.Path(__file__).parents[1] / ".ci" / "run").read_text()
-    test_command = ('pip install ".[test]" && ruff check . && ruff format --check . && python -m pytest '
-                    "&& python -m pytest -m slow")
+    test_command = (
+        'pip install ".[test]" && ruff check . && ruff format --check . && python -m pytest && python -m pytest -m slow'
+    )
     assert test_command in README and test_command in ci
     assert "python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet20 --offline" in README
 

@@ -22,11 +22,15 @@ from keras_resnet_paper.lazy_imports import lazy_names
 #: public name -> the module of this package that defines it
 _NAMES = {
     "PadCropFlip": "augment_layers",
-    **{name: "augment" for name in ("inception_crop_window", "lighting", "pad_crop_flip", "random_flip",
-                                    "scale_augmentation_window")},
+    **{
+        name: "augment"
+        for name in ("inception_crop_window", "lighting", "pad_crop_flip", "random_flip", "scale_augmentation_window")
+    },
     **{name: "cifar" for name in ("CifarData", "cifar_datasets", "holdout_split", "load_cifar_arrays", "pixel_mean")},
-    **{name: "cifar_binary" for name in ("CIFAR_BINARY_FORMATS", "find_cifar_binary", "is_cifar_binary_path",
-                                         "load_cifar_binary")},
+    **{
+        name: "cifar_binary"
+        for name in ("CIFAR_BINARY_FORMATS", "find_cifar_binary", "is_cifar_binary_path", "load_cifar_binary")
+    },
     **{name: "crops" for name in ("TEST_SCALES", "center_crop", "multi_scale", "resize_shorter_side", "ten_crop")},
     "decode_rgb": "decode",
     "decode_window": "decode",

@@ -39,8 +39,10 @@ AUGMENT_MODES = ("host", "device", "none")
 CIFAR_HOLDOUT = 5000  # Sec. 4.2: "45k/5k train/val split"
 HOLDOUT_SEED = 0
 CifarSource = Union[str, "os.PathLike[str]", Sequence[np.ndarray]]
-_OFFLINE_HINT = ("pass --data_dir (data_dir=) a folder where it is already prepared or the original binary "
-                 "archive (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz), or use --offline")
+_OFFLINE_HINT = (
+    "pass --data_dir (data_dir=) a folder where it is already prepared or the original binary "
+    "archive (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz), or use --offline"
+)
 
 
 @dataclasses.dataclass
@@ -136,7 +138,9 @@ def _checked(arrays):
         raise ValueError(f"train and test image sizes differ: {x_train.shape[1:3]} vs {x_test.shape[1:3]}.")
     if x_train.shape[-1] == 1:
         x_train, x_test = np.repeat(x_train, 3, -1), np.repeat(x_test, 3, -1)
-    y_train, y_test = (check_labels(name, np.asarray(y).reshape(-1)) for name, y in (("y_train", y_train), ("y_test", y_test)))
+    y_train, y_test = (
+        check_labels(name, np.asarray(y).reshape(-1)) for name, y in (("y_train", y_train), ("y_test", y_test))
+    )
     if len(y_train) != len(x_train) or len(y_test) != len(x_test):
         raise ValueError(
             f"images and labels differ in length: {len(x_train)}/{len(y_train)} train, {len(x_test)}/{len(y_test)} test."

@@ -24,8 +24,14 @@ import numpy as np
 
 from keras_resnet_paper.errors import DatasetUnavailableError
 
-__all__ = ["CifarBinaryFormat", "CifarBinaryLocation", "CIFAR_BINARY_FORMATS", "find_cifar_binary",
-           "is_cifar_binary_path", "load_cifar_binary"]
+__all__ = [
+    "CifarBinaryFormat",
+    "CifarBinaryLocation",
+    "CIFAR_BINARY_FORMATS",
+    "find_cifar_binary",
+    "is_cifar_binary_path",
+    "load_cifar_binary",
+]
 
 IMAGE_SHAPE = (3, 32, 32)  # channel planes first in the file; NHWC after loading
 IMAGE_BYTES = 3 * 32 * 32
@@ -63,17 +69,25 @@ class CifarBinaryFormat:
 
     @property
     def title(self) -> str:
-        return "CIFAR-" + self.dataset[len("cifar"):]
+        return "CIFAR-" + self.dataset[len("cifar") :]
 
 
 CIFAR_BINARY_FORMATS = {
     "cifar10": CifarBinaryFormat(
-        "cifar10", "cifar-10-binary.tar.gz", "cifar-10-batches-bin",
-        tuple(f"data_batch_{i}.bin" for i in range(1, 6)), ("test_batch.bin",), {"fine": (0, 10)},
+        "cifar10",
+        "cifar-10-binary.tar.gz",
+        "cifar-10-batches-bin",
+        tuple(f"data_batch_{i}.bin" for i in range(1, 6)),
+        ("test_batch.bin",),
+        {"fine": (0, 10)},
     ),
     "cifar100": CifarBinaryFormat(
-        "cifar100", "cifar-100-binary.tar.gz", "cifar-100-binary",
-        ("train.bin",), ("test.bin",), {"coarse": (0, 20), "fine": (1, 100)},
+        "cifar100",
+        "cifar-100-binary.tar.gz",
+        "cifar-100-binary",
+        ("train.bin",),
+        ("test.bin",),
+        {"coarse": (0, 20), "fine": (1, 100)},
     ),
 }
 
@@ -203,7 +217,7 @@ def _parse_records(raw: np.ndarray, fmt: CifarBinaryFormat, labels: str, where: 
                 f"{where}: record {bad[0]} has {kind} label {records[bad[0], offset]}, outside "
                 f"0..{classes - 1} ({bad.size} such records); the file is corrupt or not {fmt.title}."
             )
-    images = records[:, fmt.label_bytes:].reshape(-1, *IMAGE_SHAPE).transpose(0, 2, 3, 1)  # NCHW -> NHWC
+    images = records[:, fmt.label_bytes :].reshape(-1, *IMAGE_SHAPE).transpose(0, 2, 3, 1)  # NCHW -> NHWC
     return np.ascontiguousarray(images), records[:, fmt.labels[labels][0]].astype(np.int32)
 
 

@@ -15,7 +15,15 @@ import tensorflow as tf
 
 from keras_resnet_paper.validation import check_int
 
-__all__ = ["TEST_SCALES", "shorter_side_size", "resize_shorter_side", "center_crop", "center_crop_window", "ten_crop", "multi_scale"]
+__all__ = [
+    "TEST_SCALES",
+    "shorter_side_size",
+    "resize_shorter_side",
+    "center_crop",
+    "center_crop_window",
+    "ten_crop",
+    "multi_scale",
+]
 
 TEST_SCALES = (224, 256, 384, 480, 640)  # Sec. 3.4, multi-scale fully-convolutional testing
 
@@ -52,7 +60,9 @@ def center_crop_window(shape, crop_size: int, resize_side: int | None = None) ->
     size = tf.cast(tf.round(crop_size / scale), tf.int32)
     win_h = tf.minimum(size, tf.cast(shape[0], tf.int32))
     win_w = tf.minimum(size, tf.cast(shape[1], tf.int32))
-    return tf.stack([(tf.cast(shape[0], tf.int32) - win_h) // 2, (tf.cast(shape[1], tf.int32) - win_w) // 2, win_h, win_w])
+    return tf.stack(
+        [(tf.cast(shape[0], tf.int32) - win_h) // 2, (tf.cast(shape[1], tf.int32) - win_w) // 2, win_h, win_w]
+    )
 
 
 def center_crop(image: tf.Tensor, crop_size: int) -> tf.Tensor:

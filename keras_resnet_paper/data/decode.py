@@ -26,8 +26,15 @@ from collections.abc import Callable, Iterator
 
 import tensorflow as tf
 
-__all__ = ["decode_rgb", "decode_window", "guarded_map", "CorruptCounter", "corrupt_data_message", "CorruptDataError",
-           "readable_data_errors"]
+__all__ = [
+    "decode_rgb",
+    "decode_window",
+    "guarded_map",
+    "CorruptCounter",
+    "corrupt_data_message",
+    "CorruptDataError",
+    "readable_data_errors",
+]
 
 #: The first words of the pipeline's assertions, which reach the caller inside TensorFlow's
 #: InvalidArgumentError (tf.data cannot raise a Python exception of ours).
@@ -42,7 +49,7 @@ def corrupt_data_message(error: BaseException) -> str | None:
     starts = [i for i in (text.find(CORRUPT_IMAGE), text.find(NO_READABLE_IMAGE)) if i >= 0]
     if not starts:
         return None
-    line = text[min(starts):].split("\n", 1)[0]
+    line = text[min(starts) :].split("\n", 1)[0]
     return " ".join(line.replace("] [", " ").strip("[] ").replace("] ", " ").split()).replace(" )", ")")
 
 
@@ -64,6 +71,7 @@ def readable_data_errors() -> Iterator[None]:
             message += "; fix or remove it, or skip and count such files (skip_corrupt=True, --skip_corrupt)"
         raise CorruptDataError(message) from None
 
+
 Window = Callable[[tf.Tensor], tf.Tensor]
 
 
@@ -72,8 +80,9 @@ _WEBP_HEADER = 21  # "RIFF", size, "WEBP", "VP8X", chunk size, flags byte (bit 1
 
 def _webp_kind(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """(is a WebP file, is an animated WebP) from the first 21 bytes of `encoded`."""
-    head = tf.strings.substr(tf.strings.join([tf.strings.substr(encoded, 0, _WEBP_HEADER), "\0" * _WEBP_HEADER]),
-                             0, _WEBP_HEADER)
+    head = tf.strings.substr(
+        tf.strings.join([tf.strings.substr(encoded, 0, _WEBP_HEADER), "\0" * _WEBP_HEADER]), 0, _WEBP_HEADER
+    )
     head = tf.io.decode_raw(head, tf.uint8)
 
     def bytes_are(start: int, text: bytes) -> tf.Tensor:
@@ -172,8 +181,7 @@ def _report_missing(names: tf.Tensor, missing: tf.Tensor, history: int) -> tuple
 def _account(missing, names, known, report, skip_corrupt: bool, counter: CorruptCounter | None) -> tf.Tensor:
     """Report (and count) the `missing` elements, or fail naming them without `skip_corrupt`."""
     if not skip_corrupt:
-        return tf.debugging.Assert(missing == 0, [CORRUPT_IMAGE, report],
-                                   summarize=1)
+        return tf.debugging.Assert(missing == 0, [CORRUPT_IMAGE, report], summarize=1)
 
     def count():
         tf.print("Skipping corrupt or unreadable image(s):", report, output_stream=sys.stderr)
@@ -202,7 +210,8 @@ def _checker(history: int, skip_corrupt: bool, counter: CorruptCounter | None) -
             some = tf.debugging.Assert(
                 tf.logical_not(hopeless),
                 [NO_READABLE_IMAGE + " every file is corrupt or unreadable (the last ones:", report, ")"],
-                summarize=1)
+                summarize=1,
+            )
         with tf.control_dependencies([some]):
             outputs = tuple(tf.identity(t) for t in outputs)
         readable = tf.where(is_end, tf.constant(0, tf.int64), readable + 1)

@@ -161,8 +161,9 @@ def _resolve_mean(mean, source, source_arg, image_size, eval_side, skip_corrupt)
     return array
 
 
-def _check_options(*, batch_size, augment, lighting, deterministic, skip_corrupt, shuffle_buffer,
-                   eval_batch_size) -> None:
+def _check_options(
+    *, batch_size, augment, lighting, deterministic, skip_corrupt, shuffle_buffer, eval_batch_size
+) -> None:
     """`imagenet_datasets`' plain options, checked where they enter (see `validation`)."""
     check_int("batch_size", batch_size, minimum=1)
     check_choice("augment", augment, TRAIN_AUGMENTATIONS)
@@ -177,8 +178,9 @@ def _check_scale_range(scale_range) -> tuple[int, int]:
     try:
         low, high = scale_range
     except (TypeError, ValueError):
-        raise ArgumentTypeError(f"scale_range={scale_range!r} must be two ints (shorter side min, max), "
-                                f"e.g. {SCALE_RANGE}.") from None
+        raise ArgumentTypeError(
+            f"scale_range={scale_range!r} must be two ints (shorter side min, max), e.g. {SCALE_RANGE}."
+        ) from None
     low, high = check_int("scale_range[0]", low, minimum=1), check_int("scale_range[1]", high, minimum=1)
     if low > high:
         raise ValueError(f"scale_range={scale_range!r} must be ordered (min, max), e.g. {SCALE_RANGE}.")
@@ -189,11 +191,14 @@ def _release_convention(preprocessing, mean, image_size, eval_side):
     """(Preprocessing, image_size, eval_side) with the sizes taken from it where not given."""
     prep = as_preprocessing(preprocessing)
     if mean is not None:
-        raise ValueError(f"mean={mean!r} and preprocessing={prep.name!r}: give one; the preprocessing "
-                         "holds the mean the weights were trained with.")
+        raise ValueError(
+            f"mean={mean!r} and preprocessing={prep.name!r}: give one; the preprocessing "
+            "holds the mean the weights were trained with."
+        )
     if prep.interpolation != "bilinear":
-        raise ValueError(f"preprocessing {prep.name!r} resizes with {prep.interpolation!r}; the "
-                         "pipelines resize bilinearly.")
+        raise ValueError(
+            f"preprocessing {prep.name!r} resizes with {prep.interpolation!r}; the pipelines resize bilinearly."
+        )
     return prep, image_size or prep.crop_size, eval_side or prep.resize_side
 
 
@@ -212,8 +217,9 @@ def _convention_ops(prep: Preprocessing | None):
     return finish
 
 
-def _validation_sets(src, input_context, normalise, image_size: int, eval_side: int, batch_size: int,
-                     guard: dict) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+def _validation_sets(
+    src, input_context, normalise, image_size: int, eval_side: int, batch_size: int, guard: dict
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """(validation batches of the Sec. 3.4 single-crop view, `normalise`d; the decoded full images
     for 10-crop and multi-scale testing), both guarded as `guard` says (`decode.guarded_map`)."""
     load = loader(src)
@@ -268,8 +274,15 @@ def imagenet_datasets(
     readable image is an error. EXIF orientation is ignored (`decode`). `label_offset` applies to
     TFRecord shards only; `num_classes` must agree with a folder's or tfds set's own.
     """
-    _check_options(batch_size=batch_size, augment=augment, lighting=lighting, deterministic=deterministic,
-                   skip_corrupt=skip_corrupt, shuffle_buffer=shuffle_buffer, eval_batch_size=eval_batch_size)
+    _check_options(
+        batch_size=batch_size,
+        augment=augment,
+        lighting=lighting,
+        deterministic=deterministic,
+        skip_corrupt=skip_corrupt,
+        shuffle_buffer=shuffle_buffer,
+        eval_batch_size=eval_batch_size,
+    )
     scale_range = _check_scale_range(scale_range)
     prep = None
     if preprocessing is not None:
@@ -282,8 +295,14 @@ def imagenet_datasets(
             f"and eval_side={eval_side}."
         )
     seed = resolve_seed(seed)
-    src = make_source(source, data_dir=data_dir, manual_dir=manual_dir, label_offset=label_offset,
-                      num_classes=num_classes, skip_corrupt=skip_corrupt)
+    src = make_source(
+        source,
+        data_dir=data_dir,
+        manual_dir=manual_dir,
+        label_offset=label_offset,
+        num_classes=num_classes,
+        skip_corrupt=skip_corrupt,
+    )
     wanted = prep.rgb_mean() if prep is not None else ("channel" if mean is None else mean)
     mean_array = _resolve_mean(wanted, src, source, image_size, eval_side, skip_corrupt)
     finish = _convention_ops(prep)
@@ -328,13 +347,15 @@ def imagenet_datasets(
 
     validation = validation_images = None
     if src.has_validation:
+
         def normalise(crop):
             image = add_per_channel(crop, -mean_t) if per_channel_mean else crop - mean_t
             return tf.ensure_shape(finish(image), [image_size, image_size, 3])
 
         guard = dict(skip_corrupt=skip_corrupt, counter=counter)
-        validation, validation_images = _validation_sets(src, input_context, normalise, image_size, eval_side,
-                                                         eval_batch_size or per_replica, guard)
+        validation, validation_images = _validation_sets(
+            src, input_context, normalise, image_size, eval_side, eval_batch_size or per_replica, guard
+        )
 
     return ImageData(
         train=with_options(train, deterministic),

@@ -30,8 +30,10 @@ __all__ = ["TfdsSource", "TFRecordSource", "FolderSource", "make_source", "loade
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 _AUTOTUNE = tf.data.AUTOTUNE
-_TFDS_HINT = ("pass --data_dir (data_dir=) a folder where it is already prepared, or the images as TFRecord "
-              "shards or a folder of class subfolders (--dataset PATH)")
+_TFDS_HINT = (
+    "pass --data_dir (data_dir=) a folder where it is already prepared, or the images as TFRecord "
+    "shards or a folder of class subfolders (--dataset PATH)"
+)
 
 
 def _shard_files(files: Sequence[str], input_context) -> tuple[list[str], bool]:
@@ -66,7 +68,9 @@ class TfdsSource:
         elif "image" in features and "label" in features:
             self._image_key, self._label_key = "image", "label"
         else:
-            raise ValueError(f"tfds set {self.name!r} has no (image, label) features; it is not an image-classification set.")
+            raise ValueError(
+                f"tfds set {self.name!r} has no (image, label) features; it is not an image-classification set."
+            )
         self.num_classes = int(features[self._label_key].num_classes)
         splits = list(self._builder.info.splits.keys()) if self._builder.info.splits else []
         self._train_split = "train"
@@ -141,9 +145,11 @@ class TFRecordSource:
         if self.num_classes is None:
             count, smallest, largest = self._scan("train")
             if smallest < 0:
-                raise ValueError(f"TFRecord pattern {self._patterns['train']!r}: label {smallest} after "
-                                 f"label_offset={self.label_offset} is negative; labels are class indices 0..n-1 "
-                                 "(ImageNet's 1-based shards need label_offset=-1, 0-based ones 0).")
+                raise ValueError(
+                    f"TFRecord pattern {self._patterns['train']!r}: label {smallest} after "
+                    f"label_offset={self.label_offset} is negative; labels are class indices 0..n-1 "
+                    "(ImageNet's 1-based shards need label_offset=-1, 0-based ones 0)."
+                )
             self.num_classes = largest + 1
 
     @property
@@ -156,8 +162,10 @@ class TFRecordSource:
             names = names.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
 
         def read(file):
-            return tf.data.TFRecordDataset(file, buffer_size=8 << 20).enumerate().map(
-                lambda i, record: (tf.strings.join([file, tf.strings.as_string(i)], "#"), record)
+            return (
+                tf.data.TFRecordDataset(file, buffer_size=8 << 20)
+                .enumerate()
+                .map(lambda i, record: (tf.strings.join([file, tf.strings.as_string(i)], "#"), record))
             )
 
         return names.interleave(read, cycle_length=min(16, len(files)), num_parallel_calls=_AUTOTUNE)
@@ -170,14 +178,18 @@ class TFRecordSource:
         for file in self._files[split]:
             labels = tf.data.TFRecordDataset(file, buffer_size=8 << 20).map(
                 lambda record: tf.cast(tf.io.parse_single_example(record, spec)["image/class/label"], tf.int32),
-                num_parallel_calls=_AUTOTUNE)
+                num_parallel_calls=_AUTOTUNE,
+            )
             try:
-                n, low, high = labels.reduce((0, 2**31 - 1, -1), lambda s, y: (s[0] + 1, tf.minimum(s[1], y),
-                                                                                 tf.maximum(s[2], y)))
+                n, low, high = labels.reduce(
+                    (0, 2**31 - 1, -1), lambda s, y: (s[0] + 1, tf.minimum(s[1], y), tf.maximum(s[2], y))
+                )
             except tf.errors.OpError as err:
                 reason = re.sub(r"\{\{.*?\}\}\s*", "", err.message or str(err)).strip().splitlines()[0][:200]
-                raise ValueError(f"TFRecord shard {file!r} cannot be read ({type(err).__name__}: {reason}); the "
-                                 "file is truncated, damaged or not TFRecords of tf.Examples.") from None
+                raise ValueError(
+                    f"TFRecord shard {file!r} cannot be read ({type(err).__name__}: {reason}); the "
+                    "file is truncated, damaged or not TFRecords of tf.Examples."
+                ) from None
             count, smallest, largest = count + int(n), min(smallest, int(low)), max(largest, int(high))
         self._sizes[split] = count
         return count, smallest + self.label_offset, largest + self.label_offset
@@ -203,9 +215,11 @@ class TFRecordSource:
         }
         ex = tf.io.parse_single_example(record, spec)
         label = tf.cast(ex["image/class/label"], tf.int32) + self.label_offset
-        in_range = tf.debugging.Assert(tf.logical_and(label >= 0, label < self.num_classes),
-                                       ["Label out of range 0..num_classes-1 (check label_offset, num_classes):",
-                                        label], summarize=3)
+        in_range = tf.debugging.Assert(
+            tf.logical_and(label >= 0, label < self.num_classes),
+            ["Label out of range 0..num_classes-1 (check label_offset, num_classes):", label],
+            summarize=3,
+        )
         with tf.control_dependencies([in_range]):
             return ex["image/encoded"], tf.identity(label)
 
@@ -225,8 +239,19 @@ def _scan(folder: str) -> list[tuple[str, str]]:
             out.append((path, "folder" if tf.io.gfile.isdir(path) else "file"))
         return out
     entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    return [(e.path, "folder" if e.is_dir() else "file" if e.is_file() else "dangling" if e.is_symlink() and
-             not os.path.exists(e.path) else "other") for e in entries]
+    return [
+        (
+            e.path,
+            "folder"
+            if e.is_dir()
+            else "file"
+            if e.is_file()
+            else "dangling"
+            if e.is_symlink() and not os.path.exists(e.path)
+            else "other",
+        )
+        for e in entries
+    ]
 
 
 _REASONS = {
@@ -287,8 +312,11 @@ class FolderSource:
         """A validation class must be a training class: labels come from train/'s folder names."""
         if "validation" not in scans:
             return
-        extra = [os.path.basename(p) for p, kind in scans["validation"] if kind == "folder"
-                 and os.path.basename(p) not in self.class_names]
+        extra = [
+            os.path.basename(p)
+            for p, kind in scans["validation"]
+            if kind == "folder" and os.path.basename(p) not in self.class_names
+        ]
         if extra:
             raise ValueError(
                 f"{split_dirs['validation']!r} has class folder(s) that {split_dirs['train']!r} lacks: "
@@ -325,15 +353,22 @@ class FolderSource:
                 f"{'it' if one else 'them'} (or skip and count them: --skip_corrupt, skip_corrupt=True from Python)."
             )
         if self.excluded:
-            warnings.warn(f"image folder {self.root!r}: skipping {len(self.excluded)} entr"
-                          f"{'y' if len(self.excluded) == 1 else 'ies'}: {_excluded_summary(self.excluded)}.",
-                          DataWarning, stacklevel=4)
+            warnings.warn(
+                f"image folder {self.root!r}: skipping {len(self.excluded)} entr"
+                f"{'y' if len(self.excluded) == 1 else 'ies'}: {_excluded_summary(self.excluded)}.",
+                DataWarning,
+                stacklevel=4,
+            )
         present = set(self._files["train"][1])
         self.empty_classes = tuple(n for i, n in enumerate(self.class_names) if i not in present)
         if self.empty_classes:
             labels = ", ".join(f"{self.class_names.index(n)} ({n!r})" for n in self.empty_classes)
-            warnings.warn(f"image folder {train_dir!r}: class folder(s) without an image keep their label "
-                          f"(labels are the sorted folder names): {labels}.", DataWarning, stacklevel=4)
+            warnings.warn(
+                f"image folder {train_dir!r}: class folder(s) without an image keep their label "
+                f"(labels are the sorted folder names): {labels}.",
+                DataWarning,
+                stacklevel=4,
+            )
 
     @property
     def has_validation(self) -> bool:
@@ -365,15 +400,24 @@ def loader(source):
 def _check_label_options(source, where: str, label_offset: int, num_classes: int | None):
     """A folder or tfds set names its own classes: label_offset and num_classes may only agree."""
     if label_offset != 0:
-        raise ValueError(f"label_offset={label_offset!r} applies to TFRecord shards (1-based ImageNet labels: "
-                         f"-1), not to {where}, whose labels are 0..n-1 already.")
+        raise ValueError(
+            f"label_offset={label_offset!r} applies to TFRecord shards (1-based ImageNet labels: "
+            f"-1), not to {where}, whose labels are 0..n-1 already."
+        )
     if num_classes is not None and num_classes != source.num_classes:
         raise ValueError(f"num_classes={num_classes!r} contradicts the {source.num_classes} classes of {where}.")
     return source
 
 
-def make_source(source, *, data_dir: str | None = None, manual_dir: str | None = None, label_offset: int = 0,
-                num_classes: int | None = None, skip_corrupt: bool = False):
+def make_source(
+    source,
+    *,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    label_offset: int = 0,
+    num_classes: int | None = None,
+    skip_corrupt: bool = False,
+):
     """A source object from a tfds name, a TFRecord pattern/directory, or an image folder.
 
     `label_offset` (TFRecord shards only) is added to every label; `num_classes` is the number of
@@ -387,8 +431,10 @@ def make_source(source, *, data_dir: str | None = None, manual_dir: str | None =
             return source
         raise ValueError(f"source={source!r} is not allowed: use a tfds name, a TFRecord pattern or an image folder.")
     path = os.path.expanduser(source)
-    if any(c in path for c in "*?[{") or path.endswith((".tfrecord", ".tfrecords")) or (
-        tf.io.gfile.isdir(path) and tf.io.gfile.glob(os.path.join(path, "train-*"))
+    if (
+        any(c in path for c in "*?[{")
+        or path.endswith((".tfrecord", ".tfrecords"))
+        or (tf.io.gfile.isdir(path) and tf.io.gfile.glob(os.path.join(path, "train-*")))
     ):
         return TFRecordSource(path, label_offset=label_offset, num_classes=num_classes)
     if tf.io.gfile.isdir(path):

@@ -54,7 +54,7 @@ def _check_reachable(name: str, builder, hint: str, timeout_s: float = 10.0) -> 
     if getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None):
         return  # tfds itself says at once that the manual files are missing
     hosts = {}
-    for url in (builder.url_infos or {}):
+    for url in builder.url_infos or {}:
         hosts.setdefault(urllib.parse.urlsplit(url).netloc, url)
     for url in hosts.values():
         why = _unreachable(url, timeout_s)
@@ -65,8 +65,7 @@ def _check_reachable(name: str, builder, hint: str, timeout_s: float = 10.0) -> 
             )
 
 
-def prepared_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None,
-                     hint: str = OFFLINE_HINT):
+def prepared_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None, hint: str = OFFLINE_HINT):
     """The tfds builder of `name`, downloaded and prepared in `data_dir` if it is not yet.
 
     A set that is already prepared is only read (no network). `manual_dir` holds files a set
@@ -90,7 +89,6 @@ def prepared_builder(name: str, data_dir: str | None = None, manual_dir: str | N
     except Exception as err:
         where = builder.data_dir if data_dir else f"{builder.data_dir} (the default data_dir)"
         raise DatasetUnavailableError(
-            f"could not download or prepare the tensorflow-datasets set {name!r} in {where} "
-            f"({_cause(err)}); {hint}."
+            f"could not download or prepare the tensorflow-datasets set {name!r} in {where} ({_cause(err)}); {hint}."
         ) from err
     return builder

@@ -68,10 +68,26 @@ def training_data(
     sets only, `skip_corrupt` (skip and count unreadable image files) to image files only."""
     if is_cifar_style(dataset):
         if skip_corrupt:
-            raise ValueError(f"skip_corrupt=True applies to image files (folders, TFRecords, tfds image sets), "
-                             f"not to dataset={str(dataset)!r}, whose images are arrays.")
-        return cifar_datasets(source=dataset, batch_size=batch_size, holdout=holdout, augment=augment, seed=seed,
-                              input_context=input_context, deterministic=deterministic, data_dir=data_dir)
-    return imagenet_datasets(source=_TFDS_NAMES.get(dataset, dataset), batch_size=batch_size, seed=seed,
-                             input_context=input_context, deterministic=deterministic, data_dir=data_dir,
-                             skip_corrupt=skip_corrupt)
+            raise ValueError(
+                f"skip_corrupt=True applies to image files (folders, TFRecords, tfds image sets), "
+                f"not to dataset={str(dataset)!r}, whose images are arrays."
+            )
+        return cifar_datasets(
+            source=dataset,
+            batch_size=batch_size,
+            holdout=holdout,
+            augment=augment,
+            seed=seed,
+            input_context=input_context,
+            deterministic=deterministic,
+            data_dir=data_dir,
+        )
+    return imagenet_datasets(
+        source=_TFDS_NAMES.get(dataset, dataset),
+        batch_size=batch_size,
+        seed=seed,
+        input_context=input_context,
+        deterministic=deterministic,
+        data_dir=data_dir,
+        skip_corrupt=skip_corrupt,
+    )

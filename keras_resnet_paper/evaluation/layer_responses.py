@@ -114,7 +114,9 @@ def layer_responses(
     check_int("max_batches", max_batches, minimum=1, allow_none=True)
     names = response_layers(model)
     if not names:
-        raise ValueError(f"Model {model.name!r} has no BN layer after a 3x3 convolution (layers named '*_conv'/'*_bn').")
+        raise ValueError(
+            f"Model {model.name!r} has no BN layer after a 3x3 convolution (layers named '*_conv'/'*_bn')."
+        )
     channel_axis = 1 if keras.config.image_data_format() == "channels_first" else -1
     runner = _Runner(model, set(names), channel_axis)
     for i, batch in enumerate(images):
@@ -137,8 +139,9 @@ def layer_responses(
     return result
 
 
-def plot_layer_responses(runs: Mapping[str, Mapping[str, float] | Sequence[float]], path: str,
-                         title: str | None = None) -> str:
+def plot_layer_responses(
+    runs: Mapping[str, Mapping[str, float] | Sequence[float]], path: str, title: str | None = None
+) -> str:
     """Fig. 7 style PNG: responses in layer order (top) and sorted by magnitude (bottom)."""
     from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global state touched
 

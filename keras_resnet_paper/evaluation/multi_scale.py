@@ -59,7 +59,9 @@ def fully_convolutional(model: keras.Model) -> keras.Model:
         dense = find_layer(model, "predictions")
         pool = find_layer(model, "avg_pool")
     except ValueError as err:
-        raise ValueError(f"fully_convolutional needs layers 'avg_pool' and 'predictions' (include_top=True): {err}") from None
+        raise ValueError(
+            f"fully_convolutional needs layers 'avg_pool' and 'predictions' (include_top=True): {err}"
+        ) from None
     if not isinstance(dense, keras.layers.Dense):
         raise ValueError(f"layer 'predictions' must be Dense; got {type(dense).__name__}.")
     features = pool.input
@@ -119,6 +121,7 @@ def evaluate_multi_scale(
     flip: bool = False,
 ) -> dict[str, float]:
     """{"top1_error", "top5_error"} of fully-convolutional multi-scale testing (Sec. 3.4, Table 4)."""
-    scores, labels = multi_scale_scores(model, dataset, scales=scales, mean=mean, preprocessing=preprocessing,
-                                        flip=flip)
+    scores, labels = multi_scale_scores(
+        model, dataset, scales=scales, mean=mean, preprocessing=preprocessing, flip=flip
+    )
     return top1_top5_error(scores, labels)

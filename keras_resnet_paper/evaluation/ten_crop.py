@@ -50,10 +50,14 @@ def ten_crop_scores(
         raise ValueError(f"dataset must yield (image [H, W, C], label); got {dataset.element_spec}.")
     convention = input_convention(mean, preprocessing)
     normalise = (lambda x: x) if convention is None else (lambda x: convention.normalize(x, "channels_last"))
-    crops = dataset.map(
-        lambda image, label: (normalise(ten_crop(image, crop_size, resize_side)), label),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    ).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    crops = (
+        dataset.map(
+            lambda image, label: (normalise(ten_crop(image, crop_size, resize_side)), label),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
     scores, labels = [], []
     for batch, label in crops:
         n = int(batch.shape[0])

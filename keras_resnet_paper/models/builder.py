@@ -94,13 +94,27 @@ def resolve_input_shape(
     return input_shape
 
 
-def check_builder_arguments(*, residual: Any, include_top: Any, classes: Any, bn_momentum: Any,
-                            bn_epsilon: Any, zero_init_residual: Any, nested: Any, dtype: Any, name: Any) -> None:
+def check_builder_arguments(
+    *,
+    residual: Any,
+    include_top: Any,
+    classes: Any,
+    bn_momentum: Any,
+    bn_epsilon: Any,
+    zero_init_residual: Any,
+    nested: Any,
+    dtype: Any,
+    name: Any,
+) -> None:
     """The arguments every builder shares, checked before anything is built (see `validation`).
 
     BN momentum is Keras's (the weight of the old moving average), so it lies in [0, 1).
     """
-    for flag, value in (("residual", residual), ("include_top", include_top), ("zero_init_residual", zero_init_residual)):
+    for flag, value in (
+        ("residual", residual),
+        ("include_top", include_top),
+        ("zero_init_residual", zero_init_residual),
+    ):
         check_bool(flag, value)
     check_bool("nested", nested, allow_none=True)
     if include_top:
@@ -154,8 +168,9 @@ def _stages(x, stages: Sequence[Stage], block: str, factory: LayerFactory, optio
     return x
 
 
-def _head(x, include_top: bool, pooling: str | None, classes: int, classifier_activation: Any,
-          data_format: str, dtype: Any):
+def _head(
+    x, include_top: bool, pooling: str | None, classes: int, classifier_activation: Any, data_format: str, dtype: Any
+):
     """Global average pool and the fc `predictions` (include_top), or the chosen pooling, or none."""
     if include_top:
         x = keras.layers.GlobalAveragePooling2D(data_format=data_format, dtype=dtype, name="avg_pool")(x)
@@ -199,9 +214,17 @@ def build_resnet(
     """Build a ResNet/plain net from its stem and stages; see `imagenet_resnet` for the arguments."""
     if block not in BLOCK_TYPES:
         raise ValueError(f"block={block!r} is not a block type; allowed: 'basic', 'bottleneck'.")
-    check_builder_arguments(residual=residual, include_top=include_top, classes=classes, bn_momentum=bn_momentum,
-                            bn_epsilon=bn_epsilon, zero_init_residual=zero_init_residual, nested=nested,
-                            dtype=dtype, name=name)
+    check_builder_arguments(
+        residual=residual,
+        include_top=include_top,
+        classes=classes,
+        bn_momentum=bn_momentum,
+        bn_epsilon=bn_epsilon,
+        zero_init_residual=zero_init_residual,
+        nested=nested,
+        dtype=dtype,
+        name=name,
+    )
     classes = int(classes) if include_top else classes  # a NumPy int is fine; Keras wants an int
     shortcut = validate_shortcut(shortcut)
     pooling = validate_pooling(pooling)

@@ -64,7 +64,9 @@ def stage_outputs(model: keras.Model) -> dict[str, keras.KerasTensor]:
     return {f"conv{s}_x": out for s, (_, out) in sorted(outputs.items())}
 
 
-def feature_extractor(model: keras.Model, stages: tuple[str, ...] | None = None, name: str | None = None) -> keras.Model:
+def feature_extractor(
+    model: keras.Model, stages: tuple[str, ...] | None = None, name: str | None = None
+) -> keras.Model:
     """A model from the input to a dict of stage outputs (all stages, or the ones in `stages`)."""
     outputs = stage_outputs(model)
     if stages is not None:

@@ -30,7 +30,9 @@ def imagenet_stem(x, factory: LayerFactory):
     x = factory.conv_bn(x, 64, 7, 2, "conv1")
     x = factory.relu(name="conv1_relu")(x)
     x = factory.pad(1, name="pool1_pad")(x)
-    return keras.layers.MaxPooling2D(3, strides=2, data_format=factory.data_format, dtype=factory.dtype, name="pool1_pool")(x)
+    return keras.layers.MaxPooling2D(
+        3, strides=2, data_format=factory.data_format, dtype=factory.dtype, name="pool1_pool"
+    )(x)
 
 
 def _layer_depth(block: str, blocks: Sequence[int]) -> int:
@@ -97,8 +99,12 @@ def imagenet_resnet(
     required = required_architecture(weights, f"resnet{depth}", source_layout)
     if block != BOTTLENECK:  # basic blocks have one geometry: no stride placement to agree on
         required = dataclasses.replace(required, stride_in_1x1=None)
-    arch = resolve_arguments(dict(shortcut=shortcut, stride_in_1x1=stride_in_1x1, bn_epsilon=bn_epsilon),
-                             required, DEFAULT_ARCHITECTURE, f"weights={weights!r}")
+    arch = resolve_arguments(
+        dict(shortcut=shortcut, stride_in_1x1=stride_in_1x1, bn_epsilon=bn_epsilon),
+        required,
+        DEFAULT_ARCHITECTURE,
+        f"weights={weights!r}",
+    )
     stages = [
         Stage(index=i + 2, width=w, blocks=n, strides=1 if i == 0 else 2)
         for i, (w, n) in enumerate(zip(IMAGENET_WIDTHS, blocks))
@@ -171,8 +177,11 @@ def _resolve_depth(depth, block, blocks) -> tuple[int, str, tuple[int, ...]]:
 
 def _check_pretrained(depth, residual, blocks, include_top, classes, weights):
     """A release exists for this net (the registry decides) and fits the requested head."""
-    released = sorted(int(m[len("resnet"):]) for m, tags in available_weights().items()
-                      if weights in tags and m[len("resnet"):].isdigit())
+    released = sorted(
+        int(m[len("resnet") :])
+        for m, tags in available_weights().items()
+        if weights in tags and m[len("resnet") :].isdigit()
+    )
     standard = residual and depth in IMAGENET_SPECS and tuple(blocks) == IMAGENET_SPECS[depth].blocks
     if not standard or depth not in released:
         kind = f"ResNet-{depth}" if standard else ("a custom ResNet" if residual else f"plain-{depth}")

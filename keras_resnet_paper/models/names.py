@@ -15,7 +15,7 @@ CIFAR_NAME = re.compile(r"^(resnet|plain)(\d+)$")
 
 
 def normalize_model_name(name: str) -> str:
-    """"ResNet-20", "resnet_20", "RESNET20" -> "resnet20" (no check that the model exists)."""
+    """ "ResNet-20", "resnet_20", "RESNET20" -> "resnet20" (no check that the model exists)."""
     if not isinstance(name, str):
         raise ValueError(f"model={name!r} is not a model name (a string such as 'resnet20').")
     return re.sub(r"[^a-z0-9]", "", name.lower())

@@ -32,9 +32,7 @@ class ZeroPaddingShortcut(keras.layers.Layer):
         self.strides = int(strides)
         data_format = data_format or keras.config.image_data_format()
         if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                f"data_format={data_format!r} is not allowed; allowed: 'channels_last', 'channels_first'."
-            )
+            raise ValueError(f"data_format={data_format!r} is not allowed; allowed: 'channels_last', 'channels_first'.")
         self.data_format = data_format
 
     @property
@@ -44,9 +42,7 @@ class ZeroPaddingShortcut(keras.layers.Layer):
     def build(self, input_shape):
         channels = input_shape[self._channel_axis]
         if channels is not None and channels > self.filters:
-            raise ValueError(
-                f"ZeroPaddingShortcut cannot shrink {channels} channels to filters={self.filters}."
-            )
+            raise ValueError(f"ZeroPaddingShortcut cannot shrink {channels} channels to filters={self.filters}.")
         self.built = True
 
     def call(self, inputs):

@@ -59,9 +59,7 @@ def backbone_stages(model: keras.Model) -> tuple[str, ...]:
     """The stages present in `model`, in order ("conv1", "conv2_x", ...)."""
     found = {layer_stage(layer.name) for layer in iter_layers(model)} - {None}
     if not found:
-        raise ValueError(
-            f"model {model.name!r} has no ResNet stages (layers named conv1_* or conv{{s}}_block*)."
-        )
+        raise ValueError(f"model {model.name!r} has no ResNet stages (layers named conv1_* or conv{{s}}_block*).")
     return tuple(sorted(found, key=_stage_index))
 
 
@@ -201,6 +199,8 @@ def recompute_bn_statistics(model: keras.Model, batches: Iterable) -> int:
 def bn_layers(model: keras.Model, stages: Iterable[str] | None = None) -> list[keras.layers.BatchNormalization]:
     """The BatchNormalization layers of `model` (of the given stages only, if `stages` is set)."""
     wanted = None if stages is None else set(stages)
-    return [layer for layer in iter_layers(model)
-            if isinstance(layer, keras.layers.BatchNormalization)
-            and (wanted is None or layer_stage(layer.name) in wanted)]
+    return [
+        layer
+        for layer in iter_layers(model)
+        if isinstance(layer, keras.layers.BatchNormalization) and (wanted is None or layer_stage(layer.name) in wanted)
+    ]

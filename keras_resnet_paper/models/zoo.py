@@ -86,10 +86,27 @@ Plain110 = _named(cifar_resnet, 110, False, 10, _CIFAR_PLAIN)
 MODELS: dict[str, Callable[..., keras.Model]] = {
     fn.__name__.lower(): fn
     for fn in (
-        ResNet18, ResNet34, ResNet50, ResNet101, ResNet152,
-        Plain18, Plain34, Plain50, Plain101, Plain152,
-        ResNet20, ResNet32, ResNet44, ResNet56, ResNet110, ResNet1202,
-        Plain20, Plain32, Plain44, Plain56, Plain110,
+        ResNet18,
+        ResNet34,
+        ResNet50,
+        ResNet101,
+        ResNet152,
+        Plain18,
+        Plain34,
+        Plain50,
+        Plain101,
+        Plain152,
+        ResNet20,
+        ResNet32,
+        ResNet44,
+        ResNet56,
+        ResNet110,
+        ResNet1202,
+        Plain20,
+        Plain32,
+        Plain44,
+        Plain56,
+        Plain110,
     )
 }
 

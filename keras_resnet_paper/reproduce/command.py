@@ -27,17 +27,54 @@ from keras_resnet_paper.reproduce.report import make_report
 FLAGS = flags.FLAGS
 
 flags.DEFINE_bool("list", False, "List the experiments, what each needs and its estimated cost, and exit.")
-flags.DEFINE_bool("offline", False, "Train on scikit-learn's digits at 32x32 with a shortened schedule (no data set, no network).")
-flags.DEFINE_integer("runs", None, lower_bound=1, help="Runs (seeds 0..N-1) per net. Default: as many as the paper's statistic is over (Table 6: 5 for ResNet-110, else 1).")
-flags.DEFINE_list("nets", None, "Train only these nets of the grid (keys as --plan lists them, e.g. plain20,resnet20): a smaller grid, reported alone; the other runs of a shared --grid_dir are left as they are.")
+flags.DEFINE_bool(
+    "offline", False, "Train on scikit-learn's digits at 32x32 with a shortened schedule (no data set, no network)."
+)
+flags.DEFINE_integer(
+    "runs",
+    None,
+    lower_bound=1,
+    help="Runs (seeds 0..N-1) per net. Default: as many as the paper's statistic is over (Table 6: 5 for ResNet-110, else 1).",
+)
+flags.DEFINE_list(
+    "nets",
+    None,
+    "Train only these nets of the grid (keys as --plan lists them, e.g. plain20,resnet20): a smaller grid, reported alone; the other runs of a shared --grid_dir are left as they are.",
+)
 flags.DEFINE_bool("with_1202", False, "fig6/table6: also train ResNet-1202 (Fig. 6 right, Table 6).")
-flags.DEFINE_string("grid_dir", None, "Folder of the grid's runs and reports (default grids/cifar10 or grids/imagenet, +_offline; table1: grids).")
-flags.DEFINE_string("data_dir", None, "Passed to every run: tensorflow-datasets data directory, or CIFAR-10's binary archive.")
-flags.DEFINE_integer("iterations", None, lower_bound=1, help="Iterations of every run (the lr steps keep their fractions). Default: the recipe's; --offline: the offline schedule.")
-flags.DEFINE_string("shard", "0/1", "i/n: this machine trains shard i of n (0 <= i < n), balanced by estimated cost; give every machine the same --grid_dir.")
-flags.DEFINE_string("gpus", "auto", "GPUs to spread the runs over: auto (CUDA_VISIBLE_DEVICES or nvidia-smi), none, or indices 0,1,2,3.")
-flags.DEFINE_integer("devices_per_run", 1, lower_bound=1, help="GPUs per run (the trainer mirrors a run over them); runs go side by side on the rest.")
-flags.DEFINE_multi_string("train_flag", [], "Extra flag for every run's training command, e.g. --train_flag=--precision=mixed_float16 (repeatable).")
+flags.DEFINE_string(
+    "grid_dir",
+    None,
+    "Folder of the grid's runs and reports (default grids/cifar10 or grids/imagenet, +_offline; table1: grids).",
+)
+flags.DEFINE_string(
+    "data_dir", None, "Passed to every run: tensorflow-datasets data directory, or CIFAR-10's binary archive."
+)
+flags.DEFINE_integer(
+    "iterations",
+    None,
+    lower_bound=1,
+    help="Iterations of every run (the lr steps keep their fractions). Default: the recipe's; --offline: the offline schedule.",
+)
+flags.DEFINE_string(
+    "shard",
+    "0/1",
+    "i/n: this machine trains shard i of n (0 <= i < n), balanced by estimated cost; give every machine the same --grid_dir.",
+)
+flags.DEFINE_string(
+    "gpus", "auto", "GPUs to spread the runs over: auto (CUDA_VISIBLE_DEVICES or nvidia-smi), none, or indices 0,1,2,3."
+)
+flags.DEFINE_integer(
+    "devices_per_run",
+    1,
+    lower_bound=1,
+    help="GPUs per run (the trainer mirrors a run over them); runs go side by side on the rest.",
+)
+flags.DEFINE_multi_string(
+    "train_flag",
+    [],
+    "Extra flag for every run's training command, e.g. --train_flag=--precision=mixed_float16 (repeatable).",
+)
 flags.DEFINE_bool("plan", False, "Print the grid's runs, their state and this shard's share, and exit.")
 flags.DEFINE_bool("report_only", False, "Make the report from the finished runs; train nothing.")
 
@@ -68,7 +105,9 @@ def _list() -> int:
 def _experiment(argv: list[str]) -> experiments.Experiment:
     if len(argv) != 2:
         got = "none" if len(argv) < 2 else " ".join(argv[1:])
-        raise cli.UsageError(f"give one experiment (got {got}); experiments: {', '.join(experiments.experiment_names())} (--list describes them).")
+        raise cli.UsageError(
+            f"give one experiment (got {got}); experiments: {', '.join(experiments.experiment_names())} (--list describes them)."
+        )
     try:
         return experiments.get_experiment(argv[1])
     except ValueError as err:
@@ -81,8 +120,10 @@ def _table1(grid_dir: str) -> int:
     out = os.path.join(grid_dir, "table1")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as f:
-        f.write(f"# Table 1 and the CIFAR-10 nets, computed\n\n{tables}\n\n## The paper's rounded counts beside ours\n\n"
-                f"{table1.render_comparison(counts)}\n")
+        f.write(
+            f"# Table 1 and the CIFAR-10 nets, computed\n\n{tables}\n\n## The paper's rounded counts beside ours\n\n"
+            f"{table1.render_comparison(counts)}\n"
+        )
     _say(tables)
     _say(f"\nreport: {os.path.join(out, 'report.md')}")
     return 0
@@ -111,8 +152,11 @@ class _Grid:
     def __init__(self, exp: experiments.Experiment) -> None:
         self.exp, self.settings, self.dir = exp, _settings(exp), _grid_dir(exp)
         self.logs = os.path.join(self.dir, runner.LOGS)
-        self.runs = _checked(lambda: grid.plan_runs(exp, self.dir, runs=FLAGS.runs, offline=FLAGS.offline,
-                                                    with_optional=FLAGS.with_1202, nets=FLAGS.nets))
+        self.runs = _checked(
+            lambda: grid.plan_runs(
+                exp, self.dir, runs=FLAGS.runs, offline=FLAGS.offline, with_optional=FLAGS.with_1202, nets=FLAGS.nets
+            )
+        )
         index, count = _checked(lambda: grid.parse_shard(FLAGS.shard))
         self.shard = f"{index}/{count}"
         self.mine = grid.shard_runs(self.runs, index, count, self.cost)
@@ -128,12 +172,16 @@ class _Grid:
         return runner.train_command(run, self.settings, data_dir=FLAGS.data_dir, ten_crop=self.exp.ten_crop)
 
     def describe(self) -> str:
-        counts = {s: sum(1 for v in self.states.values() if v == s) for s in (grid.FINISHED, grid.INTERRUPTED, grid.PENDING)}
+        counts = {
+            s: sum(1 for v in self.states.values() if v == s) for s in (grid.FINISHED, grid.INTERRUPTED, grid.PENDING)
+        }
         share = f"; shard {self.shard}: {len(self.mine)} of them" if self.shard != "0/1" else ""
-        return (f"{self.exp.name}{' (offline)' if self.settings.offline else ''}: {len(self.runs)} runs in {self.dir} "
-                f"({', '.join(f'{n} {s}' for s, n in counts.items() if n)}){share}; "
-                f"{len(self.todo())} to train, about {costs.describe_seconds(sum(map(self.cost, self.todo())))} "
-                f"on {costs.DEVICE}")
+        return (
+            f"{self.exp.name}{' (offline)' if self.settings.offline else ''}: {len(self.runs)} runs in {self.dir} "
+            f"({', '.join(f'{n} {s}' for s, n in counts.items() if n)}){share}; "
+            f"{len(self.todo())} to train, about {costs.describe_seconds(sum(map(self.cost, self.todo())))} "
+            f"on {costs.DEVICE}"
+        )
 
 
 def _print_plan(g: _Grid) -> None:
@@ -147,8 +195,9 @@ def _print_plan(g: _Grid) -> None:
 def _slots() -> list[tuple[str, ...]]:
     """The device slots of --gpus and --devices_per_run (a mistake in them is a usage error)."""
     gpus = _checked(lambda: devices.parse_gpus(FLAGS.gpus))
-    return _checked(lambda: devices.device_slots(devices.visible_gpus() if gpus is None else gpus,
-                                                 FLAGS.devices_per_run))
+    return _checked(
+        lambda: devices.device_slots(devices.visible_gpus() if gpus is None else gpus, FLAGS.devices_per_run)
+    )
 
 
 def _first_missing(path: str) -> str | None:
@@ -188,8 +237,9 @@ def _reproduce(exp: experiments.Experiment, prog: str) -> int:
         except KeyboardInterrupt:
             _say("interrupted: the runs under way were stopped; run the same command to resume them")
             return 130
-    path = make_report(g.exp, g.runs, g.settings, g.dir, command=" ".join([prog, *sys.argv[1:]]),
-                       data_dir=FLAGS.data_dir, say=_say)
+    path = make_report(
+        g.exp, g.runs, g.settings, g.dir, command=" ".join([prog, *sys.argv[1:]]), data_dir=FLAGS.data_dir, say=_say
+    )
     _say(f"report: {path}")
     unfinished = [r.name for r in g.mine if grid.run_state(r) != grid.FINISHED]
     if unfinished:

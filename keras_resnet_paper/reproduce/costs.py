@@ -55,8 +55,9 @@ def step_seconds(net: Net, *, offline: bool = False) -> float:
 
 def run_seconds(run: Run, experiment: Experiment, *, offline: bool, iterations: int | None) -> float:
     """Estimated seconds of one run on the measured CPU."""
-    length = iterations or ((experiment.offline_iterations or 300) if offline else
-                            _IMAGENET_LENGTH if _imagenet(run.net) else _CIFAR_LENGTH)
+    length = iterations or (
+        (experiment.offline_iterations or 300) if offline else _IMAGENET_LENGTH if _imagenet(run.net) else _CIFAR_LENGTH
+    )
     return _RUN_FIXED_S + length * step_seconds(run.net, offline=offline)
 
 

@@ -20,7 +20,7 @@ __all__ = ["parse_gpus", "visible_gpus", "device_slots", "slot_environment", "de
 
 
 def parse_gpus(text: str) -> list[str] | None:
-    """"auto" -> None (detect), "none" -> [], "0,1,3" -> ["0", "1", "3"]; ValueError otherwise."""
+    """ "auto" -> None (detect), "none" -> [], "0,1,3" -> ["0", "1", "3"]; ValueError otherwise."""
     text = str(text).strip().lower()
     if text == "auto":
         return None
@@ -45,8 +45,9 @@ def _nvidia_smi(query: str) -> list[str]:
     if not shutil.which("nvidia-smi"):
         return []
     try:
-        out = subprocess.run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=30)
+        out = subprocess.run(
+            ["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader"], capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.SubprocessError):
         return []
     return out.stdout.splitlines() if out.returncode == 0 else []
@@ -60,7 +61,7 @@ def device_slots(gpus: Sequence[str], devices_per_run: int) -> list[tuple[str, .
         return [()]
     if devices_per_run > len(gpus):
         raise ValueError(f"devices_per_run={devices_per_run} but only {len(gpus)} GPU(s) ({','.join(gpus)}) to use.")
-    return [tuple(gpus[i:i + devices_per_run]) for i in range(0, len(gpus) - devices_per_run + 1, devices_per_run)]
+    return [tuple(gpus[i : i + devices_per_run]) for i in range(0, len(gpus) - devices_per_run + 1, devices_per_run)]
 
 
 def slot_environment(slot: Sequence[str], base: dict[str, str] | None = None) -> dict[str, str]:
@@ -81,7 +82,16 @@ def _gpu_names(slot: Sequence[str]) -> list[str]:
 def describe_hardware(slot: Sequence[str] = ()) -> dict:
     """Host, CPU and the slot's GPUs, as the report prints them."""
     gpus = _gpu_names(slot)
-    text = ", ".join(f"{gpus.count(name)}× {name}" for name in sorted(set(gpus))) if gpus else (
-        f"{len(slot)} GPU(s) {','.join(slot)}" if slot else f"CPU only: {os.cpu_count()} cores, {cpu_model()}")
-    return {"host": socket.gethostname(), "devices": list(slot), "gpus": gpus, "cpu_cores": os.cpu_count(),
-            "cpu": cpu_model(), "description": text}
+    text = (
+        ", ".join(f"{gpus.count(name)}× {name}" for name in sorted(set(gpus)))
+        if gpus
+        else (f"{len(slot)} GPU(s) {','.join(slot)}" if slot else f"CPU only: {os.cpu_count()} cores, {cpu_model()}")
+    )
+    return {
+        "host": socket.gethostname(),
+        "devices": list(slot),
+        "gpus": gpus,
+        "cpu_cores": os.cpu_count(),
+        "cpu": cpu_model(),
+        "description": text,
+    }

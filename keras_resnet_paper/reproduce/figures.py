@@ -48,8 +48,9 @@ def _draw_panel(ax, title: str, keys: Sequence[str], summaries: Mapping[str, Net
     return drawn
 
 
-def plot_error_panels(panels: Sequence[tuple[str, Sequence[str]]], summaries: Mapping[str, NetSummary], path: str,
-                      title: str = "") -> str:
+def plot_error_panels(
+    panels: Sequence[tuple[str, Sequence[str]]], summaries: Mapping[str, NetSummary], path: str, title: str = ""
+) -> str:
     """Error against iterations, one panel per (title, net keys), each net's first finished run."""
     plt = _pyplot()
     panels = [(t, keys) for t, keys in panels if any(k in summaries for k in keys)]  # drop panels of nets not planned

@@ -18,8 +18,18 @@ from collections.abc import Callable, Sequence
 from keras_resnet_paper.atomic_files import atomic_write_text
 from keras_resnet_paper.reproduce.experiments import Experiment, Net
 
-__all__ = ["Run", "GridSettings", "plan_runs", "run_state", "parse_shard", "shard_runs", "check_settings",
-           "FINISHED", "INTERRUPTED", "PENDING"]
+__all__ = [
+    "Run",
+    "GridSettings",
+    "plan_runs",
+    "run_state",
+    "parse_shard",
+    "shard_runs",
+    "check_settings",
+    "FINISHED",
+    "INTERRUPTED",
+    "PENDING",
+]
 
 FINISHED, INTERRUPTED, PENDING = "finished", "interrupted", "pending"
 SETTINGS_FILE = "grid.json"
@@ -51,8 +61,15 @@ class GridSettings:
         return {**dataclasses.asdict(self), "train_flags": list(self.train_flags)}
 
 
-def plan_runs(experiment: Experiment, grid_dir: str, *, runs: int | None = None, offline: bool = False,
-              with_optional: bool = False, nets: Sequence[str] | None = None) -> list[Run]:
+def plan_runs(
+    experiment: Experiment,
+    grid_dir: str,
+    *,
+    runs: int | None = None,
+    offline: bool = False,
+    with_optional: bool = False,
+    nets: Sequence[str] | None = None,
+) -> list[Run]:
     """The runs of `experiment` in `grid_dir`: each selected net with seeds 0..N-1, N = `runs` or,
     when None, the number of runs the paper's statistic is over (Table 6: 5 for ResNet-110).
     `nets` (keys such as "plain20") keeps only those nets of the selection: a smaller grid."""
@@ -63,8 +80,9 @@ def plan_runs(experiment: Experiment, grid_dir: str, *, runs: int | None = None,
         keys = [n.key for n in selected]
         unknown = [key for key in nets if key not in keys]
         if unknown or not nets:
-            raise ValueError(f"nets={','.join(nets)!r}: give nets of this grid of {experiment.name} "
-                             f"({', '.join(keys)}).")
+            raise ValueError(
+                f"nets={','.join(nets)!r}: give nets of this grid of {experiment.name} ({', '.join(keys)})."
+            )
         selected = tuple(n for n in selected if n.key in nets)
     planned = []
     for net in selected:
@@ -89,7 +107,7 @@ def run_state(run: Run) -> str:
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    """"i/n" -> (i, n), 0 <= i < n: this machine takes shard i of n."""
+    """ "i/n" -> (i, n), 0 <= i < n: this machine takes shard i of n."""
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
     if not m or int(m.group(2)) < 1 or int(m.group(1)) >= int(m.group(2)):
         raise ValueError(f"shard={text!r}: use i/n with 0 <= i < n (e.g. 0/2 and 1/2 on two machines).")

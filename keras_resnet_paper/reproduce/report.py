@@ -44,10 +44,12 @@ def _pct(value: float | None) -> str:
 def _data_note(inputs: ReportInputs) -> str:
     s = inputs.settings
     if s.offline:
-        return ("**Offline**: trained on scikit-learn's handwritten digits upsampled to 32×32 (1437 training, 360 "
-                f"test images), not on the paper's data, with a {s.iterations or 'shortened'}-iteration schedule. The "
-                "paper's numbers are there for reference only: what compares is the effects below. Nets: "
-                f"{', '.join(s_.net.label for s_ in inputs.summaries.values())}.")
+        return (
+            "**Offline**: trained on scikit-learn's handwritten digits upsampled to 32×32 (1437 training, 360 "
+            f"test images), not on the paper's data, with a {s.iterations or 'shortened'}-iteration schedule. The "
+            "paper's numbers are there for reference only: what compares is the effects below. Nets: "
+            f"{', '.join(s_.net.label for s_ in inputs.summaries.values())}."
+        )
     length = f"shortened to {s.iterations} iterations" if s.iterations else "the paper's schedule"
     return f"Recipe `{s.recipe}`, {length}."
 
@@ -74,26 +76,34 @@ def _results_table(inputs: ReportInputs) -> list[str]:
     protocols = {("10-crop" if r.ten_crop else "single view") for s in inputs.summaries.values() for r in s.finished}
     ours = f"ours ({', '.join(sorted(protocols)) or 'no run finished'})"
     head = "top-1 / top-5 error %" if top5 else "test error %"
-    lines = [f"| network | paper: {head} | {ours}: best | ours: mean ± std | training error % | iterations | runs |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| network | paper: {head} | {ours}: best | ours: mean ± std | training error % | iterations | runs |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for s in inputs.summaries.values():
         paper = s.net.paper.describe() if s.net.paper else "–"
         best, stats = _error_columns(s, metric, top5)
-        lines.append(f"| {s.net.label} | {paper} | {best} | {stats} | {_pct(s.mean('train'))} | {_iterations(s)} "
-                     f"| {len(s.finished)}/{len(s.results)} |")
+        lines.append(
+            f"| {s.net.label} | {paper} | {best} | {stats} | {_pct(s.mean('train'))} | {_iterations(s)} "
+            f"| {len(s.finished)}/{len(s.results)} |"
+        )
     return lines
 
 
 def _responses_table(inputs: ReportInputs) -> list[str]:
-    lines = ["| network | mean std of the 3×3 layers' responses | largest | smallest | layers | runs |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| network | mean std of the 3×3 layers' responses | largest | smallest | layers | runs |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in inputs.summaries.values():
         first = next((r for r in s.finished if r.responses), None)
         values = list(first.responses.values()) if first else []
         stats = f"{s.mean('response'):.3f}" if values else "–"
         extremes = [f"{max(values):.3f}", f"{min(values):.3f}"] if values else ["–", "–"]
-        lines.append(f"| {s.net.label} | {stats} | {' | '.join(extremes)} | {len(values) or '–'} "
-                     f"| {len(s.finished)}/{len(s.results)} |")
+        lines.append(
+            f"| {s.net.label} | {stats} | {' | '.join(extremes)} | {len(values) or '–'} "
+            f"| {len(s.finished)}/{len(s.results)} |"
+        )
     return lines
 
 
@@ -140,21 +150,38 @@ def _hardware(inputs: ReportInputs) -> str:
 def render_report(inputs: ReportInputs) -> str:
     """The markdown of report.md."""
     exp = inputs.experiment
-    lines = [f"# {exp.reproduces}", "",
-             f"Made by `{inputs.command}` (keras_resnet_paper {__version__}) on "
-             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; the paper's side is "
-             f"docs/paper.md, '{exp.docs}'.", "", _data_note(inputs), ""]
+    lines = [
+        f"# {exp.reproduces}",
+        "",
+        f"Made by `{inputs.command}` (keras_resnet_paper {__version__}) on "
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; the paper's side is "
+        f"docs/paper.md, '{exp.docs}'.",
+        "",
+        _data_note(inputs),
+        "",
+    ]
     if exp.responses:
         lines += ["## Layer responses (the paper gives the curves, no numbers)", "", *_responses_table(inputs), ""]
     else:
-        lines += ["## Errors: the paper beside ours", "", *_results_table(inputs), "",
-                  "Best and mean ± std (n − 1) are over the finished runs; training error is the running top-1 "
-                  "error of the last evaluation interval, averaged over runs.", ""]
+        lines += [
+            "## Errors: the paper beside ours",
+            "",
+            *_results_table(inputs),
+            "",
+            "Best and mean ± std (n − 1) are over the finished runs; training error is the running top-1 "
+            "error of the last evaluation interval, averaged over runs.",
+            "",
+        ]
     if exp.effects:
-        lines += ["## Effects, computed from the numbers above", "",
-                  "An ordering shows when its ends differ by more than 0.5 points (5% for responses) the paper's "
-                  "way and no neighbouring pair is reversed by more than that; nets not measured are skipped.", "",
-                  *_effects(inputs), ""]
+        lines += [
+            "## Effects, computed from the numbers above",
+            "",
+            "An ordering shows when its ends differ by more than 0.5 points (5% for responses) the paper's "
+            "way and no neighbouring pair is reversed by more than that; nets not measured are skipped.",
+            "",
+            *_effects(inputs),
+            "",
+        ]
     lines += [f"![{exp.name}]({name})" for name in inputs.figures]
     lines += ["", "## Runs", "", *_runs_section(inputs), "", f"Hardware: {_hardware(inputs)}.", ""]
     return "\n".join(lines)
@@ -166,18 +193,31 @@ def _figures(inputs: ReportInputs, out_dir: str) -> list[str]:
         title = f"{exp.reproduces.split(':')[0]}: training (dashed) and test (bold) error"
         figures.plot_error_panels(exp.panels, inputs.summaries, os.path.join(out_dir, f"{exp.name}.png"), title)
         return [f"{exp.name}.png"]
-    curves = {s.net.label: list(r.responses.values()) for s in inputs.summaries.values()
-              if (r := next((x for x in s.finished if x.responses), None))}
+    curves = {
+        s.net.label: list(r.responses.values())
+        for s in inputs.summaries.values()
+        if (r := next((x for x in s.finished if x.responses), None))
+    }
     if exp.responses and curves:
-        figures.plot_responses(curves, os.path.join(out_dir, f"{exp.name}.png"),
-                               "Fig. 7: std of the layer responses (top: layer order; bottom: sorted)")
+        figures.plot_responses(
+            curves,
+            os.path.join(out_dir, f"{exp.name}.png"),
+            "Fig. 7: std of the layer responses (top: layer order; bottom: sorted)",
+        )
         return [f"{exp.name}.png"]
     return []
 
 
-def make_report(experiment: Experiment, runs: Sequence[Run], settings: GridSettings, grid_dir: str,
-                *, command: str, data_dir: str | None = None,
-                say: Callable[[str], None] = print) -> str:
+def make_report(
+    experiment: Experiment,
+    runs: Sequence[Run],
+    settings: GridSettings,
+    grid_dir: str,
+    *,
+    command: str,
+    data_dir: str | None = None,
+    say: Callable[[str], None] = print,
+) -> str:
     """Read the runs, compute Fig. 7's responses if the experiment needs them, draw the figures and
     write `grid_dir/<experiment>/report.md`; return its path."""
     logs = os.path.join(grid_dir, LOGS)

@@ -26,7 +26,9 @@ def trained_net(run: Run, num_classes: int, input_shape=(32, 32, 3)):
     from keras_resnet_paper.models import get_model
 
     if run.net.train_flags:
-        raise ValueError(f"run {run.name!r} was trained with {run.net.train_flags}; Fig. 7 reads nets built by name only.")
+        raise ValueError(
+            f"run {run.name!r} was trained with {run.net.train_flags}; Fig. 7 reads nets built by name only."
+        )
     model = get_model(run.net.model, classes=num_classes, input_shape=tuple(input_shape))
     model.load_weights(os.path.join(run.directory, _WEIGHTS))
     return model
@@ -45,7 +47,11 @@ def _fresh(run: Run) -> dict | None:
 
 def _dataset(run: Run) -> str:
     """The data set the run trained on, from the files the training command wrote."""
-    for name, path in (("report.json", ("dataset",)), ("run.json", ("recipe", "dataset")), ("recipe.json", ("dataset",))):
+    for name, path in (
+        ("report.json", ("dataset",)),
+        ("run.json", ("recipe", "dataset")),
+        ("recipe.json", ("dataset",)),
+    ):
         try:
             with open(os.path.join(run.directory, name)) as f:
                 value = json.load(f)
@@ -69,7 +75,10 @@ def compute_responses(run: Run, *, data_dir: str | None = None, batch_size: int 
     cifar = data.cifar_datasets(dataset, batch_size=batch_size, data_dir=data_dir, augment="none")
     model = trained_net(run, cifar.num_classes, cifar.test.element_spec[0].shape[1:])
     responses = layer_responses(model, cifar.test)
-    record = {"dataset": dataset, "weights_mtime": os.path.getmtime(os.path.join(run.directory, _WEIGHTS)),
-              "responses": responses}
+    record = {
+        "dataset": dataset,
+        "weights_mtime": os.path.getmtime(os.path.join(run.directory, _WEIGHTS)),
+        "responses": responses,
+    }
     atomic_write_text(os.path.join(run.directory, RESPONSES_FILE), json.dumps(record, indent=1))
     return responses

@@ -72,8 +72,11 @@ class RunResult:
         if name == "test":
             return _percent(report.get("test_top1_error"))
         if name == "top5":
-            return _percent(report.get("ten_crop_top5_error") if report.get("ten_crop_top1_error") is not None
-                            else report.get("test_top5_error"))
+            return _percent(
+                report.get("ten_crop_top5_error")
+                if report.get("ten_crop_top1_error") is not None
+                else report.get("test_top5_error")
+            )
         if name == "table":
             ten = report.get("ten_crop_top1_error")
             return _percent(ten if ten is not None else report.get("test_top1_error"))
@@ -91,8 +94,14 @@ def load_result(run: Run, logs_dir: str) -> RunResult:
     state = run_state(run)
     report = _read_json(os.path.join(run.directory, "report.json")) if state == FINISHED else {}
     responses = _read_json(os.path.join(run.directory, RESPONSES_FILE)).get("responses")
-    return RunResult(run, state, report, load_history(run.directory),
-                     _read_json(os.path.join(logs_dir, f"{run.name}.json")), responses or None)
+    return RunResult(
+        run,
+        state,
+        report,
+        load_history(run.directory),
+        _read_json(os.path.join(logs_dir, f"{run.name}.json")),
+        responses or None,
+    )
 
 
 @dataclasses.dataclass

@@ -29,10 +29,26 @@ USAGE_EXIT = 2  # the training command's exit status for a mistake or missing da
 _NOISE = ("I0000 ", "W0000 ", "E0000 ", "WARNING: All log messages", "To enable the following", "I1", "W1")
 
 
-def train_command(run: Run, settings: GridSettings, *, data_dir: str | None = None, ten_crop: bool = False) -> list[str]:
+def train_command(
+    run: Run, settings: GridSettings, *, data_dir: str | None = None, ten_crop: bool = False
+) -> list[str]:
     """The training command line of `run` (docs: `python -m keras_resnet_paper.train --help`)."""
-    argv = [sys.executable, "-m", "keras_resnet_paper.train", "--recipe", settings.recipe, "--model", run.net.model,
-            "--model_dir", run.directory, "--seed", str(run.seed), "--verbose", "2", *run.net.train_flags]
+    argv = [
+        sys.executable,
+        "-m",
+        "keras_resnet_paper.train",
+        "--recipe",
+        settings.recipe,
+        "--model",
+        run.net.model,
+        "--model_dir",
+        run.directory,
+        "--seed",
+        str(run.seed),
+        "--verbose",
+        "2",
+        *run.net.train_flags,
+    ]
     if settings.offline:
         argv += ["--offline", "--deterministic"]
     if settings.iterations:
@@ -146,8 +162,9 @@ def _start(run: Run, slot, command, logs_dir, launch) -> _Launched | None:
     log.write(f"\n$ {' '.join(command)}\n")
     log.flush()
     try:
-        process = launch(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                         env=slot_environment(slot))
+        process = launch(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=slot_environment(slot)
+        )
     except BaseException:
         log.close()
         lock.release()
@@ -160,15 +177,26 @@ def _finish(job: _Launched, command, logs_dir) -> RunOutcome:
     job.log.close()
     seconds = time.time() - job.started
     code = job.process.returncode
-    _record_launch(os.path.join(logs_dir, f"{job.run.name}.json"), command, job.slot,
-                   {"start": job.started, "seconds": round(seconds, 1), "returncode": code})
+    _record_launch(
+        os.path.join(logs_dir, f"{job.run.name}.json"),
+        command,
+        job.slot,
+        {"start": job.started, "seconds": round(seconds, 1), "returncode": code},
+    )
     job.lock.release()
     return RunOutcome(job.run, code, seconds, "" if code == 0 else _last_error(job.log.name))
 
 
-def run_grid(runs: Sequence[Run], slots: Sequence[Sequence[str]], commands: Callable[[Run], list[str]],
-             logs_dir: str, *, say: Callable[[str], None] = print, launch: Callable = subprocess.Popen,
-             poll_s: float = 0.5) -> list[RunOutcome]:
+def run_grid(
+    runs: Sequence[Run],
+    slots: Sequence[Sequence[str]],
+    commands: Callable[[Run], list[str]],
+    logs_dir: str,
+    *,
+    say: Callable[[str], None] = print,
+    launch: Callable = subprocess.Popen,
+    poll_s: float = 0.5,
+) -> list[RunOutcome]:
     """Train `runs` (plan order), one per free slot at a time; stop starting new ones after a run
     fails with the training command's usage status (a missing data set fails every run alike).
     On an exception (Ctrl-C) the runs under way are stopped; the same command resumes them."""
@@ -183,7 +211,9 @@ def run_grid(runs: Sequence[Run], slots: Sequence[Sequence[str]], commands: Call
                 if job is None:
                     free.insert(0, slot)
                     outcomes.append(RunOutcome(run, None, last_error="being trained by another grid command"))
-                    say(f"{run.name}: skipped, being trained by another grid command ({os.path.join(logs_dir, run.name)}.lock)")
+                    say(
+                        f"{run.name}: skipped, being trained by another grid command ({os.path.join(logs_dir, run.name)}.lock)"
+                    )
                     continue
                 running.append(job)
                 where = f"GPU {','.join(slot)}" if slot else "CPU"
@@ -199,7 +229,9 @@ def run_grid(runs: Sequence[Run], slots: Sequence[Sequence[str]], commands: Call
                 if outcome.returncode == 0:
                     say(f"{job.run.name}: finished in {outcome.seconds:.0f} s")
                 else:
-                    say(f"{job.run.name}: failed (exit {outcome.returncode}) after {outcome.seconds:.0f} s: {outcome.last_error}")
+                    say(
+                        f"{job.run.name}: failed (exit {outcome.returncode}) after {outcome.seconds:.0f} s: {outcome.last_error}"
+                    )
                     stop = stop or outcome.returncode == USAGE_EXIT
     finally:
         for job in running:

@@ -13,8 +13,15 @@ from collections.abc import Callable, Mapping
 from keras_resnet_paper.models import spec
 from keras_resnet_paper.reproduce import paper_results
 
-__all__ = ["IMAGENET_HEADING", "CIFAR_HEADING", "table1_nets", "count_net", "compute_counts", "render_tables",
-           "render_comparison"]
+__all__ = [
+    "IMAGENET_HEADING",
+    "CIFAR_HEADING",
+    "table1_nets",
+    "count_net",
+    "compute_counts",
+    "render_tables",
+    "render_comparison",
+]
 
 IMAGENET_HEADING = "### ImageNet family (Table 1; 224×224, option B, stride on the 1×1 as in the authors' release)"
 CIFAR_HEADING = "### CIFAR family (Sec. 4.2, Table 6; 32×32, option A)"
@@ -48,8 +55,9 @@ def count_net(key: NetKey) -> tuple[int, int]:
     return counts
 
 
-def compute_counts(count: Callable[[NetKey], tuple[int, int]] = count_net,
-                   say: Callable[[str], None] | None = None) -> dict[NetKey, tuple[int, int]]:
+def compute_counts(
+    count: Callable[[NetKey], tuple[int, int]] = count_net, say: Callable[[str], None] | None = None
+) -> dict[NetKey, tuple[int, int]]:
     """Counts of every net of `table1_nets()` (building ResNet-1202 takes a minute or two on a CPU)."""
     out = {}
     for key in table1_nets():
@@ -82,29 +90,51 @@ def render_tables(counts: Counts) -> str:
         params, flops = counts[("imagenet", d, True)]
         v15 = counts.get(("imagenet", d, False))
         s = spec.IMAGENET_SPECS[d]
-        imagenet.append([f"`ResNet{d}`", s.block, ",".join(map(str, s.blocks)), f"{params:,}", f"{flops / 1e9:.2f}",
-                         "–" if v15 is None else f"{v15[1] / 1e9:.2f}", _imagenet_error(d)])
+        imagenet.append(
+            [
+                f"`ResNet{d}`",
+                s.block,
+                ",".join(map(str, s.blocks)),
+                f"{params:,}",
+                f"{flops / 1e9:.2f}",
+                "–" if v15 is None else f"{v15[1] / 1e9:.2f}",
+                _imagenet_error(d),
+            ]
+        )
     cifar = []
     for d in CIFAR_DEPTHS:
         params, flops = counts[("cifar", d, True)]
-        cifar.append([f"`ResNet{d}`", str(spec.cifar_blocks_per_stage(d)), f"{params:,}", f"{flops / 1e6:.1f}",
-                      _cifar_error(d)])
-    return "\n".join([
-        IMAGENET_HEADING, "",
-        "| model | block | blocks per stage | params | GFLOPs | GFLOPs v1.5 | paper top-1 / top-5 err. (10-crop) |",
-        "|---|---|---|---|---|---|---|", *_rows(imagenet), "",
-        CIFAR_HEADING, "",
-        "| model | n | params | MFLOPs | paper test error % |", "|---|---|---|---|---|", *_rows(cifar),
-    ])
+        cifar.append(
+            [f"`ResNet{d}`", str(spec.cifar_blocks_per_stage(d)), f"{params:,}", f"{flops / 1e6:.1f}", _cifar_error(d)]
+        )
+    return "\n".join(
+        [
+            IMAGENET_HEADING,
+            "",
+            "| model | block | blocks per stage | params | GFLOPs | GFLOPs v1.5 | paper top-1 / top-5 err. (10-crop) |",
+            "|---|---|---|---|---|---|---|",
+            *_rows(imagenet),
+            "",
+            CIFAR_HEADING,
+            "",
+            "| model | n | params | MFLOPs | paper test error % |",
+            "|---|---|---|---|---|",
+            *_rows(cifar),
+        ]
+    )
 
 
 def render_comparison(counts: Counts) -> str:
     """The paper's rounded counts beside ours: Table 1's FLOPs, Table 6's parameters."""
     lines = ["| net | paper | ours |", "|---|---|---|"]
     for d in IMAGENET_DEPTHS:
-        lines.append(f"| ResNet-{d} (ImageNet) | {paper_results.TABLE1_GFLOPS[d]} × 10⁹ FLOPs "
-                     f"| {counts[('imagenet', d, True)][1]:,} FLOPs |")
+        lines.append(
+            f"| ResNet-{d} (ImageNet) | {paper_results.TABLE1_GFLOPS[d]} × 10⁹ FLOPs "
+            f"| {counts[('imagenet', d, True)][1]:,} FLOPs |"
+        )
     for d in CIFAR_DEPTHS:
-        lines.append(f"| ResNet-{d} (CIFAR-10) | {paper_results.TABLE6_PARAMS_M[d]}M params "
-                     f"| {counts[('cifar', d, True)][0]:,} params |")
+        lines.append(
+            f"| ResNet-{d} (CIFAR-10) | {paper_results.TABLE6_PARAMS_M[d]}M params "
+            f"| {counts[('cifar', d, True)][0]:,} params |"
+        )
     return "\n".join(lines)

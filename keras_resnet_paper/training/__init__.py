@@ -18,11 +18,24 @@ from keras_resnet_paper.lazy_imports import lazy_names
 #: public name -> the module of this package that defines it
 _NAMES = {
     "recalibrate_bn": "bn_recalibration",
-    **{name: "callbacks" for name in ("IterationLogger", "NanStop", "NonFiniteLossError", "StepCheckpoint",
-                                      "StopAtStep", "current_step", "latest_checkpoint", "restore_latest")},
+    **{
+        name: "callbacks"
+        for name in (
+            "IterationLogger",
+            "NanStop",
+            "NonFiniteLossError",
+            "StepCheckpoint",
+            "StopAtStep",
+            "current_step",
+            "latest_checkpoint",
+            "restore_latest",
+        )
+    },
     "PaperSGD": "optimizer",
-    **{name: "recipes" for name in ("RECIPES", "Recipe", "get_recipe", "list_recipes", "offline_variant",
-                                    "parse_overrides")},
+    **{
+        name: "recipes"
+        for name in ("RECIPES", "Recipe", "get_recipe", "list_recipes", "offline_variant", "parse_overrides")
+    },
     "RunConfig": "run_config",
     "resolve_run": "run_config",
     "Runtime": "runtime",

@@ -28,8 +28,20 @@ from typing import Any
 import keras
 from absl import logging
 
-__all__ = ["BACKENDS", "BACKEND_SUPPORT", "current_backend", "data_on_host", "is_chief", "is_tf_strategy",
-           "make_strategy", "resolve_options", "run_scope", "as_strategy", "run_environment", "agreement"]
+__all__ = [
+    "BACKENDS",
+    "BACKEND_SUPPORT",
+    "current_backend",
+    "data_on_host",
+    "is_chief",
+    "is_tf_strategy",
+    "make_strategy",
+    "resolve_options",
+    "run_scope",
+    "as_strategy",
+    "run_environment",
+    "agreement",
+]
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -108,8 +120,10 @@ def as_strategy(strategy: Any) -> Any:
         return strategy
     if isinstance(strategy, keras.distribution.Distribution) and current_backend() == "jax":
         return KerasDistribution(strategy, "mirrored")
-    raise ValueError(f"strategy={strategy!r} does not run on the {current_backend()} backend; give a --strategy "
-                     "name, a tf.distribute.Strategy (TensorFlow) or a keras.distribution.Distribution (JAX).")
+    raise ValueError(
+        f"strategy={strategy!r} does not run on the {current_backend()} backend; give a --strategy "
+        "name, a tf.distribute.Strategy (TensorFlow) or a keras.distribution.Distribution (JAX)."
+    )
 
 
 def run_scope(strategy: Any) -> contextlib.AbstractContextManager:
@@ -144,16 +158,21 @@ def resolve_options(strategy: Any, jit_compile: bool, precision: str, sync_bn: b
     if precision == "mixed_float16" and not _on_accelerator(backend):
         notes.append("mixed_float16 on CPU runs but is emulated and slow; use a GPU for speed.")
     if backend == "torch" and jit_compile:
-        notes.append("--jit_compile (torch.compile) is off on the torch backend: Dynamo recompiles Keras' layers "
-                     "past its limit and the step compiles for minutes; the step runs eagerly.")
+        notes.append(
+            "--jit_compile (torch.compile) is off on the torch backend: Dynamo recompiles Keras' layers "
+            "past its limit and the step compiles for minutes; the step runs eagerly."
+        )
         jit_compile = False
     if backend == "jax" and strategy.num_replicas_in_sync > 1 and not sync_bn:
-        notes.append("BN statistics are over the global batch on JAX's data parallelism (as --sync_bn), "
-                     "not per replica as on TensorFlow's mirrored strategy.")
+        notes.append(
+            "BN statistics are over the global batch on JAX's data parallelism (as --sync_bn), "
+            "not per replica as on TensorFlow's mirrored strategy."
+        )
     for note in notes:
         logging.warning("%s", note)
-    return strategies.RunOptions(jit_compile=True if backend == "jax" else jit_compile, precision=precision,
-                                 fallbacks=tuple(notes))
+    return strategies.RunOptions(
+        jit_compile=True if backend == "jax" else jit_compile, precision=precision, fallbacks=tuple(notes)
+    )
 
 
 def is_chief() -> bool:
@@ -199,14 +218,19 @@ def _devices(strategy: Any) -> tuple[list[str], list[str]]:
     if is_tf_strategy(strategy):
         import tensorflow as tf
 
-        names = [tf.config.experimental.get_device_details(g).get("device_name", "GPU")
-                 for g in tf.config.list_physical_devices("GPU")]
+        names = [
+            tf.config.experimental.get_device_details(g).get("device_name", "GPU")
+            for g in tf.config.list_physical_devices("GPU")
+        ]
         return [str(d) for d in strategy.extended.worker_devices], names
     if backend == "jax":
         import jax
 
-        devices = (list(strategy.distribution.device_mesh.devices.flatten()) if strategy.distribution is not None
-                   else [keras.distribution.list_devices()[0]])  # Keras' names: "cpu:0", "gpu:1", ...
+        devices = (
+            list(strategy.distribution.device_mesh.devices.flatten())
+            if strategy.distribution is not None
+            else [keras.distribution.list_devices()[0]]
+        )  # Keras' names: "cpu:0", "gpu:1", ...
         return [str(d) for d in devices], sorted({d.device_kind for d in jax.devices() if d.platform != "cpu"})
     import torch
 
@@ -221,5 +245,10 @@ def run_environment(strategy: Any) -> dict:
     from keras_resnet_paper.machine import describe_machine
 
     devices, accelerators = _devices(strategy)
-    return {"backend": current_backend(), "devices": devices, "accelerators": accelerators,
-            "replicas": int(strategy.num_replicas_in_sync), **describe_machine()}
+    return {
+        "backend": current_backend(),
+        "devices": devices,
+        "accelerators": accelerators,
+        "replicas": int(strategy.num_replicas_in_sync),
+        **describe_machine(),
+    }

@@ -125,7 +125,9 @@ def restore_latest(model: keras.Model, directory: str, owner: bool = True) -> di
             for variable, value in zip(variables, initial):
                 variable.assign(value)
             if owner:
-                ckpts.set_aside_checkpoint(path, f"cannot be loaded: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
+                ckpts.set_aside_checkpoint(
+                    path, f"cannot be loaded: {type(err).__name__}: {str(err).splitlines()[0][:200]}"
+                )
             continue
         if owner:
             ckpts.rebuild_index(directory, state["step"])
@@ -228,9 +230,13 @@ class TrainingInterrupted(Exception):
     """The run stopped on a signal after checkpointing its last step; `.signum`, `.step`, `.saved`."""
 
     def __init__(self, signum: int, step: int, saved: str | None, by_chief: bool = False):
-        where = (f"the chief saves its checkpoint in {saved}; run the same command to resume" if saved and by_chief
-                 else f"checkpoint saved in {saved}; run the same command to resume" if saved
-                 else "no model_dir: nothing saved")
+        where = (
+            f"the chief saves its checkpoint in {saved}; run the same command to resume"
+            if saved and by_chief
+            else f"checkpoint saved in {saved}; run the same command to resume"
+            if saved
+            else "no model_dir: nothing saved"
+        )
         super().__init__(f"Stopped by {signal.Signals(signum).name} at step {step}: {where}.")
         self.signum, self.step, self.saved = signum, step, saved
 
@@ -264,8 +270,11 @@ class SignalStop(keras.callbacks.Callback):
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
         self.signum = signum
-        logging.warning("%s received: stopping after this step (with several processes, within %d steps).",
-                        signal.Signals(signum).name, self.AGREE_EVERY)
+        logging.warning(
+            "%s received: stopping after this step (with several processes, within %d steps).",
+            signal.Signals(signum).name,
+            self.AGREE_EVERY,
+        )
 
     def __enter__(self) -> SignalStop:
         if threading.current_thread() is threading.main_thread():
@@ -287,8 +296,12 @@ class SignalStop(keras.callbacks.Callback):
         saved = self.checkpoint.directory if self.checkpoint is not None else None
         if self.checkpoint is not None and self.checkpoint.write:
             self.checkpoint.save(step)
-        raise TrainingInterrupted(self.signum or signal.SIGTERM, step, saved,
-                                  by_chief=self.checkpoint is not None and not self.checkpoint.write)
+        raise TrainingInterrupted(
+            self.signum or signal.SIGTERM,
+            step,
+            saved,
+            by_chief=self.checkpoint is not None and not self.checkpoint.write,
+        )
 
     def _agreement(self):
         if self._agree is None:

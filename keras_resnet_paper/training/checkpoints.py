@@ -40,9 +40,22 @@ from absl import logging
 from keras_resnet_paper.atomic_files import atomic_write_text
 
 __all__ = [
-    "POINTER", "WEIGHTS", "STATE", "CheckpointWriteError", "NonFiniteStateError", "RunFolderBusyError",
-    "atomic_write_text", "checkpoint_steps", "set_aside_checkpoint", "verify_checkpoint", "usable_checkpoints", "write_checkpoint",
-    "remove_stale_temporaries", "rebuild_index", "RunLock", "outside_distribution",
+    "POINTER",
+    "WEIGHTS",
+    "STATE",
+    "CheckpointWriteError",
+    "NonFiniteStateError",
+    "RunFolderBusyError",
+    "atomic_write_text",
+    "checkpoint_steps",
+    "set_aside_checkpoint",
+    "verify_checkpoint",
+    "usable_checkpoints",
+    "write_checkpoint",
+    "remove_stale_temporaries",
+    "rebuild_index",
+    "RunLock",
+    "outside_distribution",
 ]
 
 POINTER = "checkpoint.json"
@@ -163,8 +176,10 @@ def rebuild_index(directory: str, step: int) -> None:
             if json.load(f)["step"] == step:
                 return
     except (OSError, ValueError, KeyError, TypeError) as err:
-        print(f"{POINTER} was missing or unreadable ({type(err).__name__}); rebuilt from the checkpoint folders.",
-              flush=True)
+        print(
+            f"{POINTER} was missing or unreadable ({type(err).__name__}); rebuilt from the checkpoint folders.",
+            flush=True,
+        )
     atomic_write_text(pointer, json.dumps({"latest": os.path.basename(_folder(directory, step)), "step": step}))
 
 
@@ -205,8 +220,9 @@ def _first_non_finite(model: keras.Model) -> str | None:
 
 def _check_room(directory: str, model: keras.Model) -> None:
     variables = [*model.variables, *model.optimizer.variables]
-    needed = _SPARE_BYTES + sum(_SPARE_PER_VARIABLE + int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize
-                                for v in variables)
+    needed = _SPARE_BYTES + sum(
+        _SPARE_PER_VARIABLE + int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in variables
+    )
     free = shutil.disk_usage(directory).free
     if free < needed:
         raise CheckpointWriteError(f"no room for a checkpoint in {directory}: {free} bytes free, about {needed} needed")
@@ -263,10 +279,13 @@ def write_checkpoint(model: keras.Model, directory: str, step: int, state: dict,
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
-        atomic_write_text(os.path.join(directory, POINTER), json.dumps({"latest": os.path.basename(final), "step": step}))
+        atomic_write_text(
+            os.path.join(directory, POINTER), json.dumps({"latest": os.path.basename(final), "step": step})
+        )
     except (OSError, ValueError) as err:
-        raise CheckpointWriteError(f"could not write checkpoint {step} in {directory} ({err}); "
-                                   "the previous checkpoint is intact") from None
+        raise CheckpointWriteError(
+            f"could not write checkpoint {step} in {directory} ({err}); the previous checkpoint is intact"
+        ) from None
     for old_step in checkpoint_steps(directory)[keep:]:
         shutil.rmtree(_folder(directory, old_step), ignore_errors=True)
     return final
@@ -291,8 +310,10 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RunFolderBusyError(f"model_dir={self.model_dir!r} is in use by another training run; wait for it "
-                                     "to end or give another --model_dir.") from None
+            raise RunFolderBusyError(
+                f"model_dir={self.model_dir!r} is in use by another training run; wait for it "
+                "to end or give another --model_dir."
+            ) from None
         self._fd = fd
 
     def release(self) -> None:

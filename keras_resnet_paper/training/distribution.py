@@ -33,8 +33,11 @@ import keras
 __all__ = ["KerasDistribution", "make_distribution", "evaluation_batches", "CLUSTER_VARIABLES"]
 
 #: what `keras.distribution.initialize` reads to join a multi-process JAX run
-CLUSTER_VARIABLES = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
-                     "KERAS_DISTRIBUTION_PROCESS_ID")
+CLUSTER_VARIABLES = (
+    "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+    "KERAS_DISTRIBUTION_NUM_PROCESSES",
+    "KERAS_DISTRIBUTION_PROCESS_ID",
+)
 
 
 class KerasDistribution:
@@ -75,9 +78,11 @@ class KerasDistribution:
             return None
         import tensorflow as tf
 
-        return tf.distribute.InputContext(num_input_pipelines=self.num_processes,
-                                          input_pipeline_id=self.process_id,
-                                          num_replicas_in_sync=self.num_processes)
+        return tf.distribute.InputContext(
+            num_input_pipelines=self.num_processes,
+            input_pipeline_id=self.process_id,
+            num_replicas_in_sync=self.num_processes,
+        )
 
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:
@@ -100,29 +105,37 @@ def _join_cluster() -> None:
     if jax.distributed.is_initialized():  # (jax.process_count() would start the backend: too early)
         return
     if not os.environ.get(CLUSTER_VARIABLES[0]) and not any(
-            k in os.environ for k in ("SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE", "TPU_WORKER_HOSTNAMES")):
-        raise ValueError("--strategy=multi_worker on JAX needs the cluster: set " + ", ".join(CLUSTER_VARIABLES)
-                         + " on every process (or run under Slurm, Open MPI or a Cloud TPU pod).")
+        k in os.environ for k in ("SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE", "TPU_WORKER_HOSTNAMES")
+    ):
+        raise ValueError(
+            "--strategy=multi_worker on JAX needs the cluster: set "
+            + ", ".join(CLUSTER_VARIABLES)
+            + " on every process (or run under Slurm, Open MPI or a Cloud TPU pod)."
+        )
     try:
         keras.distribution.initialize()
     except (RuntimeError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"--strategy=multi_worker: JAX could not join the cluster ({first}); "
-                         f"check {', '.join(CLUSTER_VARIABLES)} and that no JAX computation ran before "
-                         "train().") from None
+        raise ValueError(
+            f"--strategy=multi_worker: JAX could not join the cluster ({first}); "
+            f"check {', '.join(CLUSTER_VARIABLES)} and that no JAX computation ran before "
+            "train()."
+        ) from None
 
 
 def make_distribution(name: str = "auto") -> KerasDistribution:
     """`--strategy` `name` on the JAX backend (see the module doc); ValueError for another name."""
     if name not in ("auto", "default", "mirrored", "multi_worker"):
-        raise ValueError(f"--strategy={name!r} on the JAX backend; "
-                         "choose one of ('auto', 'default', 'mirrored', 'multi_worker').")
+        raise ValueError(
+            f"--strategy={name!r} on the JAX backend; choose one of ('auto', 'default', 'mirrored', 'multi_worker')."
+        )
     if name == "multi_worker":
         _join_cluster()
         devices = keras.distribution.list_devices()  # every device of every process
         # each process feeds its own shard (input_context), so Keras must not shard the data again
-        return KerasDistribution(keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False),
-                                 "multi_worker")
+        return KerasDistribution(
+            keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False), "multi_worker"
+        )
     devices = keras.distribution.list_devices()
     if name == "default" or (name == "auto" and len(devices) == 1):
         return KerasDistribution(None, "default")
@@ -160,8 +173,11 @@ def evaluation_batches(dataset: Any, global_batch: int, num_processes: int, proc
         weights = tf.concat([tf.fill([real], tf.constant(weight, tf.float32)), tf.zeros([blank], tf.float32)], 0)
         cut = slice(start, start + part)
         images, labels, weights = images[cut], labels[cut], weights[cut]
-        return (tf.ensure_shape(images, [part, *images.shape[1:]]), tf.ensure_shape(labels, [part, *labels.shape[1:]]),
-                tf.ensure_shape(weights, [part]))
+        return (
+            tf.ensure_shape(images, [part, *images.shape[1:]]),
+            tf.ensure_shape(labels, [part, *labels.shape[1:]]),
+            tf.ensure_shape(weights, [part]),
+        )
 
     batches = dataset.unbatch().batch(global_batch).map(pad, num_parallel_calls=tf.data.AUTOTUNE)
     # a known length: Keras then stops at the last batch instead of warning that the input ran out

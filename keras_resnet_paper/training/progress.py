@@ -31,7 +31,10 @@ def _pct(value) -> str:
 def format_evaluation(logs: dict, total: int, elapsed_s: float, best: bool = False) -> str:
     """One line for one evaluation's logs (`iteration`, `loss`, `top1_error`, `val_top1_error`...)."""
     width = len(str(total))
-    parts = [f"iteration {int(logs.get('iteration', 0)):>{width}}/{total}", f"loss {float(logs.get('loss', math.nan)):.4f}"]
+    parts = [
+        f"iteration {int(logs.get('iteration', 0)):>{width}}/{total}",
+        f"loss {float(logs.get('loss', math.nan)):.4f}",
+    ]
     if "top1_error" in logs:
         parts.append(f"train top-1 {_pct(logs['top1_error'])}")
     if "val_top1_error" in logs:
@@ -54,8 +57,14 @@ class TrainingProgress(keras.callbacks.Callback):
     at the end of an evaluation, so their lines start on a fresh line.
     """
 
-    def __init__(self, total_steps: int, stream: TextIO | None = None, interactive: bool | None = None,
-                 min_interval_s: float = 0.25, monitor: str = "val_top1_error"):
+    def __init__(
+        self,
+        total_steps: int,
+        stream: TextIO | None = None,
+        interactive: bool | None = None,
+        min_interval_s: float = 0.25,
+        monitor: str = "val_top1_error",
+    ):
         super().__init__()
         self.total_steps = int(total_steps)
         self.stream = stream

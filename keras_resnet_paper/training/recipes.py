@@ -203,11 +203,16 @@ def offline_variant(recipe: Recipe) -> Recipe:
         short = recipe.shortened(OFFLINE_ITERATIONS)
     name = _OFFLINE_NAMES.get(recipe.name, f"{recipe.name}_offline")
     return short.replace(
-        name=name, dataset=OFFLINE_DATASET, holdout=False, eval_every=OFFLINE_EVAL_EVERY,
+        name=name,
+        dataset=OFFLINE_DATASET,
+        holdout=False,
+        eval_every=OFFLINE_EVAL_EVERY,
         checkpoint_every=OFFLINE_EVAL_EVERY,
-        description=(f"{recipe.name} on scikit-learn's digits upsampled to 32x32 (no network), its schedule scaled "
-                     f"to {OFFLINE_ITERATIONS} iterations at the same fractions "
-                     f"({'lr steps at ' + ', '.join(map(str, short.boundaries)) if short.boundaries else 'plateau rule'})."),
+        description=(
+            f"{recipe.name} on scikit-learn's digits upsampled to 32x32 (no network), its schedule scaled "
+            f"to {OFFLINE_ITERATIONS} iterations at the same fractions "
+            f"({'lr steps at ' + ', '.join(map(str, short.boundaries)) if short.boundaries else 'plateau rule'})."
+        ),
     )
 
 

@@ -55,7 +55,8 @@ def load_run(run_dir: str) -> dict:
 
 def _is_run(d: str) -> bool:
     return os.path.exists(os.path.join(d, "history.csv")) and (
-        os.path.exists(os.path.join(d, "run.json")) or os.path.exists(os.path.join(d, "recipe.json")))
+        os.path.exists(os.path.join(d, "run.json")) or os.path.exists(os.path.join(d, "recipe.json"))
+    )
 
 
 def find_sibling_runs(run_dir: str) -> list[str]:
@@ -109,7 +110,11 @@ def plot_error_curves(runs: Sequence[Mapping], path: str, title: str | None = No
             ax.plot([v / scale for v in x], y, "--", lw=0.9, color=colour, label=f"{run['label']} train")
             x, y = _series(hist, "val_top1_error")
             ax.plot([v / scale for v in x], y, "-", lw=2.0, color=colour, label=f"{run['label']} test")
-    ax.set_xlabel("iter. (1e4)" if any(max([r.get("iteration", 0) for r in run["history"]] or [0]) >= 2e4 for run in runs) else "iter.")
+    ax.set_xlabel(
+        "iter. (1e4)"
+        if any(max([r.get("iteration", 0) for r in run["history"]] or [0]) >= 2e4 for run in runs)
+        else "iter."
+    )
     ax.set_ylabel("error (%)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
@@ -140,8 +145,12 @@ def write_report(result, label: str | None = None) -> dict:
         "ten_crop_top5_error": result.final.get("ten_crop_top5_error"),
         "fallbacks": list(result.fallbacks),
     }
-    own = {"label": label or result.model_name, "residual": not result.model_name.startswith("plain"),
-           "history": result.history, "dir": os.path.abspath(run_dir)}
+    own = {
+        "label": label or result.model_name,
+        "residual": not result.model_name.startswith("plain"),
+        "history": result.history,
+        "dir": os.path.abspath(run_dir),
+    }
     runs = [own, *_sibling_runs(run_dir)]
     title = f"{report['recipe']} ({report['dataset']}): training (dashed) and test (bold) error"
     report["plot"] = plot_error_curves(runs, os.path.join(run_dir, "error_curves.png"), title=title)
@@ -153,8 +162,10 @@ def write_report(result, label: str | None = None) -> dict:
         f"{100 * report['test_top5_error']:.2f}% | {report['wall_time_s']:.0f} s |\n\n"
     )
     if report["ten_crop_top1_error"] is not None:
-        md += (f"10-crop (Sec. 3.4): top-1 error {100 * report['ten_crop_top1_error']:.2f}%, "
-               f"top-5 error {100 * report['ten_crop_top5_error']:.2f}%\n\n")
+        md += (
+            f"10-crop (Sec. 3.4): top-1 error {100 * report['ten_crop_top1_error']:.2f}%, "
+            f"top-5 error {100 * report['ten_crop_top5_error']:.2f}%\n\n"
+        )
     md += "![error curves](error_curves.png)\n"
     atomic_write_text(os.path.join(run_dir, "report.md"), md)
     # last: report.json marks a finished run (a grid never trains it again), so it comes after the rest

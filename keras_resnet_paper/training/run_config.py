@@ -54,9 +54,17 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         schedule = self.schedule
         return {
-            "model": self.model, "global_batch": self.global_batch, "seed": self.seed, "data_dir": self.data_dir,
-            "ten_crop": self.ten_crop, "shortcut": self.shortcut, "skip_corrupt": self.skip_corrupt, "peak_lr": schedule.peak_lr, "scaling_warmup_iterations": schedule.warmup_steps,
-            "low_lr_warmup": self.uses_warmup, "recipe": self.recipe.to_dict(),
+            "model": self.model,
+            "global_batch": self.global_batch,
+            "seed": self.seed,
+            "data_dir": self.data_dir,
+            "ten_crop": self.ten_crop,
+            "shortcut": self.shortcut,
+            "skip_corrupt": self.skip_corrupt,
+            "peak_lr": schedule.peak_lr,
+            "scaling_warmup_iterations": schedule.warmup_steps,
+            "low_lr_warmup": self.uses_warmup,
+            "recipe": self.recipe.to_dict(),
         }
 
     def to_json(self) -> str:
@@ -74,8 +82,23 @@ class RunConfig:
 
 
 #: Keyword arguments of `resolve_run` besides the recipe and the model (what `train()` forwards).
-RUN_OPTIONS = ("offline", "dataset", "overrides", "iterations", "lr", "batch_size", "holdout", "augment",
-               "recalibrate_bn", "eval_every", "seed", "data_dir", "ten_crop", "shortcut", "skip_corrupt")
+RUN_OPTIONS = (
+    "offline",
+    "dataset",
+    "overrides",
+    "iterations",
+    "lr",
+    "batch_size",
+    "holdout",
+    "augment",
+    "recalibrate_bn",
+    "eval_every",
+    "seed",
+    "data_dir",
+    "ten_crop",
+    "shortcut",
+    "skip_corrupt",
+)
 
 
 def _check_int(name: str, value: Any, minimum: int = 1) -> None:
@@ -101,7 +124,11 @@ def _fit_eval_every(recipe: Recipe) -> Recipe:
     e = max(1, min(recipe.eval_every, recipe.iterations))
     while recipe.iterations % e:
         e -= 1
-    return recipe if e == recipe.eval_every else recipe.replace(eval_every=e, checkpoint_every=min(recipe.checkpoint_every, e))
+    return (
+        recipe
+        if e == recipe.eval_every
+        else recipe.replace(eval_every=e, checkpoint_every=min(recipe.checkpoint_every, e))
+    )
 
 
 def _with_flags(recipe: Recipe, *, lr, holdout, augment, recalibrate_bn, eval_every) -> Recipe:
@@ -152,8 +179,9 @@ def resolve_run(
     resolved = base.replace(**changes) if changes else base
     if iterations is not None and iterations != resolved.iterations:
         resolved = resolved.shortened(iterations)
-    resolved = _with_flags(resolved, lr=lr, holdout=holdout, augment=augment, recalibrate_bn=recalibrate_bn,
-                           eval_every=eval_every)
+    resolved = _with_flags(
+        resolved, lr=lr, holdout=holdout, augment=augment, recalibrate_bn=recalibrate_bn, eval_every=eval_every
+    )
     name = resolve_model_name(model or resolved.model)
     return RunConfig(
         recipe=_fit_eval_every(resolved),

@@ -40,8 +40,11 @@ class Runtime:
     write_report: bool = True
 
     def __post_init__(self):
-        if isinstance(self.steps_per_execution, bool) or not isinstance(self.steps_per_execution, int) \
-                or self.steps_per_execution < 1:
+        if (
+            isinstance(self.steps_per_execution, bool)
+            or not isinstance(self.steps_per_execution, int)
+            or self.steps_per_execution < 1
+        ):
             raise ValueError(f"steps_per_execution={self.steps_per_execution!r}: use 1 or more train steps per call.")
         if self.verbose not in _VERBOSE:
             raise ValueError(f"verbose={self.verbose!r}: use one of {_VERBOSE}.")
@@ -86,4 +89,5 @@ def seed_process(seed: int, deterministic: bool) -> None:
             logging.warning(
                 "deterministic=True: TensorFlow was started before train(), so its independent ops still run "
                 "side by side and runs may differ in the last bits; for bit-identical repeats call "
-                "tf.config.threading.set_inter_op_parallelism_threads(1) before any TensorFlow op.")
+                "tf.config.threading.set_inter_op_parallelism_threads(1) before any TensorFlow op."
+            )

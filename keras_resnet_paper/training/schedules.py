@@ -149,7 +149,12 @@ class PlateauDecay(keras.callbacks.Callback):
         step = int(opt.iterations.numpy())
         logging.info(
             "PlateauDecay: %s has not improved for %d evaluations (best %.4f); lr %.3g -> %.3g at step %d.",
-            self.monitor, self.patience, self.best, current, current * self.factor, step,
+            self.monitor,
+            self.patience,
+            self.best,
+            current,
+            current * self.factor,
+            step,
         )
 
 
@@ -191,5 +196,6 @@ class ErrorThresholdWarmup(keras.callbacks.Callback):
             self.switched_at = step
             logging.info(
                 "Warm-up over at step %d (training error %s): lr back to the full value.",
-                step, "n/a" if error is None else f"{error:.3f}",
+                step,
+                "n/a" if error is None else f"{error:.3f}",
             )

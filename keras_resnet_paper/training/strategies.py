@@ -14,8 +14,17 @@ from dataclasses import dataclass
 import tensorflow as tf
 from absl import logging
 
-__all__ = ["STRATEGIES", "make_strategy", "per_replica_batch", "resolve_options", "RunOptions", "is_chief", "strategy_kind",
-           "PRECISIONS", "worker_agreement"]
+__all__ = [
+    "STRATEGIES",
+    "make_strategy",
+    "per_replica_batch",
+    "resolve_options",
+    "RunOptions",
+    "is_chief",
+    "strategy_kind",
+    "PRECISIONS",
+    "worker_agreement",
+]
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 

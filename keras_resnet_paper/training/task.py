@@ -31,8 +31,14 @@ class ImageClassificationTask:
     `input_shape` overrides the shape taken from the data; `model_kwargs` go to the builder.
     """
 
-    def __init__(self, config: RunConfig, *, data_source: Any = None, input_shape: Sequence[int] | None = None,
-                 model_kwargs: dict | None = None):
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        data_source: Any = None,
+        input_shape: Sequence[int] | None = None,
+        model_kwargs: dict | None = None,
+    ):
         self.config = config
         self.data_source = data_source
         self.input_shape = tuple(input_shape) if input_shape else None
@@ -47,8 +53,13 @@ class ImageClassificationTask:
         recipe = self.config.recipe
         return training_data(
             self.data_source if self.data_source is not None else recipe.dataset,
-            self.config.global_batch, holdout=recipe.holdout, augment=recipe.augment, seed=self.config.seed,
-            input_context=input_context, deterministic=deterministic, data_dir=self.config.data_dir,
+            self.config.global_batch,
+            holdout=recipe.holdout,
+            augment=recipe.augment,
+            seed=self.config.seed,
+            input_context=input_context,
+            deterministic=deterministic,
+            data_dir=self.config.data_dir,
             skip_corrupt=self.config.skip_corrupt,
         )
 
@@ -57,8 +68,12 @@ class ImageClassificationTask:
         """The logits model for `data`: its classes and input shape, the augmentation layer in
         front when the data asks for one on the accelerator."""
         shape = self.input_shape or tuple(data.train.element_spec[0].shape[1:])
-        model = get_model(self.config.model, classes=data.num_classes, input_shape=shape,
-                          **{**self.config.model_kwargs(), **self.model_kwargs, "classifier_activation": None})
+        model = get_model(
+            self.config.model,
+            classes=data.num_classes,
+            input_shape=shape,
+            **{**self.config.model_kwargs(), **self.model_kwargs, "classifier_activation": None},
+        )
         if sync_bn:  # BN statistics over the global batch, not per replica
             for layer in bn_layers(model):
                 layer.synchronized = True
@@ -77,8 +92,12 @@ class ImageClassificationTask:
     def build_optimizer(self, mixed_float16: bool = False) -> keras.optimizers.Optimizer:
         """SGD with momentum and Caffe-style L2 (`PaperSGD`) on the run's schedule."""
         recipe = self.config.recipe
-        optimizer = PaperSGD(self.config.schedule, momentum=recipe.momentum, l2=recipe.weight_decay,
-                             exclude_bn_and_bias=recipe.exclude_bn_and_bias_from_weight_decay)
+        optimizer = PaperSGD(
+            self.config.schedule,
+            momentum=recipe.momentum,
+            l2=recipe.weight_decay,
+            exclude_bn_and_bias=recipe.exclude_bn_and_bias_from_weight_decay,
+        )
         return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_float16 else optimizer
 
     def build_lr_callbacks(self) -> tuple[list, list]:
@@ -87,8 +106,13 @@ class ImageClassificationTask:
         recipe = self.config.recipe
         stateful, callbacks = [], []
         if recipe.plateau:
-            plateau = PlateauDecay(monitor="val_top1_error", factor=recipe.lr_decay, patience=recipe.plateau_patience,
-                                   min_delta=recipe.plateau_min_delta, min_lr=recipe.min_lr)
+            plateau = PlateauDecay(
+                monitor="val_top1_error",
+                factor=recipe.lr_decay,
+                patience=recipe.plateau_patience,
+                min_delta=recipe.plateau_min_delta,
+                min_lr=recipe.min_lr,
+            )
             stateful.append(plateau)
             callbacks.append(plateau)
         if self.config.uses_warmup:
@@ -101,6 +125,9 @@ def inference_model(model: keras.Model, activation: str = "softmax") -> keras.Mo
     and compiled with its optimizer: for prediction, evaluation protocols and export."""
     probabilities = keras.layers.Activation(activation, dtype="float32", name="probabilities")(model.outputs[0])
     wrapped = keras.Model(model.inputs, probabilities, name=model.name)
-    wrapped.compile(optimizer=model.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
-                    metrics=[TopKError(1), TopKError(5)])
+    wrapped.compile(
+        optimizer=model.optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[TopKError(1), TopKError(5)],
+    )
     return wrapped

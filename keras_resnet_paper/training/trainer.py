@@ -87,13 +87,16 @@ def precision_scope(policy: str):
         keras.config.set_dtype_policy(old)
 
 
-def split_options(run: RunConfig | Recipe | str, model_name: str | None, runtime: Runtime | None,
-                  options: dict[str, Any]) -> tuple[RunConfig, Runtime]:
+def split_options(
+    run: RunConfig | Recipe | str, model_name: str | None, runtime: Runtime | None, options: dict[str, Any]
+) -> tuple[RunConfig, Runtime]:
     """`train()`'s keyword options, split into the run (`resolve_run`) and the runtime."""
     unknown = sorted(set(options) - set(RUN_OPTIONS) - set(RUNTIME_OPTIONS))
     if unknown:
-        raise TypeError(f"train() got unexpected options {unknown}; run options are {list(RUN_OPTIONS)}, "
-                        f"runtime options {list(RUNTIME_OPTIONS)}.")
+        raise TypeError(
+            f"train() got unexpected options {unknown}; run options are {list(RUN_OPTIONS)}, "
+            f"runtime options {list(RUNTIME_OPTIONS)}."
+        )
     run_options = {k: v for k, v in options.items() if k in RUN_OPTIONS}
     runtime_options = {k: v for k, v in options.items() if k in RUNTIME_OPTIONS}
     if isinstance(run, RunConfig):
@@ -143,7 +146,8 @@ def _build_inputs(task: ImageClassificationTask, strategy, deterministic: bool) 
     if task.config.ten_crop and getattr(data, "validation_images", None) is None:
         raise ValueError(
             f"ten_crop=True needs an ImageNet-style data set with validation images; recipe {task.config.recipe.name!r} "
-            f"trains on {task.config.recipe.dataset!r}. Allowed: recipes whose data come from `imagenet_datasets`.")
+            f"trains on {task.config.recipe.dataset!r}. Allowed: recipes whose data come from `imagenet_datasets`."
+        )
     if strategy.num_replicas_in_sync > 1:
         per_replica_batch(task.config.global_batch, strategy)  # ValueError if the global batch does not split
     evaluation = data.validation if data.validation is not None else data.test
@@ -173,8 +177,10 @@ def _multi_process_inputs(task: ImageClassificationTask, strategy, deterministic
     config = task.config
     for flag, asked in (("ten_crop", config.ten_crop), ("recalibrate_bn", config.recipe.recalibrate_bn)):
         if asked:
-            raise ValueError(f"{flag}=True is not available on multi-process JAX yet; evaluate final.weights.h5 "
-                             "on one machine instead.")
+            raise ValueError(
+                f"{flag}=True is not available on multi-process JAX yet; evaluate final.weights.h5 "
+                "on one machine instead."
+            )
     context = strategy.input_context()
     shard = task.build_inputs(input_context=context, deterministic=deterministic).train
 
@@ -193,15 +199,25 @@ def _build_compiled_model(task, data, strategy, options, runtime: Runtime) -> ke
     input's spec (no batch drawn)."""
     schedule = task.config.schedule
     if schedule.peak_lr != task.config.recipe.base_lr:
-        logging.info("Global batch %d vs recipe %d: lr scaled linearly %g -> %g with %d warm-up iterations.",
-                     task.config.global_batch, task.config.recipe.batch_size, task.config.recipe.base_lr,
-                     schedule.peak_lr, schedule.warmup_steps)
+        logging.info(
+            "Global batch %d vs recipe %d: lr scaled linearly %g -> %g with %d warm-up iterations.",
+            task.config.global_batch,
+            task.config.recipe.batch_size,
+            task.config.recipe.base_lr,
+            schedule.peak_lr,
+            schedule.warmup_steps,
+        )
     with precision_scope(options.precision), strategy.scope():
         model = task.build_model(data, sync_bn=runtime.sync_bn and strategy.num_replicas_in_sync > 1)
         optimizer = task.build_optimizer(mixed_float16=options.precision == "mixed_float16")
         # weighted: the padded evaluation batches of multi-process JAX weigh their padding 0
-        model.compile(optimizer=optimizer, loss=task.build_losses(), weighted_metrics=task.build_metrics(),
-                      jit_compile=options.jit_compile, steps_per_execution=runtime.steps_per_execution)
+        model.compile(
+            optimizer=optimizer,
+            loss=task.build_losses(),
+            weighted_metrics=task.build_metrics(),
+            jit_compile=options.jit_compile,
+            steps_per_execution=runtime.steps_per_execution,
+        )
         optimizer.build(model.trainable_variables)
         if not compat.build_from_input_spec(model, data.train.element_spec):
             logging.warning("This Keras cannot build a model from its input spec (see compat.py); fit() builds it.")
@@ -221,8 +237,17 @@ class _Session:
     earlier_s: float = 0.0
 
 
-def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callbacks, chief: bool,
-                          lock: ckpts.RunLock, cleanup: contextlib.ExitStack, environment: dict) -> _Session:
+def _callbacks_and_resume(
+    task,
+    model,
+    model_dir,
+    runtime: Runtime,
+    extra_callbacks,
+    chief: bool,
+    lock: ckpts.RunLock,
+    cleanup: contextlib.ExitStack,
+    environment: dict,
+) -> _Session:
     """Progress, NaN stop, lr rules, logs, checkpoints and the SIGTERM/SIGINT stop (its signal
     handlers until `cleanup` closes); the model, optimizer and callback state restored from the
     newest usable checkpoint of `model_dir`, which the chief holds `lock` on (one run per folder);
@@ -238,8 +263,9 @@ def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callba
         if chief:  # only the chief writes, so only the chief locks and tidies
             lock.acquire()
             ckpts.remove_stale_temporaries(model_dir, ckpt_dir)
-        checkpoint = cbs.StepCheckpoint(ckpt_dir, save_freq=config.recipe.checkpoint_every, monitor="val_top1_error",
-                                        stateful=stateful, write=chief)
+        checkpoint = cbs.StepCheckpoint(
+            ckpt_dir, save_freq=config.recipe.checkpoint_every, monitor="val_top1_error", stateful=stateful, write=chief
+        )
         state = cbs.restore_latest(model, ckpt_dir, owner=chief)
         if state is not None:
             checkpoint.set_state(state)
@@ -248,8 +274,10 @@ def _callbacks_and_resume(task, model, model_dir, runtime: Runtime, extra_callba
             print(f"Resuming from step {start} of {config.recipe.iterations} ({ckpt_dir}).", flush=True)
         if chief:  # the log row before the checkpoint: a kill between them repeats a row, never loses one
             callbacks += _log_callbacks(model_dir, runtime)
-            cbs.atomic_write_text(os.path.join(model_dir, "run.json"), json.dumps(
-                {**config.to_dict(), "runtime": runtime.to_dict(), "environment": environment}, indent=1))
+            cbs.atomic_write_text(
+                os.path.join(model_dir, "run.json"),
+                json.dumps({**config.to_dict(), "runtime": runtime.to_dict(), "environment": environment}, indent=1),
+            )
         callbacks.append(checkpoint)
     stop = cleanup.enter_context(cbs.SignalStop(checkpoint))
     callbacks += [stop, cbs.StopAtStep(config.recipe.iterations), *extra_callbacks]
@@ -268,7 +296,9 @@ def _log_callbacks(model_dir: str, runtime: Runtime) -> list:
     if runtime.tensorboard and importlib.util.find_spec("tensorboard") is not None:
         out.append(keras.callbacks.TensorBoard(os.path.join(model_dir, "tensorboard"), update_freq="epoch"))
     elif runtime.tensorboard:
-        logging.warning("TensorBoard logs skipped: the `tensorboard` package is not installed (pip install tensorboard).")
+        logging.warning(
+            "TensorBoard logs skipped: the `tensorboard` package is not installed (pip install tensorboard)."
+        )
     return out
 
 
@@ -287,10 +317,16 @@ def _fit(model, inputs: _Inputs, session: _Session, recipe: Recipe) -> list[dict
             segments.append((k * every, k, total_epochs, every))
     history: list[dict] = []
     for skip, first_epoch, last_epoch, steps in segments:
-        h = model.fit(inputs.train_fn(skip), initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
-                      validation_data=inputs.evaluation, callbacks=session.callbacks,
-                      verbose=0,  # TrainingProgress prints instead of Keras' progress bar
-                      shuffle=False)  # the input pipeline shuffles (seeded, resumable)
+        h = model.fit(
+            inputs.train_fn(skip),
+            initial_epoch=first_epoch,
+            epochs=last_epoch,
+            steps_per_epoch=steps,
+            validation_data=inputs.evaluation,
+            callbacks=session.callbacks,
+            verbose=0,  # TrainingProgress prints instead of Keras' progress bar
+            shuffle=False,
+        )  # the input pipeline shuffles (seeded, resumable)
         history += [{k: float(v[i]) for k, v in h.history.items()} for i in range(len(h.epoch))]
         if session.nan.nan_step is not None or (model.stop_training and cbs.current_step(model) < recipe.iterations):
             break
@@ -362,17 +398,37 @@ def train(
         chief = backends.is_chief()
         lock = cleanup.enter_context(ckpts.RunLock(model_dir if model_dir and chief else None))
         cleanup.enter_context(backends.run_scope(strategy))
-        task = ImageClassificationTask(config, data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs)
+        task = ImageClassificationTask(
+            config, data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs
+        )
         inputs = _build_inputs(task, strategy, runtime.deterministic)
         model = _build_compiled_model(task, inputs.data, strategy, options_, runtime)
-        session = _callbacks_and_resume(task, model, model_dir, runtime, extra_callbacks, chief, lock, cleanup,
-                                        environment=backends.run_environment(strategy) if model_dir and chief else {})
+        session = _callbacks_and_resume(
+            task,
+            model,
+            model_dir,
+            runtime,
+            extra_callbacks,
+            chief,
+            lock,
+            cleanup,
+            environment=backends.run_environment(strategy) if model_dir and chief else {},
+        )
         history = session.earlier_history + _fit(model, inputs, session, config.recipe)
         predictor, final = _finish(model, inputs, config, model_dir, chief)
         result = TrainResult(
-            model=predictor, config=config, runtime=runtime, model_dir=model_dir, history=history, final=final,
-            steps=cbs.current_step(model), resumed_from=session.start, wall_time_s=time.time() - t0,
-            fallbacks=options_.fallbacks, training_model=model, earlier_wall_time_s=session.earlier_s,
+            model=predictor,
+            config=config,
+            runtime=runtime,
+            model_dir=model_dir,
+            history=history,
+            final=final,
+            steps=cbs.current_step(model),
+            resumed_from=session.start,
+            wall_time_s=time.time() - t0,
+            fallbacks=options_.fallbacks,
+            training_model=model,
+            earlier_wall_time_s=session.earlier_s,
             skipped_files=dict(getattr(inputs.data, "skipped_files", {}) or {}),
         )
         if model_dir and chief and runtime.write_report:

@@ -20,8 +20,15 @@ import keras
 from keras_resnet_paper.models.graph import iter_layers
 from keras_resnet_paper.weights.errors import WeightsMismatchError
 
-__all__ = ["Architecture", "resolve_arguments", "check_model", "leaf_layers", "short_name",
-           "detect_stride_in_1x1", "model_bn_epsilon"]
+__all__ = [
+    "Architecture",
+    "resolve_arguments",
+    "check_model",
+    "leaf_layers",
+    "short_name",
+    "detect_stride_in_1x1",
+    "model_bn_epsilon",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +52,9 @@ def _same(name: str, a: Any, b: Any) -> bool:
     return bool(a) == bool(b)
 
 
-def resolve_arguments(given: Mapping[str, Any], required: Architecture, defaults: Architecture,
-                      weights: str) -> dict[str, Any]:
+def resolve_arguments(
+    given: Mapping[str, Any], required: Architecture, defaults: Architecture, weights: str
+) -> dict[str, Any]:
     """The builder's values: explicit (not None) ones, else what `weights` needs, else the default.
 
     An explicit value that contradicts what the weights need is a ValueError naming both.

@@ -15,8 +15,9 @@ from keras_resnet_paper.weights.releases import get_label_set
 __all__ = ["load_class_index", "decode_predictions"]
 
 
-def load_class_index(class_index: str | os.PathLike | Mapping | None = None,
-                     label_set: str = "imagenet-1k") -> dict[str, list[str]]:
+def load_class_index(
+    class_index: str | os.PathLike | Mapping | None = None, label_set: str = "imagenet-1k"
+) -> dict[str, list[str]]:
     """Class index {"0": [wnid, name], ...}: given, from a JSON file, or the label set's file
     fetched once (keras.applications' ImageNet index, pinned hash; mirror and cache as `download`)."""
     if isinstance(class_index, Mapping):
@@ -28,15 +29,14 @@ def load_class_index(class_index: str | os.PathLike | Mapping | None = None,
         return {str(k): list(v) for k, v in json.load(f).items()}
 
 
-def decode_predictions(preds, top: int = 5, class_index: str | os.PathLike | Mapping | None = None,
-                       label_set: str = "imagenet-1k"):
+def decode_predictions(
+    preds, top: int = 5, class_index: str | os.PathLike | Mapping | None = None, label_set: str = "imagenet-1k"
+):
     """[[(wnid, class name, score), ...] per sample], best first, like keras.applications."""
     preds = np.asarray(keras.ops.convert_to_numpy(preds))
     index = load_class_index(class_index, label_set)
     if preds.ndim != 2 or preds.shape[1] != len(index):
-        raise ValueError(
-            f"decode_predictions expects a batch of shape (samples, {len(index)}); got {preds.shape}."
-        )
+        raise ValueError(f"decode_predictions expects a batch of shape (samples, {len(index)}); got {preds.shape}.")
     results = []
     for pred in preds:
         best = np.argsort(-pred, kind="stable")[:top]

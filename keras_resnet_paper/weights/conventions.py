@@ -21,8 +21,16 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["Preprocessing", "CAFFE", "TORCH", "CONVENTIONS", "as_preprocessing", "mean_subtraction",
-           "input_convention", "resize_and_center_crop"]
+__all__ = [
+    "Preprocessing",
+    "CAFFE",
+    "TORCH",
+    "CONVENTIONS",
+    "as_preprocessing",
+    "mean_subtraction",
+    "input_convention",
+    "resize_and_center_crop",
+]
 
 COLOR_ORDERS = ("RGB", "BGR")
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
@@ -56,8 +64,10 @@ class Preprocessing:
         if len(self.mean) != 3 or (self.std is not None and len(self.std) != 3):
             raise ValueError(f"mean={self.mean!r} and std={self.std!r} need 3 values (one per channel).")
         if self.mean_image is not None and np.shape(self.mean_image) != (*self.input_size[:2], 3):
-            raise ValueError(f"mean_image has shape {np.shape(self.mean_image)}; expected "
-                             f"{(*self.input_size[:2], 3)} (the crop, in {self.color_order} order).")
+            raise ValueError(
+                f"mean_image has shape {np.shape(self.mean_image)}; expected "
+                f"{(*self.input_size[:2], 3)} (the crop, in {self.color_order} order)."
+            )
 
     @property
     def crop_size(self) -> int:
@@ -138,8 +148,7 @@ def _as_float32(x):
     return keras.ops.cast(x, "float32"), lambda t, axis: keras.ops.flip(t, axis=axis)
 
 
-def resize_and_center_crop(images, size: int = 224, crop_pct: float = 0.875,
-                           interpolation: str = "bilinear"):
+def resize_and_center_crop(images, size: int = 224, crop_pct: float = 0.875, interpolation: str = "bilinear"):
     """Shorter side to size / crop_pct (256), centre size x size crop; float32, eager.
 
     Works on concrete arrays with keras.ops (any backend), with the geometry and the antialiased
@@ -152,18 +161,20 @@ def resize_and_center_crop(images, size: int = 224, crop_pct: float = 0.875,
     h, w = int(images.shape[1]), int(images.shape[2])
     scale = (size / crop_pct) / min(h, w)
     new_h, new_w = max(size, int(round(h * scale))), max(size, int(round(w * scale)))
-    images = keras.ops.image.resize(keras.ops.cast(images, "float32"), (new_h, new_w),
-                                    interpolation=interpolation, antialias=True)
+    images = keras.ops.image.resize(
+        keras.ops.cast(images, "float32"), (new_h, new_w), interpolation=interpolation, antialias=True
+    )
     top, left = (new_h - size) // 2, (new_w - size) // 2
-    images = images[:, top:top + size, left:left + size, :]
+    images = images[:, top : top + size, left : left + size, :]
     return images[0] if squeeze else images
 
 
 #: The authors' Caffe models (and keras.applications' conversion of them).
 CAFFE = Preprocessing(name="caffe", color_order="BGR", scale=1.0, mean=(103.939, 116.779, 123.68))
 #: torchvision's and timm's ImageNet ResNets.
-TORCH = Preprocessing(name="torch", color_order="RGB", scale=1.0 / 255.0, mean=(0.485, 0.456, 0.406),
-                      std=(0.229, 0.224, 0.225))
+TORCH = Preprocessing(
+    name="torch", color_order="RGB", scale=1.0 / 255.0, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)
+)
 CONVENTIONS = {"caffe": CAFFE, "torch": TORCH}
 
 
@@ -204,8 +215,10 @@ def input_convention(mean=None, preprocessing=None) -> Preprocessing | None:
     """The one convention of an evaluation: `preprocessing` (see `as_preprocessing`), or minus
     `mean`, or None (images used as given). Both given is a ValueError."""
     if mean is not None and preprocessing is not None:
-        raise ValueError("mean and preprocessing were both given: pass one (the preprocessing of "
-                         "pretrained weights already holds their mean).")
+        raise ValueError(
+            "mean and preprocessing were both given: pass one (the preprocessing of "
+            "pretrained weights already holds their mean)."
+        )
     if preprocessing is not None:
         return as_preprocessing(preprocessing)
     return None if mean is None else mean_subtraction(mean)

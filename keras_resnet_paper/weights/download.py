@@ -49,7 +49,7 @@ def mirror_url(default_base_url: str, base_url: str | None = None) -> str:
 
 
 def hash_algorithm(file_hash: str) -> str:
-    """"md5" for 32 hex digits, "sha256" for 64."""
+    """ "md5" for 32 hex digits, "sha256" for 64."""
     algorithms = {32: "md5", 64: "sha256"}
     if len(file_hash) not in algorithms:
         raise ValueError(f"file_hash={file_hash!r}: expected an md5 (32 hex digits) or sha256 (64) hash.")
@@ -76,8 +76,10 @@ def _one_line(err: BaseException) -> str:
 
 
 def _what_to_do(folder: str) -> str:
-    return (f"pass weights=PATH with a local copy of the file, copy it into {folder}, or set "
-            f"{WEIGHTS_URL_ENV} to a mirror that serves it")
+    return (
+        f"pass weights=PATH with a local copy of the file, copy it into {folder}, or set "
+        f"{WEIGHTS_URL_ENV} to a mirror that serves it"
+    )
 
 
 def _download(url: str, folder: str, file: ReleaseFile) -> tuple[str, str]:
@@ -97,8 +99,9 @@ def _download(url: str, folder: str, file: ReleaseFile) -> tuple[str, str]:
     return part, digest.hexdigest()
 
 
-def fetch_file(file: ReleaseFile, default_base_url: str, *, base_url: str | None = None,
-               cache_dir: str | os.PathLike | None = None) -> str:
+def fetch_file(
+    file: ReleaseFile, default_base_url: str, *, base_url: str | None = None, cache_dir: str | os.PathLike | None = None
+) -> str:
     """The local path of `file`: from the cache if its hash matches, else downloaded and checked."""
     folder = cache_folder(cache_dir)
     target = os.path.join(folder, file.file_name)
@@ -106,8 +109,9 @@ def fetch_file(file: ReleaseFile, default_base_url: str, *, base_url: str | None
     if os.path.isfile(target):
         if file_digest(target, algorithm) == file.file_hash.lower():
             return target
-        log.warning("Cached %s does not match its pinned %s hash %s; fetching it again.",
-                    target, algorithm, file.file_hash)
+        log.warning(
+            "Cached %s does not match its pinned %s hash %s; fetching it again.", target, algorithm, file.file_hash
+        )
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as err:

@@ -39,8 +39,14 @@ def keras3_layout(model, prefix: str = "layers") -> list[tuple[str, str, list[tu
         if isinstance(layer, keras.Model) and hasattr(layer, "layers"):
             out.extend(keras3_layout(layer, f"{path}/layers"))
         else:
-            out.append((f"{path}/vars", layer.name, [tuple(v.shape) for v in layer.variables],
-                        [v.path for v in layer.variables]))
+            out.append(
+                (
+                    f"{path}/vars",
+                    layer.name,
+                    [tuple(v.shape) for v in layer.variables],
+                    [v.path for v in layer.variables],
+                )
+            )
     return out
 
 
@@ -49,14 +55,15 @@ def keras3_file_layout(path: str) -> dict[str, list[tuple]]:
     found: dict[str, list[tuple]] = {}
     try:
         with h5py.File(path, "r") as f:
+
             def visit(name, obj):
                 if name.startswith("layers/") and name.endswith("/vars") and isinstance(obj, h5py.Group):
                     found[name] = [tuple(obj[str(i)].shape) for i in range(len(obj))]
+
             f.visititems(visit)
     except (OSError, KeyError) as err:
         raise WeightsFileError(
-            f"Cannot read {path!r} as a Keras .weights.h5 file (truncated or corrupt?): {err}. "
-            "Nothing was loaded."
+            f"Cannot read {path!r} as a Keras .weights.h5 file (truncated or corrupt?): {err}. Nothing was loaded."
         ) from None
     return found
 
@@ -79,8 +86,15 @@ def load_keras3_weights(model, path: str) -> None:
     if problems:
         raise mismatch_error(os.fspath(path), model, problems)
     with h5py.File(path, "r") as f:  # the values, checked before Keras reads them
-        refuse_non_finite(os.fspath(path), ((name, f[group][str(i)][()]) for group, _, _, names in expected
-                                            if group in f for i, name in enumerate(names)))
+        refuse_non_finite(
+            os.fspath(path),
+            (
+                (name, f[group][str(i)][()])
+                for group, _, _, names in expected
+                if group in f
+                for i, name in enumerate(names)
+            ),
+        )
     backup = [(v, np.array(v.numpy())) for v in model.weights]
     try:
         model.load_weights(path)

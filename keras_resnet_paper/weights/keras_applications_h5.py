@@ -71,8 +71,13 @@ def _match_layer(layer, entry, by_name, arrays, problems, folds, values) -> None
         extra.remove("bias")
         bn = _bn_after(layer.name)
         if bn is None or bn not in by_name or bn not in arrays:
-            problems.append((layer.name, "the file has a conv bias the model lacks and there "
-                                         "is no following BatchNormalization to fold it into"))
+            problems.append(
+                (
+                    layer.name,
+                    "the file has a conv bias the model lacks and there "
+                    "is no following BatchNormalization to fold it into",
+                )
+            )
         else:
             folds.append((layer.name, bn, entry["bias"]))
     if missing or extra:
@@ -81,14 +86,19 @@ def _match_layer(layer, entry, by_name, arrays, problems, folds, values) -> None
     for short, var in own.items():
         value = entry[short]
         if tuple(value.shape) != tuple(var.shape):
-            problems.append((layer.name, f"'{short}' has shape {tuple(value.shape)} in the "
-                                         f"file but {tuple(var.shape)} in the model"))
+            problems.append(
+                (
+                    layer.name,
+                    f"'{short}' has shape {tuple(value.shape)} in the file but {tuple(var.shape)} in the model",
+                )
+            )
             return
         values[id(var)] = (var, value)
 
 
-def match_by_name(model, order: list[str], arrays: dict[str, dict[str, np.ndarray]],
-                  source: str) -> list[tuple[Any, np.ndarray]]:
+def match_by_name(
+    model, order: list[str], arrays: dict[str, dict[str, np.ndarray]], source: str
+) -> list[tuple[Any, np.ndarray]]:
     """Match {layer: {weight: array}} onto the model's layers by name.
 
     Conv biases absent from the model are folded into the following BN's moving mean. Returns the

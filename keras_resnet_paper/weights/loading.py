@@ -81,13 +81,20 @@ def detect_format(path: str) -> str:
             "dict as safetensors (safetensors.torch.save_file) or .npz (np.savez) and pass that file."
         )
     if not h5py.is_hdf5(path):
-        raise WeightsFileError(f"Cannot read {path!r}: it is not an HDF5 file (.h5, .weights.h5), nor "
-                               "a .safetensors or .npz checkpoint.")
+        raise WeightsFileError(
+            f"Cannot read {path!r}: it is not an HDF5 file (.h5, .weights.h5), nor a .safetensors or .npz checkpoint."
+        )
     return detect_h5_layout(path)
 
 
-def locate_weights(weights: Any, *, model_name: str | None = None, include_top: bool = True,
-                   base_url: str | None = None, cache_dir: str | None = None) -> tuple[str, Release | None]:
+def locate_weights(
+    weights: Any,
+    *,
+    model_name: str | None = None,
+    include_top: bool = True,
+    base_url: str | None = None,
+    cache_dir: str | None = None,
+) -> tuple[str, Release | None]:
     """(local path, release or None) for a registry tag (fetched, hash-checked) or a file path."""
     if is_registered_tag(weights):
         release = get_release(model_name, weights)
@@ -98,14 +105,16 @@ def locate_weights(weights: Any, *, model_name: str | None = None, include_top: 
     raise ValueError(f"weights={weights!r} is neither None, a registered tag ({tags}) nor an existing file.")
 
 
-def fetch_release(release: Release, include_top: bool = True, *, base_url: str | None = None,
-                  cache_dir: str | None = None) -> str:
+def fetch_release(
+    release: Release, include_top: bool = True, *, base_url: str | None = None, cache_dir: str | None = None
+) -> str:
     """The local path of a release's file (with or without its top), fetched once."""
     return fetch_file(release.file(include_top), release.base_url, base_url=base_url, cache_dir=cache_dir)
 
 
-def required_architecture(weights: Any, model_name: str | None = None,
-                          source_layout: str | None = None) -> Architecture:
+def required_architecture(
+    weights: Any, model_name: str | None = None, source_layout: str | None = None
+) -> Architecture:
     """What `weights` need of the builder's arguments (an empty `Architecture` if nothing).
 
     A file is opened to tell its format (an unreadable one is a `WeightsFileError` here, before
@@ -121,8 +130,10 @@ def required_architecture(weights: Any, model_name: str | None = None,
     else:
         required = Architecture()
     if source_layout is not None:
-        raise ValueError(f"source_layout={source_layout!r} applies to torchvision/timm checkpoints "
-                         f"(.safetensors, .npz), not to weights={weights!r}.")
+        raise ValueError(
+            f"source_layout={source_layout!r} applies to torchvision/timm checkpoints "
+            f"(.safetensors, .npz), not to weights={weights!r}."
+        )
     return required
 
 
@@ -137,9 +148,17 @@ def _check_release(model, release: Release, include_top: bool) -> None:
         )
 
 
-def load_weights(model, weights, *, model_name: str | None = None, include_top: bool = True,
-                 source_layout: str | None = None, release: Release | None = None,
-                 base_url: str | None = None, cache_dir: str | None = None):
+def load_weights(
+    model,
+    weights,
+    *,
+    model_name: str | None = None,
+    include_top: bool = True,
+    source_layout: str | None = None,
+    release: Release | None = None,
+    base_url: str | None = None,
+    cache_dir: str | None = None,
+):
     """Load `weights` (None, a registry tag such as "imagenet", or a file path) into `model`.
 
     `model_name` picks the release of a tag (default: the model's name); `release` names the

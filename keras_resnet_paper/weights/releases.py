@@ -23,9 +23,22 @@ from keras_resnet_paper.models import names
 from keras_resnet_paper.weights.architecture import Architecture
 from keras_resnet_paper.weights.conventions import CAFFE, Preprocessing
 
-__all__ = ["ReleaseFile", "Release", "LabelSet", "RELEASES", "LABEL_SETS", "PRETRAINED_CONFIGS", "registered",
-           "get_release", "get_label_set", "available_weights", "is_registered_tag", "get_pretrained_config",
-           "builder_overrides", "normalize_model_name"]
+__all__ = [
+    "ReleaseFile",
+    "Release",
+    "LabelSet",
+    "RELEASES",
+    "LABEL_SETS",
+    "PRETRAINED_CONFIGS",
+    "registered",
+    "get_release",
+    "get_label_set",
+    "available_weights",
+    "is_registered_tag",
+    "get_pretrained_config",
+    "builder_overrides",
+    "normalize_model_name",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,8 +97,11 @@ class LabelSet:
 
 #: The class index keras.applications' `decode_predictions` uses, with its pinned md5.
 LABEL_SETS: tuple[LabelSet, ...] = (
-    LabelSet("imagenet-1k", ReleaseFile("imagenet_class_index.json", "c2c37ea517e94d9795004a39431a14cb"),
-             "https://storage.googleapis.com/download.tensorflow.org/data/"),
+    LabelSet(
+        "imagenet-1k",
+        ReleaseFile("imagenet_class_index.json", "c2c37ea517e94d9795004a39431a14cb"),
+        "https://storage.googleapis.com/download.tensorflow.org/data/",
+    ),
 )
 
 #: Where keras.applications publishes its ResNet ImageNet weights (keras/src/applications/resnet.py).
@@ -111,26 +127,42 @@ def _keras_file(depth: int, suffix: str, file_hash: str) -> ReleaseFile:
 #: The registered releases. Hashes are keras.applications' (md5); accuracies are keras.applications'
 #: single-crop figures, the paper's are its 10-crop errors (Table 3).
 RELEASES: tuple[Release, ...] = (
-    Release(model="resnet50", **_AUTHORS_RELEASE,
-            top_file=_keras_file(50, "", "2cb95161c43110f7111970584f804107"),
-            notop_file=_keras_file(50, "_notop", "4d473c1dd8becc155b73f8504c6f6626"),
-            top1=74.9, top5=92.1,
-            paper_top1_error_10crop=22.85, paper_top5_error_10crop=6.71),
-    Release(model="resnet101", **_AUTHORS_RELEASE,
-            top_file=_keras_file(101, "", "f1aeb4b969a6efcfb50fad2f0c20cfc5"),
-            notop_file=_keras_file(101, "_notop", "88cf7a10940856eca736dc7b7e228a21"),
-            top1=76.4, top5=92.8,
-            paper_top1_error_10crop=21.75, paper_top5_error_10crop=6.05),
-    Release(model="resnet152", **_AUTHORS_RELEASE,
-            top_file=_keras_file(152, "", "100835be76be38e30d865e96f2aaae62"),
-            notop_file=_keras_file(152, "_notop", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
-            top1=76.6, top5=93.1,
-            paper_top1_error_10crop=21.43, paper_top5_error_10crop=5.71),
+    Release(
+        model="resnet50",
+        **_AUTHORS_RELEASE,
+        top_file=_keras_file(50, "", "2cb95161c43110f7111970584f804107"),
+        notop_file=_keras_file(50, "_notop", "4d473c1dd8becc155b73f8504c6f6626"),
+        top1=74.9,
+        top5=92.1,
+        paper_top1_error_10crop=22.85,
+        paper_top5_error_10crop=6.71,
+    ),
+    Release(
+        model="resnet101",
+        **_AUTHORS_RELEASE,
+        top_file=_keras_file(101, "", "f1aeb4b969a6efcfb50fad2f0c20cfc5"),
+        notop_file=_keras_file(101, "_notop", "88cf7a10940856eca736dc7b7e228a21"),
+        top1=76.4,
+        top5=92.8,
+        paper_top1_error_10crop=21.75,
+        paper_top5_error_10crop=6.05,
+    ),
+    Release(
+        model="resnet152",
+        **_AUTHORS_RELEASE,
+        top_file=_keras_file(152, "", "100835be76be38e30d865e96f2aaae62"),
+        notop_file=_keras_file(152, "_notop", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+        top1=76.6,
+        top5=93.1,
+        paper_top1_error_10crop=21.43,
+        paper_top5_error_10crop=5.71,
+    ),
 )
 
 #: The built-in records as nested dicts, {model: {tag: record as a dict}} (timm's shape).
 PRETRAINED_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
-    model: {r.tag: r.to_dict() for r in RELEASES if r.model == model} for model in dict.fromkeys(r.model for r in RELEASES)
+    model: {r.tag: r.to_dict() for r in RELEASES if r.model == model}
+    for model in dict.fromkeys(r.model for r in RELEASES)
 }
 
 _OVERRIDES: contextvars.ContextVar[tuple[Release | LabelSet, ...]] = contextvars.ContextVar("releases", default=())

@@ -40,8 +40,9 @@ def _parse_header(path: str, start: bytes, size: int, read_header) -> tuple[int,
         raise SafetensorsError(f"{path!r}: too short for a safetensors file ({size} bytes).")
     (n,) = struct.unpack("<Q", start[:8])
     if n > _MAX_HEADER or 8 + n > size:
-        raise SafetensorsError(f"{path!r}: header length {n} exceeds the file of {size} bytes "
-                               "(truncated, or not a safetensors file).")
+        raise SafetensorsError(
+            f"{path!r}: header length {n} exceeds the file of {size} bytes (truncated, or not a safetensors file)."
+        )
     try:
         header = json.loads(read_header(n).decode("utf8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -56,8 +57,8 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = os.fspath(path)
     with open(path, "rb") as f:
         blob = f.read()
-    n, header = _parse_header(path, blob[:8], len(blob), lambda n: blob[8:8 + n])
-    data = memoryview(blob)[8 + n:]
+    n, header = _parse_header(path, blob[:8], len(blob), lambda n: blob[8 : 8 + n])
+    data = memoryview(blob)[8 + n :]
     out: dict[str, np.ndarray] = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -100,8 +101,9 @@ def read_safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
     return {str(k): str(v) for k, v in metadata.items()}
 
 
-def write_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray],
-                      metadata: dict[str, str] | None = None) -> None:
+def write_safetensors(
+    path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None
+) -> None:
     """Write {name: array} as safetensors (little-endian, names sorted, header 8-byte aligned)."""
     header: dict = {}
     if metadata:
@@ -113,8 +115,7 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray],
         if dtype not in _CODES:
             raise SafetensorsError(f"tensor {name!r}: dtype {array.dtype} is not supported.")
         raw = np.ascontiguousarray(array, dtype=dtype).tobytes()
-        header[name] = {"dtype": _CODES[dtype], "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
+        header[name] = {"dtype": _CODES[dtype], "shape": list(array.shape), "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)
         offset += len(raw)
     text = json.dumps(header, separators=(",", ":")).encode("utf8")

@@ -141,8 +141,10 @@ def _to_torch(value: np.ndarray, kind: str) -> np.ndarray:
 def _npz_entries(path: str, metadata_only: bool = False) -> dict[str, np.ndarray]:
     """The arrays of an .npz file (only its metadata entries if asked), read without pickle."""
     if not zipfile.is_zipfile(path):
-        raise WeightsFileError(f"Cannot read {path!r} as .npz: it is not a zip archive "
-                               f"({os.path.getsize(path)} bytes, truncated or another format).")
+        raise WeightsFileError(
+            f"Cannot read {path!r} as .npz: it is not a zip archive "
+            f"({os.path.getsize(path)} bytes, truncated or another format)."
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             names = [k for k in data.files if k.startswith(METADATA_PREFIX) or not metadata_only]
@@ -160,13 +162,15 @@ def _npz_entries(path: str, metadata_only: bool = False) -> dict[str, np.ndarray
 
 def _split_metadata(entries: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     tensors = {k: v for k, v in entries.items() if not k.startswith(METADATA_PREFIX)}
-    return tensors, {k[len(METADATA_PREFIX):]: str(v) for k, v in entries.items() if k.startswith(METADATA_PREFIX)}
+    return tensors, {k[len(METADATA_PREFIX) :]: str(v) for k, v in entries.items() if k.startswith(METADATA_PREFIX)}
 
 
 def _check_suffix(path: str) -> None:
     if not path.lower().endswith((".safetensors", ".npz")):
-        raise WeightsFileError(f"{path!r}: a torchvision-layout checkpoint must be .safetensors or .npz "
-                               "(export a .pth with torch: safetensors.torch.save_file(state_dict) or np.savez).")
+        raise WeightsFileError(
+            f"{path!r}: a torchvision-layout checkpoint must be .safetensors or .npz "
+            "(export a .pth with torch: safetensors.torch.save_file(state_dict) or np.savez)."
+        )
 
 
 def checkpoint_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -200,8 +204,9 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, 
     return read_checkpoint(source)[0]
 
 
-def resolve_source_layout(path: str | os.PathLike, source_layout: str | None = None,
-                          metadata: Mapping[str, str] | None = None) -> str:
+def resolve_source_layout(
+    path: str | os.PathLike, source_layout: str | None = None, metadata: Mapping[str, str] | None = None
+) -> str:
     """The layout of a checkpoint: `source_layout`, else what the file records, else "torchvision"."""
     if source_layout is not None and source_layout not in SOURCE_LAYOUTS:
         raise ValueError(f"source_layout={source_layout!r}; allowed: {sorted(SOURCE_LAYOUTS)}.")
@@ -209,8 +214,10 @@ def resolve_source_layout(path: str | os.PathLike, source_layout: str | None = N
     if recorded is not None and recorded not in SOURCE_LAYOUTS:
         raise WeightsFileError(f"{os.fspath(path)!r} records an unknown source_layout {recorded!r}.")
     if source_layout is not None and recorded is not None and source_layout != recorded:
-        raise ValueError(f"source_layout={source_layout!r} contradicts {os.fspath(path)!r}, which "
-                         f"records source_layout={recorded!r}.")
+        raise ValueError(
+            f"source_layout={source_layout!r} contradicts {os.fspath(path)!r}, which "
+            f"records source_layout={recorded!r}."
+        )
     return source_layout or recorded or "torchvision"
 
 
@@ -223,8 +230,7 @@ def _check_geometry(model, source_layout: str) -> None:
         raise WeightsMismatchError(
             f"A {source_layout!r}-layout bottleneck checkpoint strides on the "
             f"{'1x1' if want else '3x3'} but model {model.name!r} has stride_in_1x1={stride}: "
-            f"build it with stride_in_1x1={want}"
-            + (" (torchvision's v1.5)." if not want else ".")
+            f"build it with stride_in_1x1={want}" + (" (torchvision's v1.5)." if not want else ".")
         )
 
 
@@ -232,8 +238,9 @@ def _without_head(model, given: dict[str, np.ndarray], mapping: Mapping[str, Any
     """A model without a head (include_top=False) leaves out the checkpoint's fc.*, and logs it."""
     dropped = [name for name in HEAD if name in given and name not in mapping]
     if dropped:
-        log.info("Model %r has no head (include_top=False): leaving out the checkpoint's %s.",
-                 model.name, ", ".join(dropped))
+        log.info(
+            "Model %r has no head (include_top=False): leaving out the checkpoint's %s.", model.name, ", ".join(dropped)
+        )
     return {k: v for k, v in given.items() if k not in dropped}
 
 
@@ -245,8 +252,7 @@ def _mismatch_message(model, missing, extra, misshaped) -> str:
     return f"torchvision checkpoint does not match model {model.name!r}; nothing was loaded. " + "; ".join(parts)
 
 
-def convert_torchvision(model, state_dict: Mapping[str, Any] | str | os.PathLike,
-                        source_layout: str | None = None):
+def convert_torchvision(model, state_dict: Mapping[str, Any] | str | os.PathLike, source_layout: str | None = None):
     """Match a torchvision-layout state dict onto `model`: [(variable, value)], nothing assigned.
 
     The file is read first (an unreadable one is a `WeightsFileError` naming it); then the
@@ -270,8 +276,10 @@ def convert_torchvision(model, state_dict: Mapping[str, Any] | str | os.PathLike
             continue
         value = _to_keras(np.asarray(given[name]), kind)
         if tuple(value.shape) != tuple(var.shape):
-            misshaped.append(f"{name}: {tuple(np.shape(given[name]))} in the checkpoint, expected "
-                             f"{tuple(_to_torch(np.zeros(var.shape), kind).shape)}")
+            misshaped.append(
+                f"{name}: {tuple(np.shape(given[name]))} in the checkpoint, expected "
+                f"{tuple(_to_torch(np.zeros(var.shape), kind).shape)}"
+            )
             continue
         assignments.append((var, value.astype(np.float32)))
     if missing or extra or misshaped:
@@ -306,8 +314,9 @@ def save_torchvision_checkpoint(model, path: str | os.PathLike) -> None:
     layout = "caffe" if detect_stride_in_1x1(model) else "torchvision"
     path = os.fspath(path)
     if path.lower().endswith(".safetensors"):
-        write_safetensors(path, state, metadata={"format": "pt", "source": "keras_resnet_paper",
-                                                 "source_layout": layout})
+        write_safetensors(
+            path, state, metadata={"format": "pt", "source": "keras_resnet_paper", "source_layout": layout}
+        )
     elif path.lower().endswith(".npz"):
         np.savez(path, **state, **{METADATA_PREFIX + "source_layout": np.array(layout)})
     else:

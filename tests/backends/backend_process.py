@@ -17,14 +17,23 @@ def imports(_: dict) -> dict:
     import keras_resnet_paper as krp
     from keras_resnet_paper import data, training
 
-    parts = {"models": krp.ResNet20, "PaperSGD": training.PaperSGD, "PaperSchedule": training.PaperSchedule,
-             "PlateauDecay": training.PlateauDecay, "StepCheckpoint": training.StepCheckpoint,
-             "task": training.ImageClassificationTask, "PadCropFlip": data.PadCropFlip}
+    parts = {
+        "models": krp.ResNet20,
+        "PaperSGD": training.PaperSGD,
+        "PaperSchedule": training.PaperSchedule,
+        "PlateauDecay": training.PlateauDecay,
+        "StepCheckpoint": training.StepCheckpoint,
+        "task": training.ImageClassificationTask,
+        "PadCropFlip": data.PadCropFlip,
+    }
     layer = data.PadCropFlip(seed=1)
     images = np.arange(2 * 8 * 8 * 3, dtype="float32").reshape(2, 8, 8, 3)
     moved = np.asarray(layer(images, training=True))
-    return {"parts": sorted(parts), "tensorflow_imported": "tensorflow" in sys.modules,
-            "augmented_changes_images": bool(np.any(moved != images))}
+    return {
+        "parts": sorted(parts),
+        "tensorflow_imported": "tensorflow" in sys.modules,
+        "augmented_changes_images": bool(np.any(moved != images)),
+    }
 
 
 def outputs(args: dict) -> dict:
@@ -42,14 +51,27 @@ def outputs(args: dict) -> dict:
 def train_run(args: dict) -> dict:
     from keras_resnet_paper.training import train
 
-    result = train("cifar10_offline", args["model"], model_dir=args.get("model_dir"), verbose=0,
-                   write_report=False, tensorboard=False, **args["options"])
+    result = train(
+        "cifar10_offline",
+        args["model"],
+        model_dir=args.get("model_dir"),
+        verbose=0,
+        write_report=False,
+        tensorboard=False,
+        **args["options"],
+    )
     sharding = getattr(result.training_model.trainable_variables[0].value, "sharding", None)  # JAX arrays
-    return {"steps": result.steps, "losses": [row["loss"] for row in result.history],
-            "devices": len(sharding.device_set) if sharding is not None else 1,
-            "fallbacks": list(result.fallbacks), "top1_error": result.final["top1_error"], "final": result.final,
-            "trainable_sum": float(sum(np.sum(np.asarray(v.numpy(), np.float64))
-                                       for v in result.training_model.trainable_variables))}
+    return {
+        "steps": result.steps,
+        "losses": [row["loss"] for row in result.history],
+        "devices": len(sharding.device_set) if sharding is not None else 1,
+        "fallbacks": list(result.fallbacks),
+        "top1_error": result.final["top1_error"],
+        "final": result.final,
+        "trainable_sum": float(
+            sum(np.sum(np.asarray(v.numpy(), np.float64)) for v in result.training_model.trainable_variables)
+        ),
+    }
 
 
 COMMANDS = {"imports": imports, "outputs": outputs, "train": train_run}

@@ -23,18 +23,33 @@ from keras_resnet_paper.training import backends
 HERE = pathlib.Path(__file__).parent
 ROOT = HERE.parents[1]
 HAS = {name: importlib.util.find_spec(name) is not None for name in ("jax", "torch")}
-BACKENDS = [pytest.param(b, marks=pytest.mark.skipif(not HAS[b], reason=f"{b} is not installed")) for b in ("jax", "torch")]
+BACKENDS = [
+    pytest.param(b, marks=pytest.mark.skipif(not HAS[b], reason=f"{b} is not installed")) for b in ("jax", "torch")
+]
 
 
-def run_on(backend: str, command: str, args: dict | None = None, *, env: dict | None = None, timeout: float = 600) -> dict:
+def run_on(
+    backend: str, command: str, args: dict | None = None, *, env: dict | None = None, timeout: float = 600
+) -> dict:
     """`backend_process.py COMMAND` on `backend`; its RESULT dict."""
-    environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
-                   **(env or {})}
-    done = subprocess.run([sys.executable, str(HERE / "backend_process.py"), command, json.dumps(args or {})],
-                          capture_output=True, text=True, timeout=timeout, env=environment, cwd=ROOT)
+    environment = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": str(ROOT),
+        **(env or {}),
+    }
+    done = subprocess.run(
+        [sys.executable, str(HERE / "backend_process.py"), command, json.dumps(args or {})],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        cwd=ROOT,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, f"exit {done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -46,9 +61,14 @@ def test_pure_keras_parts_import_without_tensorflow(backend):
 
 
 # (model, builder arguments): CIFAR options A/B/C, a plain net, ImageNet basic and bottleneck, nested
-ZOO = [("resnet20", {}), ("resnet20", {"shortcut": "B"}), ("resnet20", {"shortcut": "C"}), ("plain20", {}),
-       ("resnet18", {"input_shape": (64, 64, 3), "classes": 10}),
-       ("resnet50", {"input_shape": (64, 64, 3), "classes": 10, "nested": True})]
+ZOO = [
+    ("resnet20", {}),
+    ("resnet20", {"shortcut": "B"}),
+    ("resnet20", {"shortcut": "C"}),
+    ("plain20", {}),
+    ("resnet18", {"input_shape": (64, 64, 3), "classes": 10}),
+    ("resnet50", {"input_shape": (64, 64, 3), "classes": 10, "nested": True}),
+]
 
 
 @pytest.mark.slow  # 45-85 s: six models built on TensorFlow, compiled again on the backend
@@ -68,14 +88,18 @@ def test_models_give_tensorflows_outputs_with_its_weights(backend, tmp_path):
     files = [(str(tmp_path / f"{i}.weights.h5"), str(tmp_path / f"{i}.x.npy")) for i in range(len(ZOO))]
     run_on(backend, "outputs", {"models": [[name, kwargs, *f] for (name, kwargs), f in zip(ZOO, files)]})
     for i, (name, kwargs) in enumerate(ZOO):
-        np.testing.assert_allclose(np.load(files[i][1] + ".out.npy"), expected[i], atol=1e-5, err_msg=f"{name} {kwargs}")
+        np.testing.assert_allclose(
+            np.load(files[i][1] + ".out.npy"), expected[i], atol=1e-5, err_msg=f"{name} {kwargs}"
+        )
 
 
 def test_strategies_a_backend_lacks_are_refused_naming_the_ones_that_have_them():
     for strategy, backend in (("mirrored", "torch"), ("tpu", "jax"), ("tpu", "torch")):
         with pytest.raises(ValueError, match=f"--strategy={strategy} runs on KERAS_BACKEND=tensorflow"):
             backends._check_supported(strategy, backend)
-    with pytest.raises(ValueError, match="--strategy=multi_worker runs on KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax"):
+    with pytest.raises(
+        ValueError, match="--strategy=multi_worker runs on KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax"
+    ):
         backends._check_supported("multi_worker", "torch")
     backends._check_supported("multi_worker", "jax")
     backends._check_supported("default", "torch")
@@ -90,9 +114,12 @@ def test_jax_data_parallel_over_two_host_devices():
     falls, BN's global-batch statistics are said (a fallback note)."""
     if not HAS["jax"]:
         pytest.skip("jax is not installed")
-    result = run_on("jax", "train", {"model": "resnet8", "options": {"strategy": "mirrored", "iterations": 24,
-                                                                     "eval_every": 12, "batch_size": 32}},
-                    env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    result = run_on(
+        "jax",
+        "train",
+        {"model": "resnet8", "options": {"strategy": "mirrored", "iterations": 24, "eval_every": 12, "batch_size": 32}},
+        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+    )
     assert result["devices"] == 2 and result["steps"] == 24, result
     assert result["losses"][-1] < result["losses"][0], result
     assert any("global batch" in note for note in result["fallbacks"]), result
@@ -103,10 +130,26 @@ def _jax_processes(argv: list[str], n: int = 2, **popen) -> list[subprocess.Pope
     with socket.socket() as free:  # the coordinator's port
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
-                   "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}", "KERAS_DISTRIBUTION_NUM_PROCESSES": str(n)}
-    return [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                             env={**environment, "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}, **popen) for i in range(n)]
+    environment = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": str(ROOT),
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}",
+        "KERAS_DISTRIBUTION_NUM_PROCESSES": str(n),
+    }
+    return [
+        subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**environment, "KERAS_DISTRIBUTION_PROCESS_ID": str(i)},
+            **popen,
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.mark.slow  # about 90 s
@@ -120,9 +163,30 @@ def test_jax_multi_process_run_stops_together_resumes_agrees_and_evaluates_the_w
     if not HAS["jax"]:
         pytest.skip("jax is not installed")
     run_dir = tmp_path / "run"
-    first = _jax_processes([sys.executable, "-m", "keras_resnet_paper.train", "--recipe", "cifar10_offline",
-                            "--model", "resnet8", "--strategy", "multi_worker", "--iterations", "24", "--eval_every",
-                            "3", "--batch_size", "32", "--verbose", "2", "--notensorboard", "--model_dir", str(run_dir)])
+    first = _jax_processes(
+        [
+            sys.executable,
+            "-m",
+            "keras_resnet_paper.train",
+            "--recipe",
+            "cifar10_offline",
+            "--model",
+            "resnet8",
+            "--strategy",
+            "multi_worker",
+            "--iterations",
+            "24",
+            "--eval_every",
+            "3",
+            "--batch_size",
+            "32",
+            "--verbose",
+            "2",
+            "--notensorboard",
+            "--model_dir",
+            str(run_dir),
+        ]
+    )
     for line in first[1].stdout:
         if line.startswith("iteration  3/24"):
             first[1].send_signal(signal.SIGTERM)
@@ -132,15 +196,18 @@ def test_jax_multi_process_run_stops_together_resumes_agrees_and_evaluates_the_w
     stopped = json.loads((run_dir / "checkpoints" / "checkpoint.json").read_text())["step"]
     assert stopped in (10, 20) and all(f"at step {stopped}" in err for _, err in ends), (stopped, ends[1][1][-2000:])
 
-    args = {"model": "resnet8", "model_dir": str(run_dir),
-            "options": {"strategy": "multi_worker", "iterations": 24, "eval_every": 3, "batch_size": 32}}
+    args = {
+        "model": "resnet8",
+        "model_dir": str(run_dir),
+        "options": {"strategy": "multi_worker", "iterations": 24, "eval_every": 3, "batch_size": 32},
+    }
     procs = _jax_processes([sys.executable, str(HERE / "backend_process.py"), "train", json.dumps(args)])
     outs = [p.communicate(timeout=600) for p in procs]
     results = []
     for p, (out, err) in zip(procs, outs):
         lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
         assert p.returncode == 0 and lines, f"exit {p.returncode}\n{out[-2000:]}\n{err[-4000:]}"
-        results.append(json.loads(lines[-1][len("RESULT "):]))
+        results.append(json.loads(lines[-1][len("RESULT ") :]))
     chief, worker = results
     assert chief["steps"] == worker["steps"] == 24 and chief["devices"] == 2, chief
     assert chief["trainable_sum"] == worker["trainable_sum"] and chief["final"] == worker["final"]
@@ -164,8 +231,11 @@ def test_jax_multi_process_run_stops_together_resumes_agrees_and_evaluates_the_w
 @pytest.mark.slow  # about 45 s each
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_short_fit_on_one_device(backend):
-    result = run_on(backend, "train", {"model": "resnet8", "options": {"strategy": "default", "iterations": 24,
-                                                                      "eval_every": 12, "batch_size": 32}})
+    result = run_on(
+        backend,
+        "train",
+        {"model": "resnet8", "options": {"strategy": "default", "iterations": 24, "eval_every": 12, "batch_size": 32}},
+    )
     assert result["devices"] == 1 and result["steps"] == 24, result
     assert result["losses"][-1] < result["losses"][0], result
 
@@ -176,9 +246,25 @@ def test_jax_main_job_is_killed_and_resumes(tmp_path):
     the same command resumes there, the loss falls, the report and the plot are written."""
     if not HAS["jax"]:
         pytest.skip("jax is not installed")
-    command = [sys.executable, "-m", "keras_resnet_paper.train", "--recipe", "cifar10_paper", "--model", "resnet8",
-               "--offline", "--iterations", "40", "--eval_every", "20", "--batch_size", "32", "--notensorboard",
-               "--model_dir", str(tmp_path / "run")]
+    command = [
+        sys.executable,
+        "-m",
+        "keras_resnet_paper.train",
+        "--recipe",
+        "cifar10_paper",
+        "--model",
+        "resnet8",
+        "--offline",
+        "--iterations",
+        "40",
+        "--eval_every",
+        "20",
+        "--batch_size",
+        "32",
+        "--notensorboard",
+        "--model_dir",
+        str(tmp_path / "run"),
+    ]
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     for line in first.stdout:

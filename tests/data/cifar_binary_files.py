@@ -21,11 +21,26 @@ import numpy as np
 
 CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CIFAR100_COARSE_NAMES = [
-    "aquatic_mammals", "fish", "flowers", "food_containers", "fruit_and_vegetables",
-    "household_electrical_devices", "household_furniture", "insects", "large_carnivores",
-    "large_man-made_outdoor_things", "large_natural_outdoor_scenes", "large_omnivores_and_herbivores",
-    "medium_mammals", "non-insect_invertebrates", "people", "reptiles", "small_mammals", "trees",
-    "vehicles_1", "vehicles_2",
+    "aquatic_mammals",
+    "fish",
+    "flowers",
+    "food_containers",
+    "fruit_and_vegetables",
+    "household_electrical_devices",
+    "household_furniture",
+    "insects",
+    "large_carnivores",
+    "large_man-made_outdoor_things",
+    "large_natural_outdoor_scenes",
+    "large_omnivores_and_herbivores",
+    "medium_mammals",
+    "non-insect_invertebrates",
+    "people",
+    "reptiles",
+    "small_mammals",
+    "trees",
+    "vehicles_1",
+    "vehicles_2",
 ]
 CIFAR100_FINE_NAMES = """apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus
 butterfly camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup
@@ -90,16 +105,24 @@ def cifar100_files(n_train: int = 6, n_test: int = 3) -> dict[str, bytes]:
 def cifar10_arrays(n_per_batch: int = 3):
     """(x_train, y_train, x_test, y_test) that `cifar10_files(n_per_batch)` holds."""
     train, test = range(5 * n_per_batch), range(TEST_OFFSET, TEST_OFFSET + n_per_batch)
-    return (np.stack([image(i) for i in train]), np.array([cifar10_label(i) for i in train], np.int32),
-            np.stack([image(i) for i in test]), np.array([cifar10_label(i) for i in test], np.int32))
+    return (
+        np.stack([image(i) for i in train]),
+        np.array([cifar10_label(i) for i in train], np.int32),
+        np.stack([image(i) for i in test]),
+        np.array([cifar10_label(i) for i in test], np.int32),
+    )
 
 
 def cifar100_arrays(n_train: int = 6, n_test: int = 3, labels: str = "fine"):
     """(x_train, y_train, x_test, y_test) that `cifar100_files(n_train, n_test)` holds."""
     column = {"coarse": 0, "fine": 1}[labels]
     train, test = range(n_train), range(TEST_OFFSET, TEST_OFFSET + n_test)
-    return (np.stack([image(i) for i in train]), np.array([cifar100_labels(i)[column] for i in train], np.int32),
-            np.stack([image(i) for i in test]), np.array([cifar100_labels(i)[column] for i in test], np.int32))
+    return (
+        np.stack([image(i) for i in train]),
+        np.array([cifar100_labels(i)[column] for i in train], np.int32),
+        np.stack([image(i) for i in test]),
+        np.array([cifar100_labels(i)[column] for i in test], np.int32),
+    )
 
 
 def write_tree(path, files: dict[str, bytes], archive: str | None) -> str:

@@ -31,7 +31,9 @@ def encode(array: np.ndarray, kind: str) -> bytes:
     elif kind == "webp":
         image.save(buffer, "WEBP", quality=90)
     elif kind == "webp_alpha":  # lossless, with a varying alpha channel (dropped on decoding)
-        alpha = Image.fromarray(((np.arange(array.shape[1]) * 7) % 256).astype(np.uint8)[None].repeat(array.shape[0], 0))
+        alpha = Image.fromarray(
+            ((np.arange(array.shape[1]) * 7) % 256).astype(np.uint8)[None].repeat(array.shape[0], 0)
+        )
         rgba = image.convert("RGBA")
         rgba.putalpha(alpha)
         rgba.save(buffer, "WEBP", lossless=True)

@@ -37,7 +37,9 @@ def test_digits_shapes_split_and_range():
     assert x_train.min() == 0 and x_train.max() == 255
     np.testing.assert_array_equal(x_train[..., 0], x_train[..., 2])
     # stratified: every class has ~20% of its images in the test split
-    counts = np.bincount(y_test, minlength=10) / (np.bincount(y_test, minlength=10) + np.bincount(y_train, minlength=10))
+    counts = np.bincount(y_test, minlength=10) / (
+        np.bincount(y_test, minlength=10) + np.bincount(y_train, minlength=10)
+    )
     assert np.all(np.abs(counts - 0.2) < 0.02)
     # fixed split: the same on every call
     again = data.load_digits_32()
@@ -142,7 +144,10 @@ def test_device_augmentation_layer():
     assert isinstance(layer, data.PadCropFlip)
     x, _ = next(iter(d.train))
     # the stream itself is not augmented: every image is an original mean-subtracted digit
-    originals = {hashlib.sha1(np.round(im, 2).tobytes()).hexdigest() for im in data.load_digits_32()[0].astype(np.float32) - d.mean}
+    originals = {
+        hashlib.sha1(np.round(im, 2).tobytes()).hexdigest()
+        for im in data.load_digits_32()[0].astype(np.float32) - d.mean
+    }
     assert all(hashlib.sha1(np.round(im, 2).tobytes()).hexdigest() in originals for im in x.numpy())
     images = np.stack([_coordinate_image()] * 256)
     out = keras.ops.convert_to_numpy(layer(images, training=True))
@@ -161,8 +166,10 @@ def test_device_augmentation_inside_a_model_trains():
     model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(layer(inputs))))
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(np.zeros((8, 32, 32, 3), np.float32), np.zeros(8, np.int32), batch_size=4, verbose=0)
-    np.testing.assert_allclose(model.predict(np.ones((2, 32, 32, 3), np.float32), verbose=0)[0],
-                               model.predict(np.ones((2, 32, 32, 3), np.float32), verbose=0)[1])
+    np.testing.assert_allclose(
+        model.predict(np.ones((2, 32, 32, 3), np.float32), verbose=0)[0],
+        model.predict(np.ones((2, 32, 32, 3), np.float32), verbose=0)[1],
+    )
 
 
 def test_input_context_batches_per_replica():

@@ -140,7 +140,8 @@ def test_missing_batch_garbage_and_absent_data(tmp_path):
     message = _one_line_error(DatasetUnavailableError, data.load_cifar_binary, tmp_path / "photos")
     assert "holds no CIFAR binary data" in message
     assert "is not a CIFAR binary archive" in _one_line_error(
-        DatasetUnavailableError, data.load_cifar_binary, tmp_path / "photos" / "cat.jpg")
+        DatasetUnavailableError, data.load_cifar_binary, tmp_path / "photos" / "cat.jpg"
+    )
     assert data.find_cifar_binary(tmp_path / "photos") is None and data.find_cifar_binary(tmp_path / "nowhere") is None
 
 
@@ -183,8 +184,13 @@ def test_source_routing_and_errors(tmp_path):
 
 def test_is_cifar_binary_path_tells_cifar_from_other_sources(tmp_path):
     archive = write_cifar10_binary(tmp_path / "dl")
-    for path in (archive, tmp_path / "dl", write_cifar100_binary(tmp_path / "x", archive=False),
-                 tmp_path / "absent" / "cifar-100-binary.tar.gz", tmp_path / "absent" / "cifar-10-batches-bin"):
+    for path in (
+        archive,
+        tmp_path / "dl",
+        write_cifar100_binary(tmp_path / "x", archive=False),
+        tmp_path / "absent" / "cifar-100-binary.tar.gz",
+        tmp_path / "absent" / "cifar-10-batches-bin",
+    ):
         assert data.is_cifar_binary_path(path), path
     other_tar = write_tree(tmp_path / "imagenet", {"n01440764/a.JPEG": b"\xff\xd8"}, "train.tar.gz")
     for path in (other_tar, tmp_path / "imagenet", str(tmp_path / "records" / "train-*"), "imagenette/320px"):
@@ -193,16 +199,49 @@ def test_is_cifar_binary_path_tells_cifar_from_other_sources(tmp_path):
 
 def _train_cli(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    return subprocess.run([sys.executable, "-m", "keras_resnet_paper.train", "--recipe", "cifar10_paper",
-                           "--model", "resnet8", "--notensorboard", "--verbose", "0", *args],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_resnet_paper.train",
+            "--recipe",
+            "cifar10_paper",
+            "--model",
+            "resnet8",
+            "--notensorboard",
+            "--verbose",
+            "0",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def test_cli_trains_from_the_cifar10_archive(tmp_path, train_command):
     archive = write_cifar10_binary(tmp_path / "downloads", n_per_batch=4)
-    run = train_command("--recipe", "cifar10_paper", "--model", "resnet8", "--notensorboard", "--verbose", "0",
-                        "--data_dir", archive, "--iterations", "4", "--eval_every", "2", "--batch_size", "16",
-                        "--model_dir", str(tmp_path / "run"))
+    run = train_command(
+        "--recipe",
+        "cifar10_paper",
+        "--model",
+        "resnet8",
+        "--notensorboard",
+        "--verbose",
+        "0",
+        "--data_dir",
+        archive,
+        "--iterations",
+        "4",
+        "--eval_every",
+        "2",
+        "--batch_size",
+        "16",
+        "--model_dir",
+        str(tmp_path / "run"),
+    )
     assert run.returncode == 0, run.describe()
     report = json.load(open(tmp_path / "run" / "report.json"))
     assert report["dataset"] == "cifar10"
@@ -212,8 +251,20 @@ def test_cli_trains_from_the_cifar10_archive(tmp_path, train_command):
 def test_cli_trains_cifar100_from_a_download_folder(tmp_path):
     write_cifar100_binary(tmp_path / "downloads", n_train=8, n_test=4)
     write_cifar10_binary(tmp_path / "downloads", n_per_batch=2)
-    run = _train_cli("--dataset", "cifar100", "--data_dir", str(tmp_path / "downloads"), "--iterations", "2",
-                     "--eval_every", "2", "--batch_size", "8", "--model_dir", str(tmp_path / "run"))
+    run = _train_cli(
+        "--dataset",
+        "cifar100",
+        "--data_dir",
+        str(tmp_path / "downloads"),
+        "--iterations",
+        "2",
+        "--eval_every",
+        "2",
+        "--batch_size",
+        "8",
+        "--model_dir",
+        str(tmp_path / "run"),
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert json.load(open(tmp_path / "run" / "report.json"))["dataset"] == "cifar100"
     h5py = pytest.importorskip("h5py")

@@ -9,9 +9,11 @@ from keras_resnet_paper.data.decode import CORRUPT_IMAGE, CorruptDataError, read
 
 def _failing_pipeline(*message):
     """A tf.data pipeline whose assertion fails as the guard's does, with `message`."""
+
     def check(x):
         with tf.control_dependencies([tf.debugging.Assert(False, list(message))]):
             return tf.identity(x)
+
     return list(tf.data.Dataset.from_tensors(0).map(check))
 
 

@@ -153,8 +153,9 @@ def test_input_context_shards_files(folder):
 def test_tfds_source_under_mock_data():
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=8):
-        d = data.imagenet_datasets("imagenette", 4, seed=0, mean=[0, 0, 0], image_size=64, eval_side=72,
-                                   scale_range=(72, 96), shuffle_buffer=8)
+        d = data.imagenet_datasets(
+            "imagenette", 4, seed=0, mean=[0, 0, 0], image_size=64, eval_side=72, scale_range=(72, 96), shuffle_buffer=8
+        )
         x, y = next(iter(d.train))
         assert x.shape == (4, 64, 64, 3) and y.dtype == tf.int32 and d.num_classes == 10
         v, _ = next(iter(d.validation))
@@ -186,7 +187,11 @@ def test_guarded_map_counts_every_corrupt_file_even_the_last():
     assert numbers == [0, 3, 4] and counter.count == 3
     assert counter.files == {"file1_corrupt": 1, "file2_corrupt": 1, "file5_corrupt": 1}
     with pytest.raises(tf.errors.InvalidArgumentError, match="file2_corrupt"):
-        list(guarded_map(_guard_stream(["jpeg", "gray", "corrupt"]), lambda n, e: (data.decode_rgb(e),), skip_corrupt=False))
+        list(
+            guarded_map(
+                _guard_stream(["jpeg", "gray", "corrupt"]), lambda n, e: (data.decode_rgb(e),), skip_corrupt=False
+            )
+        )
     with pytest.raises(tf.errors.InvalidArgumentError, match="file1_corrupt, file2_corrupt"):
         list(guarded_map(_guard_stream(kinds[:4]), lambda n, e: (data.decode_rgb(e),), skip_corrupt=False))
 
@@ -223,4 +228,6 @@ def test_add_per_channel_equals_broadcast_add():
 
     image = np.random.default_rng(0).normal(size=(7, 5, 3)).astype("float32")
     values = np.array([1.5, -2.0, 3.25], np.float32)
-    np.testing.assert_allclose(add_per_channel(tf.constant(image), tf.constant(values)).numpy(), image + values, rtol=1e-6)
+    np.testing.assert_allclose(
+        add_per_channel(tf.constant(image), tf.constant(values)).numpy(), image + values, rtol=1e-6
+    )

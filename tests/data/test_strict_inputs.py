@@ -178,7 +178,9 @@ def _shard(path: str, labels) -> str:
     with tf.io.TFRecordWriter(path) as writer:
         for i, label in enumerate(labels):
             feature = {
-                "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encode(photo(i, *SIZE), "jpeg")])),
+                "image/encoded": tf.train.Feature(
+                    bytes_list=tf.train.BytesList(value=[encode(photo(i, *SIZE), "jpeg")])
+                ),
                 "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
             }
             writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())

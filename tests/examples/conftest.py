@@ -109,8 +109,9 @@ def run_example(tmp_path):
     def run(name: str, *args: str, timeout: float = 600, **env: str) -> Run:
         command = [sys.executable, str(EXAMPLES / f"{name}.py"), *args]
         start = time.time()
-        done = subprocess.run(command, cwd=ROOT, env=_environment(tmp_path, env), capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            command, cwd=ROOT, env=_environment(tmp_path, env), capture_output=True, text=True, timeout=timeout
+        )
         return Run(command, done.returncode, done.stdout, done.stderr, time.time() - start)
 
     return run

@@ -8,13 +8,39 @@ import pytest
 from keras_resnet_paper import cli
 
 FLAGS = {
-    "detection": ("--dataset", "--data_dir", "--[no]synthetic", "--model", "--weights", "--image_size",
-                  "--batch_size", "--epochs", "--steps_per_epoch", "--learning_rate", "--freeze_up_to",
-                  "--max_boxes", "--seed"),
-    "transfer_learning": ("--dataset", "--data_dir", "--[no]offline", "--model", "--weights", "--image_size",
-                          "--batch_size", "--pretrain_epochs", "--head_epochs", "--finetune_epochs",
-                          "--unfreeze_from", "--head_lr", "--finetune_lr", "--dropout", "--save_pretrained",
-                          "--seed"),
+    "detection": (
+        "--dataset",
+        "--data_dir",
+        "--[no]synthetic",
+        "--model",
+        "--weights",
+        "--image_size",
+        "--batch_size",
+        "--epochs",
+        "--steps_per_epoch",
+        "--learning_rate",
+        "--freeze_up_to",
+        "--max_boxes",
+        "--seed",
+    ),
+    "transfer_learning": (
+        "--dataset",
+        "--data_dir",
+        "--[no]offline",
+        "--model",
+        "--weights",
+        "--image_size",
+        "--batch_size",
+        "--pretrain_epochs",
+        "--head_epochs",
+        "--finetune_epochs",
+        "--unfreeze_from",
+        "--head_lr",
+        "--finetune_lr",
+        "--dropout",
+        "--save_pretrained",
+        "--seed",
+    ),
 }
 
 
@@ -33,13 +59,19 @@ MISTAKES = [
     ("detection", ["--model", "resnet21"], "flag --model=resnet21: value should be one of <resnet18|"),
     ("detection", ["--image_size", "100"], "flag --image_size=100: must be a positive multiple of 128"),
     ("detection", ["--synthetic", "--epochs", "0"], "flag --epochs=0: 0 is not a positive integer"),
-    ("detection", ["--weights", "/no/such/file"],
-     'flag --weights=/no/such/file: must be "imagenet", "none" or an existing file'),
+    (
+        "detection",
+        ["--weights", "/no/such/file"],
+        'flag --weights=/no/such/file: must be "imagenet", "none" or an existing file',
+    ),
     ("detection", ["--synthetic", "--weights", "imagenet"], "--weights=imagenet does not exist for --model=resnet18"),
     ("transfer_learning", ["--model", "resnet21"], "flag --model=resnet21: value should be one of <resnet18|"),
     ("transfer_learning", ["--offline", "--head_epochs", "0"], "flag --head_epochs=0: 0 is not a positive integer"),
-    ("transfer_learning", ["--weights", "/no/such/file"],
-     'flag --weights=/no/such/file: must be "imagenet", "none" or an existing file'),
+    (
+        "transfer_learning",
+        ["--weights", "/no/such/file"],
+        'flag --weights=/no/such/file: must be "imagenet", "none" or an existing file',
+    ),
     ("transfer_learning", ["--offline", "--dataset", "mnist"], "--dataset is not used with --offline"),
 ]
 
@@ -59,11 +91,18 @@ def test_a_mistake_is_one_line_and_exit_2(mistakes, script, args, message):
     mistakes[script, tuple(args)].assert_one_line_error(f"{script}.py", message)
 
 
-@pytest.mark.parametrize("script, prepare, wrong_kind, message", [
-    ("detection", "prepared_detection_set", "mnist", "--dataset=mnist is not a detection set"),
-    ("transfer_learning", "prepared_classification_set", "voc/2007",
-     "--dataset=voc/2007 is not an image classification set"),
-])
+@pytest.mark.parametrize(
+    "script, prepare, wrong_kind, message",
+    [
+        ("detection", "prepared_detection_set", "mnist", "--dataset=mnist is not a detection set"),
+        (
+            "transfer_learning",
+            "prepared_classification_set",
+            "voc/2007",
+            "--dataset=voc/2007 is not an image classification set",
+        ),
+    ],
+)
 def test_data_set_must_be_known_and_of_the_right_kind(load_example, script, prepare, wrong_kind, message):
     tfds = pytest.importorskip("tensorflow_datasets")
     prepared = getattr(load_example(script), prepare)

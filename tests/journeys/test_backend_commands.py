@@ -75,8 +75,11 @@ def test_main_job_on_torch(run_command):
 
 @pytest.mark.slow
 def test_backend_benchmark_shortened(run_command):
-    out = run_command("python benchmarks/backend_throughput.py --backends tensorflow,jax --workloads resnet20_train "
-                      "--batch_cifar 8 --steps 1 --rounds 1", timeout=900)
+    out = run_command(
+        "python benchmarks/backend_throughput.py --backends tensorflow,jax --workloads resnet20_train "
+        "--batch_cifar 8 --steps 1 --rounds 1",
+        timeout=900,
+    )
     assert out.returncode == 0, out.describe()
     assert re.search(r"\| resnet20_train \| jax \| [\d.]+ \| [\d.]+ \|", out.stdout), out.stdout
 
@@ -84,7 +87,7 @@ def test_backend_benchmark_shortened(run_command):
 def _cluster_variables() -> dict[str, str]:
     """The README's `export KERAS_DISTRIBUTION_...` line (for process 0)."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    line, = [l for l in text.splitlines() if l.startswith("export KERAS_DISTRIBUTION_")]
+    (line,) = [l for l in text.splitlines() if l.startswith("export KERAS_DISTRIBUTION_")]
     return dict(word.split("=", 1) for word in shlex.split(line)[1:])
 
 
@@ -93,20 +96,38 @@ def test_many_machines_on_jax_as_two_local_processes(run_command, tmp_path):
     """The README's JAX many-machine command, its cluster variables pointed at 127.0.0.1, on the
     offline data and shortened: both processes finish; process 0 alone writes the report."""
     variables = _cluster_variables()
-    assert set(variables) == {"KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
-                              "KERAS_DISTRIBUTION_PROCESS_ID"} and variables["KERAS_DISTRIBUTION_PROCESS_ID"] == "0"
+    assert (
+        set(variables)
+        == {"KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID"}
+        and variables["KERAS_DISTRIBUTION_PROCESS_ID"] == "0"
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     model_dir = tmp_path / "shared" / "runs" / "resnet50_jax"
     command = _documented("KERAS_BACKEND=jax", "--model_dir /shared/runs/resnet50_jax")
-    env, argv = split_env(command.replace("/shared/runs/resnet50_jax", str(model_dir)).replace("--batch_size 256",
-                                                                                              "--batch_size 16"))
+    env, argv = split_env(
+        command.replace("/shared/runs/resnet50_jax", str(model_dir)).replace("--batch_size 256", "--batch_size 16")
+    )
     argv += ["--offline", "--model", "resnet8", "--iterations", "4", "--eval_every", "2", "--notensorboard"]
-    procs = [subprocess.Popen(argv, cwd=run_command.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=offline_env({**env, **variables, "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}",
-                                               "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}))
-             for i in range(int(variables["KERAS_DISTRIBUTION_NUM_PROCESSES"]))]
+    procs = [
+        subprocess.Popen(
+            argv,
+            cwd=run_command.work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=offline_env(
+                {
+                    **env,
+                    **variables,
+                    "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}",
+                    "KERAS_DISTRIBUTION_PROCESS_ID": str(i),
+                }
+            ),
+        )
+        for i in range(int(variables["KERAS_DISTRIBUTION_NUM_PROCESSES"]))
+    ]
     outs = [p.communicate(timeout=900) for p in procs]
     for p, (stdout, stderr) in zip(procs, outs):
         assert p.returncode == 0, stderr[-3000:]
@@ -117,7 +138,8 @@ def test_many_machines_on_jax_as_two_local_processes(run_command, tmp_path):
 
 def test_many_machines_on_jax_without_a_cluster_is_one_line(run_command):
     command = _documented("KERAS_BACKEND=jax", "--model_dir /shared/runs/resnet50_jax")
-    out = _run(run_command, command.replace("/shared/runs/resnet50_jax", "runs/jax_cluster"), ["--offline"],
-               timeout=300)
+    out = _run(
+        run_command, command.replace("/shared/runs/resnet50_jax", "runs/jax_cluster"), ["--offline"], timeout=300
+    )
     assert_one_line_error(out, "--strategy=multi_worker on JAX needs the cluster", "KERAS_DISTRIBUTION_JOB_ADDRESSES")
     assert not (run_command.work / "runs").exists()

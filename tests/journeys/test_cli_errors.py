@@ -9,17 +9,29 @@ from journey import assert_one_line_error
 TRAIN = "python -m keras_resnet_paper.train --recipe cifar10_paper --offline --notensorboard"
 
 
-@pytest.mark.parametrize("command", [
-    "python -m keras_resnet_paper.train",
-    "keras-resnet-paper-train",
-    "python examples/train_cifar10.py",
-    "python examples/train_imagenet.py",
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python -m keras_resnet_paper.train",
+        "keras-resnet-paper-train",
+        "python examples/train_cifar10.py",
+        "python examples/train_imagenet.py",
+    ],
+)
 def test_help_lists_the_flags(run_command, command):
     out = run_command(f"{command} --help", timeout=300)
     assert out.returncode == 0, out.describe()
-    for flag in ("--recipe", "--model", "--offline", "--data_dir", "--batch_size", "--model_dir", "--strategy",
-                 "--override", "--print_recipe"):
+    for flag in (
+        "--recipe",
+        "--model",
+        "--offline",
+        "--data_dir",
+        "--batch_size",
+        "--model_dir",
+        "--strategy",
+        "--override",
+        "--print_recipe",
+    ):
         assert f"  {flag}" in out.stdout or f"  --[no]{flag[2:]}" in out.stdout, (flag, out.stdout)
     assert "Try --helpfull" not in out.stdout
 
@@ -37,8 +49,10 @@ BAD_ARGUMENTS = [
     ("--model plain20 --shortcut B", ["--shortcut='B'", "plain net has no shortcuts"]),
     ("--shortcut D", ["--shortcut=D", "<A|B|C>"]),
 ]
-FOLDER_RUN = ("python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet18 --dataset images "
-              "--batch_size 2 --iterations 2 --eval_every 2 --notensorboard")
+FOLDER_RUN = (
+    "python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet18 --dataset images "
+    "--batch_size 2 --iterations 2 --eval_every 2 --notensorboard"
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +62,22 @@ def mistakes(run_commands):
     train, folder_run = TRAIN.split()[3:], FOLDER_RUN.split()[3:]
     runs = {args: train + args.split() for args, _ in BAD_ARGUMENTS}
     runs["model_dir file"] = train + ["--model", "resnet8", "--model_dir", "taken"]
-    runs["missing archive"] = ["--recipe", "cifar10_paper", "--model", "resnet8", "--data_dir",
-                               "nowhere/cifar-10-binary.tar.gz"]
+    runs["missing archive"] = [
+        "--recipe",
+        "cifar10_paper",
+        "--model",
+        "resnet8",
+        "--data_dir",
+        "nowhere/cifar-10-binary.tar.gz",
+    ]
     runs["corrupt image"] = folder_run
-    setups = {"model_dir file": lambda cwd: (cwd / "taken").write_text("not a folder"),
-              "corrupt image": lambda cwd: _folder_with_a_corrupt_image(cwd / "images")}
-    outcomes = run_commands("python -m keras_resnet_paper.train", list(runs.values()), setup=[
-        setups.get(name) for name in runs])
+    setups = {
+        "model_dir file": lambda cwd: (cwd / "taken").write_text("not a folder"),
+        "corrupt image": lambda cwd: _folder_with_a_corrupt_image(cwd / "images"),
+    }
+    outcomes = run_commands(
+        "python -m keras_resnet_paper.train", list(runs.values()), setup=[setups.get(name) for name in runs]
+    )
     return dict(zip(runs, outcomes))
 
 
@@ -84,7 +107,9 @@ def _folder_with_a_corrupt_image(root):
         for label in ("cat", "dog"):
             (root / split / label).mkdir(parents=True)
             for i in range(2):
-                Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(root / split / label / f"{i}.jpg")
+                Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(
+                    root / split / label / f"{i}.jpg"
+                )
     (root / "train" / "cat" / "broken.jpg").write_bytes(b"not a JPEG " * 20)
     return root
 
@@ -102,4 +127,6 @@ def test_skip_corrupt_trains_and_says_what_it_skipped(run_command):
     out = run_command(f"{FOLDER_RUN} --skip_corrupt", timeout=600)
     assert out.returncode == 0, out.describe()
     assert "skipped 1 unreadable file(s) (--skip_corrupt): broken.jpg" in out.stdout, out.describe()
-    assert '"skip_corrupt": true' in (run_command.work / "runs" / "imagenet_paper" / "resnet18" / "run.json").read_text()
+    assert (
+        '"skip_corrupt": true' in (run_command.work / "runs" / "imagenet_paper" / "resnet18" / "run.json").read_text()
+    )

@@ -10,15 +10,18 @@ import time
 
 from journey import argv_of, offline_env
 
-COMMAND = ("python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet8 --offline "
-           "--iterations 20 --eval_every 10 --notensorboard --model_dir run")
+COMMAND = (
+    "python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet8 --offline "
+    "--iterations 20 --eval_every 10 --notensorboard --model_dir run"
+)
 
 
 def _run_on_terminal(argv, cwd, timeout=600) -> tuple[int, str]:
     """Run `argv` with stdout and stderr on a pseudo-terminal, as in an interactive shell."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
-                            env=offline_env())
+    proc = subprocess.Popen(
+        argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env=offline_env()
+    )
     os.close(follower)
     chunks, deadline = [], time.time() + timeout
     while time.time() < deadline:

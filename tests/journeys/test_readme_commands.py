@@ -17,10 +17,14 @@ from readme_commands import readme_commands
 
 MAIN_JOB = "python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet20 --offline"
 PAPER_RUN = "python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet110"
-IMAGENET_RUN = ("python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet50 --data_dir "
-                "~/tensorflow_datasets --strategy mirrored --precision mixed_float16 --jit_compile --steps_per_execution 10")
-MULTI_WORKER_RUN = ("python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet50 --strategy multi_worker "
-                    "--batch_size 256 --model_dir /shared/runs/resnet50")
+IMAGENET_RUN = (
+    "python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet50 --data_dir "
+    "~/tensorflow_datasets --strategy mirrored --precision mixed_float16 --jit_compile --steps_per_execution 10"
+)
+MULTI_WORKER_RUN = (
+    "python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet50 --strategy multi_worker "
+    "--batch_size 256 --model_dir /shared/runs/resnet50"
+)
 SHORT = ["--iterations", "20", "--eval_every", "10", "--notensorboard"]
 
 #: README command -> the test that runs it ("module::test" for tests outside this file).
@@ -35,35 +39,40 @@ COVERED = {
     IMAGENET_RUN: "test_imagenet_run_without_data",
     MULTI_WORKER_RUN: "test_multi_worker_run_on_two_local_workers",
     "python -m keras_resnet_paper.train --list_recipes": "test_recipes_listed_and_printed",
-    "python -m keras_resnet_paper.train --recipe cifar10_paper --print_recipe --override boundaries=30000,45000":
-        "test_recipes_listed_and_printed",
+    "python -m keras_resnet_paper.train --recipe cifar10_paper --print_recipe --override boundaries=30000,45000": "test_recipes_listed_and_printed",
     "python benchmarks/input_pipeline.py": "test_benchmarks_run_shortened",
     "python benchmarks/model_throughput.py": "test_benchmarks_run_shortened",
     "python benchmarks/train_throughput.py --batch_imagenet 128 --batch_cifar 128 --steps 50": "test_benchmarks_run_shortened",
-    **{command: "tests/journeys/test_backend_commands.py" for command in (
-        "KERAS_BACKEND=jax python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet20 --offline",
-        "XLA_FLAGS=--xla_force_host_platform_device_count=2 KERAS_BACKEND=jax python -m keras_resnet_paper.train "
-        "--recipe cifar10_paper --model resnet20 --offline --strategy mirrored",
-        "KERAS_BACKEND=torch python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet20 --offline",
-        "KERAS_BACKEND=jax python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet50 --strategy "
-        "multi_worker --batch_size 256 --model_dir /shared/runs/resnet50_jax",
-        "python benchmarks/backend_throughput.py",
-    )},
+    **{
+        command: "tests/journeys/test_backend_commands.py"
+        for command in (
+            "KERAS_BACKEND=jax python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet20 --offline",
+            "XLA_FLAGS=--xla_force_host_platform_device_count=2 KERAS_BACKEND=jax python -m keras_resnet_paper.train "
+            "--recipe cifar10_paper --model resnet20 --offline --strategy mirrored",
+            "KERAS_BACKEND=torch python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet20 --offline",
+            "KERAS_BACKEND=jax python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet50 --strategy "
+            "multi_worker --batch_size 256 --model_dir /shared/runs/resnet50_jax",
+            "python benchmarks/backend_throughput.py",
+        )
+    },
     "python examples/transfer_learning.py": "tests/examples/test_transfer_learning.py",
     "python examples/transfer_learning.py --offline": "tests/examples/test_transfer_learning.py",
     "python examples/detection.py": "tests/examples/test_detection.py",
-    **{command: "tests/journeys/test_reproduce.py" for command in (
-        "python -m keras_resnet_paper.reproduce --list",
-        "python -m keras_resnet_paper.reproduce table1",
-        "python -m keras_resnet_paper.reproduce fig6 --offline",
-        "python -m keras_resnet_paper.reproduce fig7 --offline",
-        "python -m keras_resnet_paper.reproduce fig6 --runs 5 --data_dir ~/data/cifar-10-binary.tar.gz --gpus 0,1,2,3",
-        "python -m keras_resnet_paper.reproduce table3 --data_dir ~/tensorflow_datasets --gpus 0,1,2,3,4,5,6,7 "
-        "--devices_per_run 2",
-        "python -m keras_resnet_paper.reproduce fig6 --offline --shard 0/2 --grid_dir /shared/grids/cifar10_offline",
-        "python -m keras_resnet_paper.reproduce fig6 --offline --shard 1/2 --grid_dir /shared/grids/cifar10_offline",
-        "python -m keras_resnet_paper.reproduce fig6 --offline --report_only --grid_dir /shared/grids/cifar10_offline",
-    )},
+    **{
+        command: "tests/journeys/test_reproduce.py"
+        for command in (
+            "python -m keras_resnet_paper.reproduce --list",
+            "python -m keras_resnet_paper.reproduce table1",
+            "python -m keras_resnet_paper.reproduce fig6 --offline",
+            "python -m keras_resnet_paper.reproduce fig7 --offline",
+            "python -m keras_resnet_paper.reproduce fig6 --runs 5 --data_dir ~/data/cifar-10-binary.tar.gz --gpus 0,1,2,3",
+            "python -m keras_resnet_paper.reproduce table3 --data_dir ~/tensorflow_datasets --gpus 0,1,2,3,4,5,6,7 "
+            "--devices_per_run 2",
+            "python -m keras_resnet_paper.reproduce fig6 --offline --shard 0/2 --grid_dir /shared/grids/cifar10_offline",
+            "python -m keras_resnet_paper.reproduce fig6 --offline --shard 1/2 --grid_dir /shared/grids/cifar10_offline",
+            "python -m keras_resnet_paper.reproduce fig6 --offline --report_only --grid_dir /shared/grids/cifar10_offline",
+        )
+    },
 }
 
 
@@ -90,8 +99,15 @@ def test_main_job_shortened(run_command):
     out = run_command(MAIN_JOB.split() + SHORT, timeout=900)
     assert out.returncode == 0, out.describe()
     run_dir = run_command.work / "runs" / "cifar10_offline" / "resnet20"
-    assert {"report.md", "report.json", "history.csv", "final.weights.h5", "error_curves.png", "run.json",
-            "best.weights.h5"} <= _files(run_dir), out.describe()
+    assert {
+        "report.md",
+        "report.json",
+        "history.csv",
+        "final.weights.h5",
+        "error_curves.png",
+        "run.json",
+        "best.weights.h5",
+    } <= _files(run_dir), out.describe()
     lines = out.stdout.splitlines()
     assert [l.split("  ")[0] for l in lines if l.startswith("iteration")] == ["iteration 10/20", "iteration 20/20"]
     assert sum(l.startswith("Done: resnet20") for l in lines) == 1, out.describe()
@@ -149,15 +165,34 @@ def test_multi_worker_run_on_two_local_workers(run_command, tmp_path):
             ports.append(s.getsockname()[1])
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     model_dir = tmp_path / "shared" / "runs" / "resnet50"
-    command = MULTI_WORKER_RUN.replace("/shared/runs/resnet50", str(model_dir)).replace("--batch_size 256", "--batch_size 16")
-    argv = argv_of(command) + ["--offline", "--model", "resnet8", "--iterations", "24", "--eval_every", "4",
-                               "--notensorboard"]
+    command = MULTI_WORKER_RUN.replace("/shared/runs/resnet50", str(model_dir)).replace(
+        "--batch_size 256", "--batch_size 16"
+    )
+    argv = argv_of(command) + [
+        "--offline",
+        "--model",
+        "resnet8",
+        "--iterations",
+        "24",
+        "--eval_every",
+        "4",
+        "--notensorboard",
+    ]
 
     def workers():
-        return [subprocess.Popen(argv, cwd=run_command.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 env=offline_env({"TF_CONFIG": json.dumps({"cluster": cluster,
-                                                                           "task": {"type": "worker", "index": i}})}))
-                for i in range(2)]
+        return [
+            subprocess.Popen(
+                argv,
+                cwd=run_command.work,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=offline_env(
+                    {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
+                ),
+            )
+            for i in range(2)
+        ]
 
     first = workers()
     for line in first[1].stdout:
@@ -182,9 +217,15 @@ def test_recipes_listed_and_printed(run_command):
     out = run_command("python -m keras_resnet_paper.train --list_recipes", timeout=300)
     assert out.returncode == 0, out.describe()
     assert [l.split()[0] for l in out.stdout.splitlines() if l.strip()] == [
-        "cifar10_holdout", "cifar10_offline", "cifar10_paper", "imagenet_paper"]
-    out = run_command("python -m keras_resnet_paper.train --recipe cifar10_paper --print_recipe "
-                      "--override boundaries=30000,45000", timeout=300)
+        "cifar10_holdout",
+        "cifar10_offline",
+        "cifar10_paper",
+        "imagenet_paper",
+    ]
+    out = run_command(
+        "python -m keras_resnet_paper.train --recipe cifar10_paper --print_recipe --override boundaries=30000,45000",
+        timeout=300,
+    )
     assert out.returncode == 0, out.describe()
     assert re.search(r"boundaries\W+\(?30000, 45000\)?", out.stdout), out.stdout
 
@@ -192,16 +233,22 @@ def test_recipes_listed_and_printed(run_command):
 @pytest.mark.slow
 def test_benchmarks_run_shortened(run_command):
     """The three benchmark commands, shortened to a few images and steps: they run and report ratios."""
-    out = run_command("python benchmarks/input_pipeline.py --num_files 8 --images 64 --warmup 32 --batch_size 8 "
-                      "--repeats 1", timeout=600)
+    out = run_command(
+        "python benchmarks/input_pipeline.py --num_files 8 --images 64 --warmup 32 --batch_size 8 --repeats 1",
+        timeout=600,
+    )
     assert out.returncode == 0, out.describe()
     assert "decode" in out.stdout
-    out = run_command("python benchmarks/model_throughput.py --batch_size 1 --image_size 64 --steps 1 --rounds 1",
-                      timeout=600)
+    out = run_command(
+        "python benchmarks/model_throughput.py --batch_size 1 --image_size 64 --steps 1 --rounds 1", timeout=600
+    )
     assert out.returncode == 0, out.describe()
     assert "keras.applications" in out.stdout
-    out = run_command("python benchmarks/train_throughput.py --models resnet20 --precisions float32 --jit off "
-                      "--batch_cifar 8 --steps 2 --warmup 1", timeout=600)
+    out = run_command(
+        "python benchmarks/train_throughput.py --models resnet20 --precisions float32 --jit off "
+        "--batch_cifar 8 --steps 2 --warmup 1",
+        timeout=600,
+    )
     assert out.returncode == 0, out.describe()
     assert "resnet20" in out.stdout
 

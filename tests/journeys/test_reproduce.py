@@ -36,10 +36,20 @@ def _finished(run_dir, train: float, test: float, iterations: int = 300) -> None
     """A run folder as the training command leaves it when it has finished."""
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
     with open(os.path.join(run_dir, "history.csv"), "w") as f:
-        f.write(f"epoch,iteration,top1_error,val_top1_error\n0,{iterations // 2},0.5,0.5\n1,{iterations},{train},{test}\n")
+        f.write(
+            f"epoch,iteration,top1_error,val_top1_error\n0,{iterations // 2},0.5,0.5\n1,{iterations},{train},{test}\n"
+        )
     with open(os.path.join(run_dir, "report.json"), "w") as f:
-        json.dump({"dataset": "digits", "iterations": iterations, "wall_time_s": 60.0, "test_top1_error": test,
-                   "test_top5_error": 0.0}, f)
+        json.dump(
+            {
+                "dataset": "digits",
+                "iterations": iterations,
+                "wall_time_s": 60.0,
+                "test_top1_error": test,
+                "test_top5_error": 0.0,
+            },
+            f,
+        )
 
 
 def _settings(grid_dir, iterations=300) -> None:
@@ -53,8 +63,21 @@ def test_help_lists_the_flags(run_command):
     out = run_command([script, "--help"], timeout=300)
     assert out.returncode == 0, out.describe()
     assert out.stdout.startswith("usage: keras-resnet-paper-reproduce [flags]")
-    for flag in ("--[no]list", "--[no]offline", "--runs", "--nets", "--shard", "--gpus", "--devices_per_run", "--grid_dir",
-                 "--data_dir", "--iterations", "--[no]with_1202", "--[no]report_only", "--[no]plan"):
+    for flag in (
+        "--[no]list",
+        "--[no]offline",
+        "--runs",
+        "--nets",
+        "--shard",
+        "--gpus",
+        "--devices_per_run",
+        "--grid_dir",
+        "--data_dir",
+        "--iterations",
+        "--[no]with_1202",
+        "--[no]report_only",
+        "--[no]plan",
+    ):
         assert f"  {flag}" in out.stdout, flag
 
 
@@ -106,8 +129,12 @@ def commands(run_commands):
     runs["plan"] = fig6 + ["--plan"]
     runs["plan shard"] = fig6 + ["--plan", "--shard", "1/2"]
     runs["report"] = fig6 + ["--report_only"]
-    setups = {"other schedule": lambda work: _settings(work / "g", iterations=600), "plan": _half_done,
-              "plan shard": _half_done, "report": _all_done}
+    setups = {
+        "other schedule": lambda work: _settings(work / "g", iterations=600),
+        "plan": _half_done,
+        "plan shard": _half_done,
+        "report": _all_done,
+    }
     outcomes = run_commands(REPRODUCE, list(runs.values()), setup=[setups.get(name) for name in runs])
     return dict(zip(runs, outcomes))
 
@@ -128,9 +155,15 @@ def test_plan_of_a_half_done_grid_and_its_shards(commands):
     assert out.returncode == 0, out.describe()
     assert "4 runs in grids/cifar10_offline (1 finished, 1 interrupted, 2 pending); 3 to train" in out.stdout
     states = dict(re.findall(r"^  (\w+_seed0) +(\w+)", out.stdout, re.M))
-    assert states == {"plain20_seed0": "finished", "plain56_seed0": "interrupted", "resnet20_seed0": "pending",
-                      "resnet56_seed0": "pending"}
-    assert "--model_dir grids/cifar10_offline/resnet56_seed0 --seed 0 --verbose 2 --offline --deterministic" in out.stdout
+    assert states == {
+        "plain20_seed0": "finished",
+        "plain56_seed0": "interrupted",
+        "resnet20_seed0": "pending",
+        "resnet56_seed0": "pending",
+    }
+    assert (
+        "--model_dir grids/cifar10_offline/resnet56_seed0 --seed 0 --verbose 2 --offline --deterministic" in out.stdout
+    )
     share = commands["plan shard"].stdout
     mine = set(re.findall(r"^  (\w+_seed0) +\w+$", share, re.M))
     others = set(re.findall(r"^  (\w+_seed0) +\w+  \(other shard\)$", share, re.M))
@@ -207,8 +240,15 @@ def test_a_killed_grid_resumes_and_never_trains_a_finished_run_twice(run_command
     command = f"{FIG6_OFFLINE} --iterations 16 --grid_dir g --nets {','.join(SMALL_GRID)}"
     argv = argv_of(command)
     grid = run_command.work / "g"
-    proc = subprocess.Popen(argv, cwd=run_command.work, env=offline_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        cwd=run_command.work,
+        env=offline_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 1800
     history = grid / "resnet20_seed0" / "history.csv"
     while time.time() < deadline and (not history.exists() or len(history.read_text().splitlines()) < 3):
@@ -233,8 +273,12 @@ def test_a_grid_split_over_two_machines(run_command, tmp_path):
     shared = tmp_path / "shared"
     shorter = ["--iterations", "10", "--nets", ",".join(SMALL_GRID)]
     commands = [argv_of(c.replace("/shared", str(shared))) + shorter for c in (SHARD0, SHARD1)]
-    procs = [subprocess.Popen(c, cwd=run_command.work, env=offline_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for c in commands]
+    procs = [
+        subprocess.Popen(
+            c, cwd=run_command.work, env=offline_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for c in commands
+    ]
     outs = [p.communicate(timeout=1800)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     started = [set(re.findall(r"^(\w+_seed0): started", o, re.M)) for o in outs]

@@ -98,7 +98,9 @@ def test_residual_block_adds_its_input():
     model = krp.ResNet20(zero_init_residual=True, include_top=False)
     bn = model.get_layer("conv2_block2_2_bn")
     np.testing.assert_array_equal(bn.gamma.numpy(), 0.0)
-    probe = keras.Model(model.input, [model.get_layer("conv2_block1_out").output, model.get_layer("conv2_block2_out").output])
+    probe = keras.Model(
+        model.input, [model.get_layer("conv2_block1_out").output, model.get_layer("conv2_block2_out").output]
+    )
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
     block_in, block_out = probe(x, training=False)
     beta = model.get_layer("conv2_block2_2_bn").beta.numpy()

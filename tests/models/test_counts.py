@@ -47,9 +47,14 @@ def test_cifar_params_match_table6(depth):
 def test_option_a_adds_nothing_over_plain_imagenet():
     a = build("imagenet", 34, shortcut="A")
     plain = build("imagenet", 34, residual=False)
-    assert krp.count_params(a) == krp.count_params(plain) == spec.IMAGENET_PARAMS[34] - (
-        # option B's three projections (1x1 conv + BN) at conv3_1, conv4_1, conv5_1
-        (64 * 128 + 2 * 128) + (128 * 256 + 2 * 256) + (256 * 512 + 2 * 512)
+    assert (
+        krp.count_params(a)
+        == krp.count_params(plain)
+        == spec.IMAGENET_PARAMS[34]
+        - (
+            # option B's three projections (1x1 conv + BN) at conv3_1, conv4_1, conv5_1
+            (64 * 128 + 2 * 128) + (128 * 256 + 2 * 256) + (256 * 512 + 2 * 512)
+        )
     )
     assert projection_convs(a) == []
     assert sum(1 for l in krp.iter_layers(a) if isinstance(l, krp.ZeroPaddingShortcut)) == 3

@@ -71,8 +71,9 @@ def fresh_process(tmp_path_factory):
     models = {name: SMALL[name]() for name in FRESH_NAMES}
     for name, model in models.items():
         model.save(folder / f"{name}.keras")
-    out = subprocess.run([sys.executable, "-c", FRESH_SCRIPT, str(folder), *FRESH_NAMES],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", FRESH_SCRIPT, str(folder), *FRESH_NAMES], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return folder, json.loads(out.stdout.strip().splitlines()[-1]), models, x
 
@@ -147,7 +148,11 @@ def test_feature_extractor_nested_equals_flat():
         layer.set_weights(by_name[layer.name].get_weights())
     x = images((2, 32, 32, 3))
     a, b = krp.feature_extractor(flat)(x), krp.feature_extractor(nested)(x)
-    assert {k: tuple(v.shape) for k, v in b.items()} == {"conv2_x": (2, 32, 32, 16), "conv3_x": (2, 16, 16, 32), "conv4_x": (2, 8, 8, 64)}
+    assert {k: tuple(v.shape) for k, v in b.items()} == {
+        "conv2_x": (2, 32, 32, 16),
+        "conv3_x": (2, 16, 16, 32),
+        "conv4_x": (2, 8, 8, 64),
+    }
     for key in a:
         np.testing.assert_allclose(np.asarray(a[key]), np.asarray(b[key]), rtol=1e-5, atol=1e-5)
 

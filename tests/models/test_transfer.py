@@ -43,13 +43,19 @@ def _train_step(model, x, y):
 
 
 def _moving_stats(model, stages=None):
-    return [np.array(v.numpy()) for layer in transfer.bn_layers(model, stages)
-            for v in (layer.moving_mean, layer.moving_variance)]
+    return [
+        np.array(v.numpy())
+        for layer in transfer.bn_layers(model, stages)
+        for v in (layer.moving_mean, layer.moving_variance)
+    ]
 
 
 def _stage_kernels(model, stage):
-    return [np.array(layer.kernel.numpy()) for layer in krp.iter_layers(model)
-            if transfer.layer_stage(layer.name) == stage and hasattr(layer, "kernel")]
+    return [
+        np.array(layer.kernel.numpy())
+        for layer in krp.iter_layers(model)
+        if transfer.layer_stage(layer.name) == stage and hasattr(layer, "kernel")
+    ]
 
 
 @pytest.mark.parametrize("nested", [False, True])
@@ -114,8 +120,12 @@ def test_nested_cifar_stage_submodel_frozen():
     assert krp.find_layer(model, "conv3_block1").trainable is False
     assert krp.find_layer(model, "conv4_x").trainable is True
     head = krp.find_layer(model, "predictions").count_params()
-    conv4 = sum(int(np.prod(w.shape)) for layer in krp.iter_layers(model)
-                if transfer.layer_stage(layer.name) == "conv4_x" for w in layer.trainable_weights)
+    conv4 = sum(
+        int(np.prod(w.shape))
+        for layer in krp.iter_layers(model)
+        if transfer.layer_stage(layer.name) == "conv4_x"
+        for w in layer.trainable_weights
+    )
     assert counts["trainable"] == head + conv4
 
 
@@ -181,14 +191,14 @@ def test_recompute_bn_statistics_is_plain_average(nested):
     assert transfer.recompute_bn_statistics(model, [x]) == 1
     assert [(layer.trainable, layer.momentum) for layer in transfer.bn_layers(model)] == flags
     transfer.unfreeze(model, keep_bn_frozen=False)
-    np.testing.assert_allclose(model(x, training=False).numpy(), model(x, training=True).numpy(),
-                               rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(model(x, training=False).numpy(), model(x, training=True).numpy(), rtol=1e-3, atol=1e-5)
     # Over two batches the first BN holds the average of the two batch means.
     a, b = _images(4, seed=4), _images(4, seed=5) + 1.0
     transfer.recompute_bn_statistics(model, [(a, None), (b, None)])
     conv1 = keras.Model(model.input, krp.find_layer(model, "conv1_conv").output)
     means = [conv1(x).numpy().mean(axis=(0, 1, 2)) for x in (a, b)]
-    np.testing.assert_allclose(krp.find_layer(model, "conv1_bn").moving_mean.numpy(),
-                               (means[0] + means[1]) / 2, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        krp.find_layer(model, "conv1_bn").moving_mean.numpy(), (means[0] + means[1]) / 2, rtol=1e-4, atol=1e-5
+    )
     with pytest.raises(ValueError, match="empty"):
         transfer.recompute_bn_statistics(model, [])

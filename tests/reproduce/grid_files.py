@@ -7,9 +7,18 @@ import json
 import pathlib
 
 
-def finished_run(directory, *, test: float, train: float, iterations: int = 300, top5: float = 0.0,
-                 ten_crop: tuple[float, float] | None = None, model: str = "resnet20", dataset: str = "digits",
-                 curve: int = 4) -> pathlib.Path:
+def finished_run(
+    directory,
+    *,
+    test: float,
+    train: float,
+    iterations: int = 300,
+    top5: float = 0.0,
+    ten_crop: tuple[float, float] | None = None,
+    model: str = "resnet20",
+    dataset: str = "digits",
+    curve: int = 4,
+) -> pathlib.Path:
     """A run folder of a finished run whose final test error is `test` and training error `train`
     (fractions), with a history of `curve` evaluations falling towards them."""
     d = pathlib.Path(directory)
@@ -20,9 +29,15 @@ def finished_run(directory, *, test: float, train: float, iterations: int = 300,
         rows.append(f"{i},{(i + 1) * iterations // curve},1.0,0.1,{train + 0.1 * k},0.1,1.0,{test + 0.1 * k},0.1")
     (d / "history.csv").write_text("\n".join(rows) + "\n")
     (d / "recipe.json").write_text(json.dumps({"model": model, "dataset": dataset, "iterations": iterations}))
-    report = {"model": model, "iterations": iterations, "wall_time_s": 12.0, "test_top1_error": test,
-              "test_top5_error": top5, "ten_crop_top1_error": ten_crop[0] if ten_crop else None,
-              "ten_crop_top5_error": ten_crop[1] if ten_crop else None}
+    report = {
+        "model": model,
+        "iterations": iterations,
+        "wall_time_s": 12.0,
+        "test_top1_error": test,
+        "test_top5_error": top5,
+        "ten_crop_top1_error": ten_crop[0] if ten_crop else None,
+        "ten_crop_top5_error": ten_crop[1] if ten_crop else None,
+    }
     (d / "report.json").write_text(json.dumps(report))
     return d
 
@@ -34,5 +49,6 @@ def killed_run(directory, *, iterations_done: int = 100) -> pathlib.Path:
     (d / "checkpoints" / "ckpt-100.weights.h5").write_bytes(b"")
     (d / "history.csv").write_text(
         "epoch,iteration,loss,lr,top1_error,top5_error,val_loss,val_top1_error,val_top5_error\n"
-        f"0,{iterations_done},1.0,0.1,0.5,0.1,1.0,0.6,0.2\n")
+        f"0,{iterations_done},1.0,0.1,0.5,0.1,1.0,0.6,0.2\n"
+    )
     return d

@@ -45,7 +45,10 @@ def test_paper_numbers():
     assert get_experiment("fig7").net("resnet110").paper_runs == 1  # Fig. 7 reads one net each
     t3 = get_experiment("table3")
     assert [(t3.net(k).paper.top1, t3.net(k).paper.top5) for k in ("plain34", "resnet34_A", "resnet34_C")] == [
-        (28.54, 10.02), (25.03, 7.76), (24.19, 7.40)]
+        (28.54, 10.02),
+        (25.03, 7.76),
+        (24.19, 7.40),
+    ]
     assert get_experiment("fig4").net("plain18").paper.top1 == 27.94
 
 

@@ -25,7 +25,11 @@ def test_plan_follows_the_paper_runs_or_runs(tmp_path):
     three = grid.plan_runs(FIG6, str(tmp_path), runs=3, with_optional=True)
     assert len(three) == 10 * 3 and names(three)[-1] == "resnet1202_seed2"
     assert names(grid.plan_runs(FIG6, str(tmp_path), offline=True)) == [
-        "plain20_seed0", "plain56_seed0", "resnet20_seed0", "resnet56_seed0"]
+        "plain20_seed0",
+        "plain56_seed0",
+        "resnet20_seed0",
+        "resnet56_seed0",
+    ]
     assert runs[0].directory == os.path.join(str(tmp_path), "plain20_seed0")
     with pytest.raises(ValueError, match="runs=0"):
         grid.plan_runs(FIG6, str(tmp_path), runs=0)
@@ -34,10 +38,15 @@ def test_plan_follows_the_paper_runs_or_runs(tmp_path):
 def test_a_smaller_grid_keeps_the_named_nets_in_plan_order(tmp_path):
     smaller = grid.plan_runs(FIG6, str(tmp_path), offline=True, nets=["resnet20", "plain20"])
     assert names(smaller) == ["plain20_seed0", "resnet20_seed0"]
-    assert names(grid.plan_runs(FIG6, str(tmp_path), runs=2, nets=["resnet110"])) == ["resnet110_seed0",
-                                                                                    "resnet110_seed1"]
-    with pytest.raises(ValueError, match=r"nets='resnet110': give nets of this grid of fig6 \(plain20, plain56, "
-                                         r"resnet20, resnet56\)"):
+    assert names(grid.plan_runs(FIG6, str(tmp_path), runs=2, nets=["resnet110"])) == [
+        "resnet110_seed0",
+        "resnet110_seed1",
+    ]
+    with pytest.raises(
+        ValueError,
+        match=r"nets='resnet110': give nets of this grid of fig6 \(plain20, plain56, "
+        r"resnet20, resnet56\)",
+    ):
         grid.plan_runs(FIG6, str(tmp_path), offline=True, nets=["resnet110"])  # not in the offline grid
     with pytest.raises(ValueError, match="nets=''"):
         grid.plan_runs(FIG6, str(tmp_path), nets=[])
@@ -50,7 +59,11 @@ def test_states_from_run_folders(tmp_path):
     os.makedirs(broken.directory)
     (tmp_path / broken.name / "report.json").write_text("{not json")  # killed while the report was written
     assert [grid.run_state(r) for r in (done, killed, absent, broken)] == [
-        grid.FINISHED, grid.INTERRUPTED, grid.PENDING, grid.PENDING]
+        grid.FINISHED,
+        grid.INTERRUPTED,
+        grid.PENDING,
+        grid.PENDING,
+    ]
 
 
 @pytest.mark.parametrize("text, expected", [("0/1", (0, 1)), ("1/2", (1, 2)), (" 3 / 4 ", (3, 4))])

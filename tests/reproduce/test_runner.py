@@ -90,6 +90,7 @@ def test_a_run_locked_by_a_live_grid_is_skipped_and_a_stale_lock_taken_over(tmp_
     logs = tmp_path / "grid" / "logs"
     logs.mkdir(parents=True)
     import socket
+
     (logs / f"{a.name}.lock").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
     (logs / f"{b.name}.lock").write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 12345}))
     outcomes = {o.run.name: o for o in runner.run_grid([a, b], [()], fake, str(logs), say=lambda s: None, poll_s=0.05)}
@@ -126,9 +127,11 @@ def test_train_command_is_the_training_command_line(tmp_path):
     argv = runner.train_command(run, settings, data_dir="/data/cifar-10-binary.tar.gz", ten_crop=True)
     assert argv[:3] == [sys.executable, "-m", "keras_resnet_paper.train"]
     text = " ".join(argv[3:])
-    assert text == (f"--recipe cifar10_paper --model resnet20 --model_dir {run.directory} --seed 0 --verbose 2 "
-                    "--offline --deterministic --iterations 300 --data_dir /data/cifar-10-binary.tar.gz "
-                    "--precision=mixed_float16")  # no --ten_crop offline: the digits have no 10 crops
+    assert text == (
+        f"--recipe cifar10_paper --model resnet20 --model_dir {run.directory} --seed 0 --verbose 2 "
+        "--offline --deterministic --iterations 300 --data_dir /data/cifar-10-binary.tar.gz "
+        "--precision=mixed_float16"
+    )  # no --ten_crop offline: the digits have no 10 crops
 
 
 def test_shortcut_runs_train_the_option_they_name(tmp_path):

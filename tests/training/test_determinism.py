@@ -16,19 +16,32 @@ HELPER = os.path.join(os.path.dirname(__file__), "train_subprocess.py")
 
 
 def _run(kwargs: dict) -> dict:
-    proc = subprocess.run([sys.executable, HELPER, json.dumps(kwargs)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    proc = subprocess.run(
+        [sys.executable, HELPER, json.dumps(kwargs)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 @pytest.mark.slow
 def test_two_processes_train_identically_at_batch_128():
     """ResNet-8 at the CIFAR recipe's batch of 128: before one inter-op thread, the two runs parted
     at the second step (the gradients' partial sums depended on thread scheduling)."""
-    run = {"run": "cifar10_offline", "model_name": "resnet8", "iterations": 6, "eval_every": 3,
-           "deterministic": True, "verbose": 0, "write_report": False, "seed": 3}
+    run = {
+        "run": "cifar10_offline",
+        "model_name": "resnet8",
+        "iterations": 6,
+        "eval_every": 3,
+        "deterministic": True,
+        "verbose": 0,
+        "write_report": False,
+        "seed": 3,
+    }
     first, second = _run(run), _run(run)
     assert first["steps"] == second["steps"] == 6 and len(first["losses"]) == 6
     assert first["losses"] == second["losses"]
@@ -61,7 +74,12 @@ _REPEATED_GRADIENTS = textwrap.dedent("""
 def test_compiled_gradients_repeat_bit_for_bit():
     """The compiled ResNet-20 gradients at batch 128, six times in one deterministic process: one
     result (without one inter-op thread, 2 or 3 different roundings came out on 2 cores)."""
-    proc = subprocess.run([sys.executable, "-c", _REPEATED_GRADIENTS, "1"], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    proc = subprocess.run(
+        [sys.executable, "-c", _REPEATED_GRADIENTS, "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DIGESTS 1" in proc.stdout, proc.stdout

@@ -44,8 +44,9 @@ def test_keras_evaluates_the_padded_set_to_the_plain_set_s_loss_and_errors():
     """The loss tracker averages per-batch losses over batches; the weights make that the mean over images."""
     dataset, _, _ = _dataset(45, batch=16, seed=1)  # 2 full batches and one of 13
     model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(5)])
-    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  weighted_metrics=[TopKError(1), TopKError(3)])
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), weighted_metrics=[TopKError(1), TopKError(3)]
+    )
     plain = model.evaluate(dataset, verbose=0, return_dict=True)
     padded = model.evaluate(evaluation_batches(dataset, 16, 1, 0), verbose=0, return_dict=True)
     assert padded == pytest.approx(plain, rel=1e-6)

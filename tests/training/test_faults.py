@@ -62,7 +62,7 @@ def _zero(path):
 def _random_bytes(path):
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle: middle + 4096] = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    data[middle : middle + 4096] = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
 
 
@@ -82,7 +82,9 @@ def _truncated_state(path):
     state.write_text(state.read_text()[:10])
 
 
-@pytest.mark.parametrize("damage", [_truncate, _zero, _random_bytes, _nan_tensor_with_matching_checksum, _truncated_state])
+@pytest.mark.parametrize(
+    "damage", [_truncate, _zero, _random_bytes, _nan_tensor_with_matching_checksum, _truncated_state]
+)
 def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, capsys, damage):
     _save_steps(tmp_path, [4, 8])
     damage(_folder(tmp_path, 8) / ckpts.WEIGHTS)
@@ -131,7 +133,9 @@ def test_non_finite_model_is_never_checkpointed(tmp_path):
     ckpt.set_model(model)
     with pytest.raises(ckpts.NonFiniteStateError, match="momentum.*not finite at step 5"):
         ckpt.save(5)
-    assert ckpts.checkpoint_steps(str(tmp_path)) == [4] and not [n for n in os.listdir(tmp_path) if n.startswith(".tmp")]
+    assert ckpts.checkpoint_steps(str(tmp_path)) == [4] and not [
+        n for n in os.listdir(tmp_path) if n.startswith(".tmp")
+    ]
 
 
 def test_stale_temporaries_removed_and_a_checkpoint_caught_between_renames_recovered(tmp_path):
@@ -178,7 +182,9 @@ def test_sigkill_at_chosen_points_of_a_checkpoint_write_leaves_a_usable_one(tmp_
     script = tmp_path / "kill.py"
     script.write_text(KILL_SCRIPT.format(here=HERE))
     directory = tmp_path / "ckpts"
-    proc = subprocess.run([sys.executable, str(script), str(directory), point], env=ENV, capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(directory), point], env=ENV, capture_output=True, timeout=120
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     ckpts.remove_stale_temporaries(str(directory))  # what the next run does first
     assert restore_latest(_model(seed=1), str(directory))["step"] == step
@@ -201,8 +207,12 @@ def tiny_tmpfs(tmp_path):
     stop writes)."""
     mount_point = tmp_path / "tmpfs"
     mount_point.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here")
     yield mount_point
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
@@ -237,20 +247,30 @@ def test_read_only_disk_is_a_write_error_with_the_previous_checkpoint_intact(tin
 
 @pytest.mark.slow
 def test_busy_folder_refuses_a_second_run_at_once_and_a_killed_holder_frees_it(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import time
         from keras_resnet_paper.training.checkpoints import RunLock
         with RunLock({str(tmp_path)!r}):
             print("locked", flush=True)
             time.sleep(120)
-        """)], stdout=subprocess.PIPE, text=True, env=ENV)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         busy = _cli(*ARGS, "--model_dir", str(tmp_path))
         assert busy.returncode == 2, busy.stderr[-2000:]
         assert busy.stderr.strip().splitlines()[-1] == (
             f"python -m keras_resnet_paper.train: error: model_dir={str(tmp_path)!r} is in use by another training "
-            "run; wait for it to end or give another --model_dir.")
+            "run; wait for it to end or give another --model_dir."
+        )
         assert "Traceback" not in busy.stderr and os.listdir(tmp_path) == []  # refused before touching it
     finally:
         holder.send_signal(signal.SIGKILL)
@@ -261,24 +281,54 @@ def test_busy_folder_refuses_a_second_run_at_once_and_a_killed_holder_frees_it(t
 
 
 def _cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "keras_resnet_paper.train", *args], capture_output=True,
-                          text=True, timeout=timeout, env=ENV, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "keras_resnet_paper.train", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+        cwd=ROOT,
+    )
 
 
 def test_override_checkpoint_every_applies_to_the_offline_paper_recipe(train_command):
-    shown = train_command("--recipe", "cifar10_paper", "--offline", "--override", "checkpoint_every=10", "--print_recipe")
+    shown = train_command(
+        "--recipe", "cifar10_paper", "--offline", "--override", "checkpoint_every=10", "--print_recipe"
+    )
     assert shown.returncode == 0, shown.describe()
     assert [line.split() for line in shown.stdout.splitlines() if line.startswith("checkpoint_every")] == [
-        ["checkpoint_every", "=", "10"]]
+        ["checkpoint_every", "=", "10"]
+    ]
 
 
-ARGS = ["--recipe", "cifar10_offline", "--model", "resnet8", "--batch_size", "16", "--iterations", "100",
-        "--eval_every", "50", "--override", "checkpoint_every=50", "--verbose", "0", "--notensorboard"]
+ARGS = [
+    "--recipe",
+    "cifar10_offline",
+    "--model",
+    "resnet8",
+    "--batch_size",
+    "16",
+    "--iterations",
+    "100",
+    "--eval_every",
+    "50",
+    "--override",
+    "checkpoint_every=50",
+    "--verbose",
+    "0",
+    "--notensorboard",
+]
 
 
 def _start(run_dir):
-    return subprocess.Popen([sys.executable, "-m", "keras_resnet_paper.train", *ARGS, "--model_dir", str(run_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "keras_resnet_paper.train", *ARGS, "--model_dir", str(run_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+    )
 
 
 def _wait_for_training(proc, run_dir, timeout=120):
@@ -312,8 +362,15 @@ def test_signal_checkpoints_the_current_step_and_the_same_command_resumes(tmp_pa
 
 def test_diverging_run_keeps_only_finite_checkpoints_and_resumes_from_the_newest(tmp_path, capsys):
     run_dir = str(tmp_path / "run")
-    options = dict(model_dir=run_dir, batch_size=16, iterations=30, eval_every=10, verbose=0, write_report=False,
-                   overrides={"checkpoint_every": 1})
+    options = dict(
+        model_dir=run_dir,
+        batch_size=16,
+        iterations=30,
+        eval_every=10,
+        verbose=0,
+        write_report=False,
+        overrides={"checkpoint_every": 1},
+    )
     directory = os.path.join(run_dir, "checkpoints")
     for attempt in range(2):  # the weights ruined before the loss is NaN stay ruined: the re-run diverges too
         with pytest.raises((NonFiniteLossError, ckpts.NonFiniteStateError)) as info:

@@ -27,7 +27,14 @@ def test_recipes_match_the_paper():
     assert c.warmup_lr == 0.01 and c.warmup_error == 0.8
     assert c.uses_warmup("resnet110") and not c.uses_warmup("resnet20")
     i = get_recipe("imagenet_paper")
-    assert (i.batch_size, i.base_lr, i.iterations, i.plateau, i.weight_decay, i.momentum) == (256, 0.1, 600_000, True, 1e-4, 0.9)
+    assert (i.batch_size, i.base_lr, i.iterations, i.plateau, i.weight_decay, i.momentum) == (
+        256,
+        0.1,
+        600_000,
+        True,
+        1e-4,
+        0.9,
+    )
     assert get_recipe("cifar10_holdout").holdout
 
 
@@ -59,7 +66,9 @@ def test_schedule_values_at_boundary_iterations():
         assert math.isclose(s.value(step), lr, rel_tol=1e-6), step
     again = PaperSchedule.from_config(s.get_config())
     assert again.value(40_000) == pytest.approx(0.01)
-    assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(s)).value(50_000) == pytest.approx(1e-3)
+    assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(s)).value(50_000) == pytest.approx(
+        1e-3
+    )
 
 
 def test_linear_scaling_with_gradual_warmup():

@@ -32,9 +32,16 @@ def test_report_overlays_plain_and_residual(tmp_path, capsys):
     assert [os.path.basename(d) for d in find_sibling_runs(str(tmp_path / "resnet20"))] == ["resnet20", "plain20"]
     assert not load_run(str(tmp_path / "plain20"))["residual"]
     result = SimpleNamespace(
-        model_dir=str(tmp_path / "resnet20"), model_name="resnet20", recipe=get_recipe("cifar10_offline"),
-        steps=200, resumed_from=0, wall_time_s=12.0, total_wall_time_s=30.0, final={"top1_error": 0.3, "top5_error": 0.01, "loss": 0.9},
-        fallbacks=(), history=load_run(str(tmp_path / "resnet20"))["history"],
+        model_dir=str(tmp_path / "resnet20"),
+        model_name="resnet20",
+        recipe=get_recipe("cifar10_offline"),
+        steps=200,
+        resumed_from=0,
+        wall_time_s=12.0,
+        total_wall_time_s=30.0,
+        final={"top1_error": 0.3, "top5_error": 0.01, "loss": 0.9},
+        fallbacks=(),
+        history=load_run(str(tmp_path / "resnet20"))["history"],
     )
     report = write_report(result)
     assert report["test_top1_error"] == 0.3 and len(report["overlaid_runs"]) == 2
@@ -76,9 +83,16 @@ def test_report_tolerates_a_damaged_sibling_run(tmp_path):
     (tmp_path / "broken" / "history.csv").write_text("epoch,iteration,top1_error\n0,abc,\x00\x01\n")
     (tmp_path / "broken" / "run.json").write_text('{"model": "plain20"}')
     result = SimpleNamespace(
-        model_dir=str(tmp_path / "resnet20"), model_name="resnet20", recipe=get_recipe("cifar10_offline"),
-        steps=200, resumed_from=0, wall_time_s=1.0, total_wall_time_s=1.0, final={"top1_error": 0.3, "top5_error": 0.01, "loss": 0.9},
-        fallbacks=(), history=[{"iteration": 100.0, "top1_error": 0.5, "val_top1_error": 0.6}],
+        model_dir=str(tmp_path / "resnet20"),
+        model_name="resnet20",
+        recipe=get_recipe("cifar10_offline"),
+        steps=200,
+        resumed_from=0,
+        wall_time_s=1.0,
+        total_wall_time_s=1.0,
+        final={"top1_error": 0.3, "top5_error": 0.01, "loss": 0.9},
+        fallbacks=(),
+        history=[{"iteration": 100.0, "top1_error": 0.5, "val_top1_error": 0.6}],
     )
     report = write_report(result)
     assert report["overlaid_runs"] == [str(tmp_path / "resnet20")]

@@ -22,8 +22,15 @@ def test_offline_is_the_offline_recipe():
 
 
 def test_flags_apply_once_in_order():
-    config = resolve_run("cifar10_paper", "ResNet-20", offline=True, overrides={"checkpoint_every": "10"},
-                         iterations=100, lr=0.05, batch_size=64)
+    config = resolve_run(
+        "cifar10_paper",
+        "ResNet-20",
+        offline=True,
+        overrides={"checkpoint_every": "10"},
+        iterations=100,
+        lr=0.05,
+        batch_size=64,
+    )
     assert config.model == "resnet20" and config.global_batch == 64
     assert config.recipe.base_lr == 0.05 and config.recipe.iterations == 100 and config.recipe.boundaries == (50, 75)
     assert config.recipe.checkpoint_every == 10  # an override survives --offline and --iterations
@@ -31,14 +38,17 @@ def test_flags_apply_once_in_order():
     assert config.recipe.iterations % config.recipe.eval_every == 0
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"model": "resnet21"}, "model='resnet21'"),
-    ({"iterations": 0}, "iterations=0"),
-    ({"batch_size": True}, "batch_size=True"),
-    ({"lr": -1.0}, "lr=-1.0"),
-    ({"offline": True, "dataset": "cifar100"}, "dataset='cifar100'"),
-    ({"overrides": {"base_lr": "abc"}}, "base_lr='abc'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"model": "resnet21"}, "model='resnet21'"),
+        ({"iterations": 0}, "iterations=0"),
+        ({"batch_size": True}, "batch_size=True"),
+        ({"lr": -1.0}, "lr=-1.0"),
+        ({"offline": True, "dataset": "cifar100"}, "dataset='cifar100'"),
+        ({"overrides": {"base_lr": "abc"}}, "base_lr='abc'"),
+    ],
+)
 def test_bad_values_are_named(kwargs, message):
     model = kwargs.pop("model", "resnet20")
     with pytest.raises(ValueError, match=message):
@@ -46,7 +56,9 @@ def test_bad_values_are_named(kwargs, message):
 
 
 def test_print_recipe_prints_the_resolved_run(train_command):
-    out = train_command("--recipe", "cifar10_paper", "--offline", "--lr", "0.05", "--batch_size", "64", "--print_recipe")
+    out = train_command(
+        "--recipe", "cifar10_paper", "--offline", "--lr", "0.05", "--batch_size", "64", "--print_recipe"
+    )
     assert out.returncode == 0, out.describe()
     expected = resolve_run("cifar10_paper", offline=True, lr=0.05, batch_size=64).describe()
     assert out.stdout.strip() == expected.strip()
@@ -55,16 +67,24 @@ def test_print_recipe_prints_the_resolved_run(train_command):
 
 def test_task_trains_on_logits_and_infers_with_softmax():
     task = ImageClassificationTask(resolve_run("cifar10_offline", "resnet8"))
-    data = type("D", (), {"train": type("T", (), {"element_spec": (keras.KerasTensor((None, 32, 32, 3)),)})(),
-                          "num_classes": 10, "augmentation": None})()
+    data = type(
+        "D",
+        (),
+        {
+            "train": type("T", (), {"element_spec": (keras.KerasTensor((None, 32, 32, 3)),)})(),
+            "num_classes": 10,
+            "augmentation": None,
+        },
+    )()
     model = task.build_model(data)
     assert model.get_layer("predictions").activation is keras.activations.linear
     assert task.build_losses().get_config()["from_logits"] is True
     model.compile(optimizer=task.build_optimizer(), loss=task.build_losses(), metrics=task.build_metrics())
     x = np.random.default_rng(0).normal(size=(3, 32, 32, 3)).astype("float32")
     probs = inference_model(model).predict(x, verbose=0)
-    np.testing.assert_allclose(probs, keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(x, verbose=0))),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        probs, keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(x, verbose=0))), rtol=1e-5, atol=1e-7
+    )
 
 
 def test_runtime_validates_its_switches():
@@ -85,8 +105,10 @@ def test_plots_leave_matplotlib_backend_alone(tmp_path):
     before = matplotlib.get_backend()
     matplotlib.use("svg")  # the caller's choice, which the plots must not change
     try:
-        plot_error_curves([{"label": "r", "residual": True, "history": [{"iteration": 1, "top1_error": .5}]}],
-                          str(tmp_path / "a.png"))
+        plot_error_curves(
+            [{"label": "r", "residual": True, "history": [{"iteration": 1, "top1_error": 0.5}]}],
+            str(tmp_path / "a.png"),
+        )
         plot_layer_responses({"r": [1.0, 2.0]}, str(tmp_path / "b.png"))
         assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
     finally:

@@ -29,7 +29,7 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
 
 
 def _results(stdout: str) -> list[dict]:
-    return [json.loads(line[len("RESULT "):]) for line in stdout.splitlines() if line.startswith("RESULT ")]
+    return [json.loads(line[len("RESULT ") :]) for line in stdout.splitlines() if line.startswith("RESULT ")]
 
 
 def _helper(runs, timeout=300, env=None):
@@ -61,8 +61,16 @@ def test_nan_loss_stops_the_run_at_its_step(tmp_path):
     # lr 1e4 diverges within a few steps: the loss is seen NaN first, or the weights are, by the
     # checkpoint of an evaluation, whichever comes first for these (unseeded) initial weights
     with pytest.raises((NonFiniteLossError, NonFiniteStateError), match=r"at step \d+") as info:
-        train("cifar10_offline", "resnet8", model_dir=str(tmp_path / "nan"), batch_size=32, iterations=30,
-              lr=1e4, verbose=0, write_report=False)
+        train(
+            "cifar10_offline",
+            "resnet8",
+            model_dir=str(tmp_path / "nan"),
+            batch_size=32,
+            iterations=30,
+            lr=1e4,
+            verbose=0,
+            write_report=False,
+        )
     step = info.value.step
     assert 1 <= step < 30
     state = json.load(open(tmp_path / "nan" / "checkpoints" / "checkpoint.json"))
@@ -70,8 +78,14 @@ def test_nan_loss_stops_the_run_at_its_step(tmp_path):
 
 
 def _cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "keras_resnet_paper.train", *args], capture_output=True,
-                          text=True, timeout=timeout, env=ENV, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "keras_resnet_paper.train", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+        cwd=ROOT,
+    )
 
 
 def test_cli_lists_prints_and_rejects(train_command):
@@ -79,8 +93,17 @@ def test_cli_lists_prints_and_rejects(train_command):
     subprocesses in journeys/test_readme_commands.py)."""
     listed = train_command("--list_recipes")
     assert listed.returncode == 0 and "cifar10_paper" in listed.stdout and "imagenet_paper" in listed.stdout
-    shown = train_command("--recipe", "cifar10_paper", "--print_recipe", "--override", "boundaries=100,200",
-                          "--override", "iterations=400", "--iterations", "300")
+    shown = train_command(
+        "--recipe",
+        "cifar10_paper",
+        "--print_recipe",
+        "--override",
+        "boundaries=100,200",
+        "--override",
+        "iterations=400",
+        "--iterations",
+        "300",
+    )
     assert shown.returncode == 0, shown.describe()
     assert "iterations                            = 300" in shown.stdout
     assert "boundaries                            = (75, 150)" in shown.stdout  # overridden, then shortened
@@ -90,13 +113,24 @@ def test_cli_lists_prints_and_rejects(train_command):
 
 @pytest.mark.slow
 def test_mirrored_two_cpus_matches_one_device():
-    common = {"run": "cifar10_offline", "model_name": "resnet8", "batch_size": 32, "iterations": 6,
-              "eval_every": 3, "deterministic": True, "verbose": 0, "write_report": False, "cpus": 2}
-    one, mirrored, per_replica_bn = _helper([
-        {**common, "strategy": "default"},
-        {**common, "strategy": "mirrored", "sync_bn": True},
-        {**common, "strategy": "mirrored"},
-    ])
+    common = {
+        "run": "cifar10_offline",
+        "model_name": "resnet8",
+        "batch_size": 32,
+        "iterations": 6,
+        "eval_every": 3,
+        "deterministic": True,
+        "verbose": 0,
+        "write_report": False,
+        "cpus": 2,
+    }
+    one, mirrored, per_replica_bn = _helper(
+        [
+            {**common, "strategy": "default"},
+            {**common, "strategy": "mirrored", "sync_bn": True},
+            {**common, "strategy": "mirrored"},
+        ]
+    )
     assert len(one["losses"]) == 6
     # Same images, same initial weights: equal up to float32 summation order (the synchronised BN
     # moments are E[x^2] - E[x]^2 over the replicas), which grows slowly with the steps.
@@ -120,14 +154,29 @@ def _free_ports(n):
 @pytest.mark.slow
 def test_multi_worker_two_processes_agree(tmp_path):
     cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
-    run = {"run": "cifar10_offline", "model_name": "resnet8", "batch_size": 32, "iterations": 6,
-           "eval_every": 3, "deterministic": True, "verbose": 0, "strategy": "multi_worker",
-           "model_dir": str(tmp_path / "mw")}
+    run = {
+        "run": "cifar10_offline",
+        "model_name": "resnet8",
+        "batch_size": 32,
+        "iterations": 6,
+        "eval_every": 3,
+        "deterministic": True,
+        "verbose": 0,
+        "strategy": "multi_worker",
+        "model_dir": str(tmp_path / "mw"),
+    }
     procs = []
     for index in range(2):
         env = {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        procs.append(subprocess.Popen([sys.executable, HELPER, json.dumps(run)], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True, env=env))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, HELPER, json.dumps(run)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        )
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
@@ -149,9 +198,24 @@ def _h5_arrays(path):
 
 @pytest.mark.slow
 def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
-    args = ["--recipe", "cifar10_offline", "--model", "resnet8", "--batch_size", "32", "--iterations", "40",
-            "--eval_every", "10", "--override", "checkpoint_every=4", "--deterministic", "--verbose", "0",
-            "--notensorboard"]
+    args = [
+        "--recipe",
+        "cifar10_offline",
+        "--model",
+        "resnet8",
+        "--batch_size",
+        "32",
+        "--iterations",
+        "40",
+        "--eval_every",
+        "10",
+        "--override",
+        "checkpoint_every=4",
+        "--deterministic",
+        "--verbose",
+        "0",
+        "--notensorboard",
+    ]
     whole = _cli(*args, "--model_dir", str(tmp_path / "whole"), timeout=300)
     assert whole.returncode == 0, whole.stderr[-3000:]
 
@@ -182,7 +246,9 @@ def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
     report = json.load(open(run_dir / "report.json"))
     # the run's time counts the killed session up to its last checkpoint
     assert report["total_wall_time_s"] == pytest.approx(report["wall_time_s"] + before_kill["training_time_s"], abs=0.2)
-    assert report["test_top1_error"] == pytest.approx(json.load(open(tmp_path / "whole" / "report.json"))["test_top1_error"])
+    assert report["test_top1_error"] == pytest.approx(
+        json.load(open(tmp_path / "whole" / "report.json"))["test_top1_error"]
+    )
     assert [r["iteration"] for r in _rows(run_dir)] == [10.0, 20.0, 30.0, 40.0]
 
 
@@ -196,8 +262,16 @@ def _rows(run_dir):
 @pytest.mark.slow
 def test_mixed_precision_xla_and_bn_recalibration_run(tmp_path):
     result = train(
-        "cifar10_offline", "resnet8", batch_size=16, iterations=4, eval_every=2, precision="mixed_float16",
-        jit_compile=True, recalibrate_bn=True, overrides={"recalibrate_bn_batches": 3}, verbose=0,
+        "cifar10_offline",
+        "resnet8",
+        batch_size=16,
+        iterations=4,
+        eval_every=2,
+        precision="mixed_float16",
+        jit_compile=True,
+        recalibrate_bn=True,
+        overrides={"recalibrate_bn_batches": 3},
+        verbose=0,
         write_report=False,
     )
     import keras
@@ -226,8 +300,15 @@ def _image_folder(root, per_class):
 def test_imagenet_recipe_runs_on_an_image_folder(tmp_path):
     folder = _image_folder(tmp_path / "images", per_class=2)
     result = train(
-        "imagenet_paper", "resnet18", model_dir=str(tmp_path / "run"), batch_size=2, iterations=2, eval_every=2,
-        overrides={"dataset": str(folder)}, verbose=0, ten_crop=True,
+        "imagenet_paper",
+        "resnet18",
+        model_dir=str(tmp_path / "run"),
+        batch_size=2,
+        iterations=2,
+        eval_every=2,
+        overrides={"dataset": str(folder)},
+        verbose=0,
+        ten_crop=True,
     )
     assert "10-crop (Sec. 3.4): top-1 error" in (tmp_path / "run" / "report.md").read_text()
     assert result.steps == 2 and result.recipe.plateau and result.model.output_shape == (None, 2)
@@ -258,9 +339,17 @@ def test_low_lr_warm_up_until_training_error_below_80_percent():
             seen.append((float(self.model.optimizer.learning_rate), float(logs["top1_error"])))
 
     # ResNet-110's warm-up (Sec. 4.2) given to ResNet-8 so that it runs in seconds.
-    result = train("cifar10_offline", "resnet8", batch_size=64, iterations=60, eval_every=10, verbose=0,
-                   overrides={"warmup_models": "resnet8", "boundaries": "1000"}, extra_callbacks=[Record()],
-                   write_report=False)
+    result = train(
+        "cifar10_offline",
+        "resnet8",
+        batch_size=64,
+        iterations=60,
+        eval_every=10,
+        verbose=0,
+        overrides={"warmup_models": "resnet8", "boundaries": "1000"},
+        extra_callbacks=[Record()],
+        write_report=False,
+    )
     full = 0.1 * 64 / 128
     switch = next(i for i, (_, err) in enumerate(seen) if err < 0.8)
     assert 0 < switch < 60 and result.steps == 60

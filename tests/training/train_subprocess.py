@@ -38,15 +38,24 @@ def main() -> None:
         trace = LossTrace()
         result = train(extra_callbacks=[trace], **kwargs)
         weights = result.model.get_weights()
-        print("RESULT " + json.dumps({
-            "losses": trace.losses,
-            "final": result.final,
-            "steps": result.steps,
-            "resumed_from": result.resumed_from,
-            "weights_sum": float(sum(np.abs(w).astype("float64").sum() for w in weights)),
-            "trainable_sum": float(sum(np.abs(w.numpy()).astype("float64").sum() for w in result.model.trainable_weights)),
-            "fallbacks": list(result.fallbacks),
-        }), flush=True)
+        print(
+            "RESULT "
+            + json.dumps(
+                {
+                    "losses": trace.losses,
+                    "final": result.final,
+                    "steps": result.steps,
+                    "resumed_from": result.resumed_from,
+                    "weights_sum": float(sum(np.abs(w).astype("float64").sum() for w in weights)),
+                    "trainable_sum": float(
+                        sum(np.abs(w.numpy()).astype("float64").sum() for w in result.model.trainable_weights)
+                    ),
+                    "fallbacks": list(result.fallbacks),
+                }
+            ),
+            flush=True,
+        )
+
 
 if __name__ == "__main__":
     main()

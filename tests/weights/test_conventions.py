@@ -32,7 +32,7 @@ def test_normalize_matches_keras_conventions_and_leaves_input_alone():
 @pytest.mark.parametrize("prep", [CAFFE, TORCH], ids=lambda p: p.name)
 def test_rgb_mean_and_gain_are_what_the_pipelines_apply(prep):
     x = RNG.uniform(0, 255, (4, 4, 3)).astype("float32")
-    via_pipeline = ((x - prep.rgb_mean()) * prep.rgb_gain())[..., ::-1 if prep.color_order == "BGR" else 1]
+    via_pipeline = ((x - prep.rgb_mean()) * prep.rgb_gain())[..., :: -1 if prep.color_order == "BGR" else 1]
     np.testing.assert_allclose(via_pipeline, prep.normalize(x), rtol=1e-5, atol=1e-5)
 
 
@@ -90,7 +90,9 @@ def _small_convnet(classes=6):
     """conv 3x3 (valid), ReLU, average pool, fc to logits: any input size, sensitive to colour order
     and scale (logits, so the raw and the normalised images cannot both saturate a softmax)."""
     inputs = keras.Input((None, None, 3))
-    x = keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer=keras.initializers.RandomNormal(0, 0.5, seed=1))(inputs)
+    x = keras.layers.Conv2D(
+        4, 3, activation="relu", kernel_initializer=keras.initializers.RandomNormal(0, 0.5, seed=1)
+    )(inputs)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     return keras.Model(inputs, keras.layers.Dense(classes, name="predictions")(x))
 

@@ -27,9 +27,15 @@ BUILDERS = {50: models.ResNet50, 101: models.ResNet101, 152: models.ResNet152}
 
 
 def _ours(depth, include_top, weights=None, **kw):
-    return BUILDERS[depth](include_top=include_top, weights=weights, input_shape=(SIZE, SIZE, 3),
-                           classifier_activation=None, pooling=None if include_top else "avg",
-                           bn_epsilon=EPS, **kw)
+    return BUILDERS[depth](
+        include_top=include_top,
+        weights=weights,
+        input_shape=(SIZE, SIZE, 3),
+        classifier_activation=None,
+        pooling=None if include_top else "avg",
+        bn_epsilon=EPS,
+        **kw,
+    )
 
 
 def _inputs(n=2, seed=1):
@@ -70,7 +76,10 @@ def test_bias_is_folded_into_bn_moving_mean(tmp_path):
     assert np.abs(bias).max() > 0
     np.testing.assert_allclose(
         models.find_layer(ours, "conv1_bn").moving_mean.numpy(),
-        ref.get_layer("conv1_bn").moving_mean.numpy() - bias, rtol=1e-6, atol=1e-7)
+        ref.get_layer("conv1_bn").moving_mean.numpy() - bias,
+        rtol=1e-6,
+        atol=1e-7,
+    )
     assert not models.find_layer(ours, "conv1_conv").use_bias
 
 

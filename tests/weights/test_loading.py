@@ -72,6 +72,14 @@ def test_unknown_path_is_refused(tmp_path):
 
 def test_loading_api_is_exported():
     assert krp.load_weights is krp.weights.load_weights
-    for name in ("load_torchvision_weights", "save_torchvision_checkpoint", "Preprocessing", "registered",
-                 "decode_predictions", "preprocess_input", "WeightsFileError", "WeightsMismatchError"):
+    for name in (
+        "load_torchvision_weights",
+        "save_torchvision_checkpoint",
+        "Preprocessing",
+        "registered",
+        "decode_predictions",
+        "preprocess_input",
+        "WeightsFileError",
+        "WeightsMismatchError",
+    ):
         assert hasattr(krp.weights, name), name

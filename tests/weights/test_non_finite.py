@@ -64,7 +64,10 @@ def _npz(model, path):
 WRITERS = {
     "ours.weights.h5": (_keras3, ["conv2_block1_1_conv/kernel (3 of", "conv3_block1_2_bn/moving_variance (2 of"]),
     "keras2.h5": (_keras_applications, ["conv2_block1_1_conv/kernel (3 of", "conv3_block1_2_bn/moving_variance (2 of"]),
-    "torch.safetensors": (_safetensors, ["conv2_block1_1_conv/kernel (3 of", "conv3_block1_2_bn/moving_variance (2 of"]),
+    "torch.safetensors": (
+        _safetensors,
+        ["conv2_block1_1_conv/kernel (3 of", "conv3_block1_2_bn/moving_variance (2 of"],
+    ),
     "torch.npz": (_npz, ["conv2_block1_1_conv/kernel (3 of", "conv3_block1_2_bn/moving_variance (2 of"]),
 }
 

@@ -22,8 +22,7 @@ def test_caffe_matches_keras_applications():
     first = np.transpose(x, (0, 3, 1, 2))
     ref_first = keras.applications.resnet.preprocess_input(first.copy(), data_format="channels_first")
     np.testing.assert_allclose(preprocessing.preprocess_input(first, "channels_first"), ref_first, atol=1e-4)
-    np.testing.assert_allclose(preprocessing.preprocess_input(first[0], "channels_first"), ref_first[0],
-                               atol=1e-4)
+    np.testing.assert_allclose(preprocessing.preprocess_input(first[0], "channels_first"), ref_first[0], atol=1e-4)
     ints = preprocessing.preprocess_input(x.astype("uint8"))
     assert ints.dtype == np.float32
 
@@ -31,8 +30,9 @@ def test_caffe_matches_keras_applications():
 def test_torch_mode_and_release_metadata():
     x = np.full((1, 2, 2, 3), 255.0, "float32")
     out = preprocessing.preprocess_input(x, mode="torch")
-    np.testing.assert_allclose(out[0, 0, 0], (1 - np.array([0.485, 0.456, 0.406])) /
-                               np.array([0.229, 0.224, 0.225]), rtol=1e-6)
+    np.testing.assert_allclose(
+        out[0, 0, 0], (1 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225]), rtol=1e-6
+    )
     cfg = preprocessing.preprocessing_for("ResNet101")
     assert cfg["color_order"] == "BGR" and cfg["input_size"] == (224, 224, 3)
     assert round(224 / cfg["crop_pct"]) == 256

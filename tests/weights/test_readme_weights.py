@@ -32,7 +32,7 @@ def _table() -> dict[str, dict[str, str]]:
 
 def test_release_table_is_the_registry():
     table = _table()
-    assert set(table) == {f"ResNet{m[len('resnet'):]}" for m in weights_lib.available_weights()}
+    assert set(table) == {f"ResNet{m[len('resnet') :]}" for m in weights_lib.available_weights()}
     for name, row in table.items():
         release = weights_lib.get_release(name, row["tag"].strip('`"'))
         assert row["top-1 / top-5 % (single 224 crop)"] == f"{release.top1} / {release.top5}"
@@ -44,7 +44,10 @@ def test_release_table_is_the_registry():
     assert float(epsilon) == release.architecture.bn_epsilon
     prep = release.preprocessing
     assert f"{prep.color_order}, minus {prep.mean}" in first["preprocessing (`model.preprocessing`)"]
-    assert f"shorter side {prep.resize_side}, centre {prep.crop_size} crop" in first["preprocessing (`model.preprocessing`)"]
+    assert (
+        f"shorter side {prep.resize_side}, centre {prep.crop_size} crop"
+        in first["preprocessing (`model.preprocessing`)"]
+    )
     for file in (release.top_file, release.notop_file):
         assert re.fullmatch(r"resnet50_weights_tf_dim_ordering_tf_kernels(_notop)?\.h5", file.file_name)
     assert "resnet{50,101,152}_weights_tf_dim_ordering_tf_kernels{,_notop}.h5" in SECTION
@@ -56,13 +59,17 @@ def test_photo_snippet_runs_against_a_local_mirror(r50_top224, tmp_path, monkeyp
     path, reference = r50_top224
     index = json.dumps({str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}).encode()
     (tmp_path / "index.json").write_bytes(index)
-    release = dataclasses.replace(weights_lib.get_release("resnet50"),
-                                  top_file=weights_lib.ReleaseFile(os.path.basename(path), sha256(path)))
-    labels = dataclasses.replace(weights_lib.get_label_set("imagenet-1k"), class_index=weights_lib.ReleaseFile(
-        "imagenet_class_index.json", sha256(tmp_path / "index.json")))
+    release = dataclasses.replace(
+        weights_lib.get_release("resnet50"), top_file=weights_lib.ReleaseFile(os.path.basename(path), sha256(path))
+    )
+    labels = dataclasses.replace(
+        weights_lib.get_label_set("imagenet-1k"),
+        class_index=weights_lib.ReleaseFile("imagenet_class_index.json", sha256(tmp_path / "index.json")),
+    )
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
-    shutil.copy(os.path.join(os.path.dirname(sklearn_datasets.__file__), "images", f"{PHOTOS[0]}.jpg"),
-                tmp_path / "photo.jpg")
+    shutil.copy(
+        os.path.join(os.path.dirname(sklearn_datasets.__file__), "images", f"{PHOTOS[0]}.jpg"), tmp_path / "photo.jpg"
+    )
     monkeypatch.chdir(tmp_path)
     files = {release.top_file.file_name: open(path, "rb").read(), "imagenet_class_index.json": index}
     with Mirror(files) as mirror, weights_lib.registered(release, labels):

@@ -28,8 +28,7 @@ def test_records_match_keras_applications():
         assert release.top_file.file_hash == kres.WEIGHTS_HASHES[name][0]
         assert release.notop_file.file_hash == kres.WEIGHTS_HASHES[name][1]
         assert release.url(include_top=False) == kres.BASE_WEIGHTS_PATH + release.notop_file.file_name
-        assert release.architecture == weights_lib.Architecture(stride_in_1x1=True, shortcut="B",
-                                                                bn_epsilon=1.001e-5)
+        assert release.architecture == weights_lib.Architecture(stride_in_1x1=True, shortcut="B", bn_epsilon=1.001e-5)
         assert release.preprocessing is weights_lib.CAFFE and release.preprocessing.resize_side == 256
         assert release.num_classes == 1000 and 70 < release.top1 < 80
     assert weights_lib.available_weights("ResNet-50") == {"resnet50": ("imagenet",)}
@@ -56,8 +55,7 @@ def test_imagenet_builds_the_release_architecture_without_warning(r50_notop):
     shutil.copy(path, cache)  # already in the cache: no download
     with weights_lib.registered(release), warnings.catch_warnings():
         warnings.simplefilter("error")
-        model = models.ResNet50(weights="imagenet", include_top=False, pooling="avg",
-                                input_shape=(SIZE, SIZE, 3))
+        model = models.ResNet50(weights="imagenet", include_top=False, pooling="avg", input_shape=(SIZE, SIZE, 3))
     assert model_bn_epsilon(model) == 1.001e-5 and detect_stride_in_1x1(model) is True
     assert model.preprocessing is weights_lib.CAFFE
     x = np.random.default_rng(0).uniform(-100, 150, (2, SIZE, SIZE, 3)).astype("float32")
@@ -75,8 +73,12 @@ def test_contradicting_argument_is_an_error_before_any_download(argument):
 def test_release_arguments_given_again_are_accepted():
     given = weights_lib.builder_overrides("resnet50", "imagenet")
     assert given == {"stride_in_1x1": True, "shortcut": "B", "bn_epsilon": 1.001e-5}
-    resolved = resolve_arguments({**given, "shortcut": "b"}, weights_lib.get_release("resnet50").architecture,
-                                 DEFAULT_ARCHITECTURE, "weights='imagenet'")
+    resolved = resolve_arguments(
+        {**given, "shortcut": "b"},
+        weights_lib.get_release("resnet50").architecture,
+        DEFAULT_ARCHITECTURE,
+        "weights='imagenet'",
+    )
     assert resolved == {**given, "shortcut": "b"}
 
 

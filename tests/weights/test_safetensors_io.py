@@ -17,8 +17,11 @@ from keras_resnet_paper.weights.safetensors_io import (
 
 
 def test_safetensors_round_trip_and_truncation(tmp_path):
-    tensors = {"a": np.arange(6, dtype="float32").reshape(2, 3), "b": np.array(3, dtype="int64"),
-               "c": np.ones((0, 4), "float16")}
+    tensors = {
+        "a": np.arange(6, dtype="float32").reshape(2, 3),
+        "b": np.array(3, dtype="int64"),
+        "c": np.ones((0, 4), "float16"),
+    }
     path = tmp_path / "t.safetensors"
     write_safetensors(path, tensors, metadata={"format": "pt"})
     back = read_safetensors(path)

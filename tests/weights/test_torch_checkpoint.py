@@ -28,6 +28,7 @@ def _x(n=2):
 
 # --- an independent forward pass in NumPy, NCHW with torchvision's tensors ------------------
 
+
 def _conv(x, w, stride=1, pad=0):
     x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     _, _, h, wd = x.shape
@@ -36,7 +37,7 @@ def _conv(x, w, stride=1, pad=0):
     out = 0.0
     for a in range(kh):
         for b in range(kw):
-            patch = x[:, :, a:a + stride * (oh - 1) + 1:stride, b:b + stride * (ow - 1) + 1:stride]
+            patch = x[:, :, a : a + stride * (oh - 1) + 1 : stride, b : b + stride * (ow - 1) + 1 : stride]
             out = out + np.einsum("nchw,oc->nohw", patch, w[:, :, a, b])
     return out
 
@@ -53,7 +54,7 @@ def _relu(x):
 def _maxpool(x):
     x = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
     oh, ow = (x.shape[2] - 3) // 2 + 1, (x.shape[3] - 3) // 2 + 1
-    return np.max([x[:, :, a:a + 2 * oh - 1:2, b:b + 2 * ow - 1:2] for a in range(3) for b in range(3)], 0)
+    return np.max([x[:, :, a : a + 2 * oh - 1 : 2, b : b + 2 * ow - 1 : 2] for a in range(3) for b in range(3)], 0)
 
 
 def _block(x, sd, p, bottleneck, stride, stride_in_1x1=False):
@@ -81,8 +82,9 @@ def _probe(model, names):
 def _numpy_reference_check(model, sd, bottleneck, stride_in_1x1=False):
     """Stem, the first downsampling block of conv3_x and the fc head, from torchvision tensors only."""
     x = _x(1)
-    stem, c2, c3, logits = _probe(model, ["pool1_pool", f"conv2_block{2 if not bottleneck else 3}_out",
-                                          "conv3_block1_out", "predictions"]).predict(x, verbose=0)
+    stem, c2, c3, logits = _probe(
+        model, ["pool1_pool", f"conv2_block{2 if not bottleneck else 3}_out", "conv3_block1_out", "predictions"]
+    ).predict(x, verbose=0)
     ref_stem = _maxpool(_relu(_bn(_conv(_nchw(x), sd["conv1.weight"], 2, 3), sd, "bn1")))
     assert rel_error(_nchw(stem), ref_stem) < 1e-4
     ref_c3 = _block(_nchw(c2), sd, "layer2.0", bottleneck, 2, stride_in_1x1)
@@ -92,6 +94,7 @@ def _numpy_reference_check(model, sd, bottleneck, stride_in_1x1=False):
 
 
 # --- tests ----------------------------------------------------------------------------------
+
 
 def test_resnet18_round_trip_and_numpy_forward(tmp_path):
     src = randomize(_build(18))

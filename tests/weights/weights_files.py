@@ -15,8 +15,7 @@ from keras_resnet_paper import weights as weights_lib
 from keras_resnet_paper.weights.architecture import leaf_layers, short_name
 
 PHOTOS = ("china", "flower")  # scikit-learn's sample JPEGs: one class folder each, labels 0 and 1
-KERAS_APPS = {50: keras.applications.ResNet50, 101: keras.applications.ResNet101,
-              152: keras.applications.ResNet152}
+KERAS_APPS = {50: keras.applications.ResNet50, 101: keras.applications.ResNet101, 152: keras.applications.ResNet152}
 
 
 def write_keras_applications_h5(path: str, layers: list[tuple[str, dict[str, np.ndarray]]]) -> None:
@@ -39,8 +38,9 @@ def write_keras_applications_h5(path: str, layers: list[tuple[str, dict[str, np.
 
 def model_to_keras_applications_layout(model) -> list[tuple[str, dict[str, np.ndarray]]]:
     """The weights of `model` (leaf layers, in order) as [(layer name, {short name: array})]."""
-    return [(layer.name, {short_name(v.path): np.asarray(v.numpy()) for v in layer.weights})
-            for layer in leaf_layers(model)]
+    return [
+        (layer.name, {short_name(v.path): np.asarray(v.numpy()) for v in layer.weights}) for layer in leaf_layers(model)
+    ]
 
 
 def randomize(model, seed=0, conv_bias=0.1):
@@ -56,8 +56,9 @@ def randomize(model, seed=0, conv_bias=0.1):
         elif isinstance(layer, keras.layers.BatchNormalization):
             n = layer.gamma.shape
             small = layer.name.endswith(("_3_bn", "_2_bn")) and "block" in layer.name
-            layer.gamma.assign(rng.uniform(0.1, 0.3, n).astype("float32") if small
-                               else rng.uniform(0.5, 1.0, n).astype("float32"))
+            layer.gamma.assign(
+                rng.uniform(0.1, 0.3, n).astype("float32") if small else rng.uniform(0.5, 1.0, n).astype("float32")
+            )
             layer.beta.assign(rng.normal(0, 0.1, n).astype("float32"))
             layer.moving_mean.assign(rng.normal(0, 0.2, n).astype("float32"))
             layer.moving_variance.assign(rng.uniform(0.5, 1.5, n).astype("float32"))
@@ -70,8 +71,13 @@ def randomize(model, seed=0, conv_bias=0.1):
 
 def keras_applications_reference(depth, include_top, path, size=64, seed=0):
     """A randomised keras.applications ResNet (logits, no softmax), written to `path` in its layout."""
-    ref = KERAS_APPS[depth](include_top=include_top, weights=None, input_shape=(size, size, 3),
-                            classifier_activation=None, pooling=None if include_top else "avg")
+    ref = KERAS_APPS[depth](
+        include_top=include_top,
+        weights=None,
+        input_shape=(size, size, 3),
+        classifier_activation=None,
+        pooling=None if include_top else "avg",
+    )
     randomize(ref, seed)
     write_keras_applications_h5(path, model_to_keras_applications_layout(ref))
     return ref
@@ -102,5 +108,6 @@ def sha256(path) -> str:
 
 def release_of(path, model: str = "resnet50") -> weights_lib.Release:
     """The registered release of `model` with its no-top file replaced by `path` (name, hash)."""
-    return dataclasses.replace(weights_lib.get_release(model),
-                               notop_file=weights_lib.ReleaseFile(os.path.basename(path), sha256(path)))
+    return dataclasses.replace(
+        weights_lib.get_release(model), notop_file=weights_lib.ReleaseFile(os.path.basename(path), sha256(path))
+    )
