@@ -3,8 +3,6 @@
 import gzip
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,8 +17,6 @@ from cifar_binary_files import (
 
 from keras_resnet_paper import data
 from keras_resnet_paper.errors import DatasetUnavailableError
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _assert_same(arrays, expected):
@@ -197,40 +193,14 @@ def test_is_cifar_binary_path_tells_cifar_from_other_sources(tmp_path):
         assert not data.is_cifar_binary_path(path), path
 
 
-def _train_cli(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keras_resnet_paper.train",
-            "--recipe",
-            "cifar10_paper",
-            "--model",
-            "resnet8",
-            "--notensorboard",
-            "--verbose",
-            "0",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=ROOT,
-    )
+#: The training command's flags common to these runs (run in-process: `train_command`).
+TRAIN = "--recipe cifar10_paper --model resnet8 --notensorboard --verbose 0".split()
 
 
 def test_cli_trains_from_the_cifar10_archive(tmp_path, train_command):
     archive = write_cifar10_binary(tmp_path / "downloads", n_per_batch=4)
     run = train_command(
-        "--recipe",
-        "cifar10_paper",
-        "--model",
-        "resnet8",
-        "--notensorboard",
-        "--verbose",
-        "0",
+        *TRAIN,
         "--data_dir",
         archive,
         "--iterations",
@@ -247,11 +217,12 @@ def test_cli_trains_from_the_cifar10_archive(tmp_path, train_command):
     assert report["dataset"] == "cifar10"
 
 
-@pytest.mark.slow  # 10-20 s; the fast suite trains through the command line once, above
-def test_cli_trains_cifar100_from_a_download_folder(tmp_path):
+@pytest.mark.slow  # the fast suite trains through the command line once, above
+def test_cli_trains_cifar100_from_a_download_folder(tmp_path, train_command):
     write_cifar100_binary(tmp_path / "downloads", n_train=8, n_test=4)
     write_cifar10_binary(tmp_path / "downloads", n_per_batch=2)
-    run = _train_cli(
+    run = train_command(
+        *TRAIN,
         "--dataset",
         "cifar100",
         "--data_dir",
@@ -265,7 +236,7 @@ def test_cli_trains_cifar100_from_a_download_folder(tmp_path):
         "--model_dir",
         str(tmp_path / "run"),
     )
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, run.describe()
     assert json.load(open(tmp_path / "run" / "report.json"))["dataset"] == "cifar100"
     h5py = pytest.importorskip("h5py")
     shapes = []
