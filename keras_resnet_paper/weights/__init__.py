@@ -10,7 +10,8 @@ weights), `conventions` (`Preprocessing`, the input convention of a set of weigh
 `preprocessing` (`preprocess_input`, `preprocessing_for`), `class_index` (`decode_predictions`),
 `download` (mirror, cache, pinned hash), `architecture` (what weights need of the builder's
 arguments), `keras_applications_h5`, `keras3_h5` and `torch_checkpoint` (one reader per format;
-`safetensors_io` reads and writes that container), `assign` (all-or-nothing assignment),
+`safetensors_io` reads and writes that container; `torch_format` reads what `torch.save` writes,
+without torch and without running its pickle), `assign` (all-or-nothing assignment),
 `loading` (`load_weights`: which reader reads what).
 """
 
@@ -43,6 +44,7 @@ from keras_resnet_paper.weights.torch_checkpoint import (
     save_torchvision_checkpoint,
     to_torchvision_state_dict,
 )
+from keras_resnet_paper.weights.torch_format import TorchFile, read_torch_file
 
 __all__ = [
     "Architecture",
@@ -56,6 +58,7 @@ __all__ = [
     "SOURCE_LAYOUTS",
     "ReleaseFile",
     "TORCH",
+    "TorchFile",
     "WEIGHTS_URL_ENV",
     "WeightsError",
     "WeightsFileError",
@@ -77,6 +80,7 @@ __all__ = [
     "locate_weights",
     "preprocess_input",
     "preprocessing_for",
+    "read_torch_file",
     "registered",
     "required_architecture",
     "resize_and_center_crop",

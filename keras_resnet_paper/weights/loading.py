@@ -5,12 +5,15 @@ against its pinned hash, see `download`) or a path to a file in one of these for
 
 - HDF5 in the keras.applications (Keras 2) layout (`keras_applications_h5`);
 - a Keras 3 ``.weights.h5`` written by this package (`keras3_h5`);
-- a torchvision/timm-layout state dict in ``.safetensors`` or ``.npz`` (`torch_checkpoint`).
+- a torchvision/timm-layout state dict in ``.safetensors``, ``.npz`` or a file ``torch.save``
+  wrote (``.pth``, ``.pt``, ``.th``, ``.bin``, ...: zip or legacy, recognised by content and read by
+  `torch_format` without torch) (`torch_checkpoint`).
 
 Whatever the source, the whole file is read and matched against the model before a single
 variable is assigned: a mismatch raises `WeightsMismatchError` naming the first mismatching layer,
 and the model is untouched. Only safe readers are used (h5py, NumPy with ``allow_pickle=False``,
-the safetensors reader of `safetensors_io`); nothing is unpickled. The loaded model gets a
+the safetensors reader of `safetensors_io`, `torch_format`'s restricted unpickler, which builds
+only records of its own and refuses every other global). The loaded model gets a
 `preprocessing` attribute: the input convention of the weights (`conventions.Preprocessing`).
 """
 
@@ -35,6 +38,7 @@ from keras_resnet_paper.weights.torch_checkpoint import (
     load_torchvision_weights,
     resolve_source_layout,
 )
+from keras_resnet_paper.weights.torch_format import is_torch_file
 
 __all__ = ["detect_format", "locate_weights", "fetch_release", "required_architecture", "load_weights"]
 
@@ -72,13 +76,13 @@ def detect_format(path: str) -> str:
     if os.path.getsize(path) == 0:
         raise WeightsFileError(f"Cannot read {path!r}: the file is empty (an interrupted download or copy?).")
     lower = path.lower()
-    if lower.endswith(TORCH_SUFFIXES):
+    if lower.endswith(TORCH_SUFFIXES) or is_torch_file(path):
         checkpoint_metadata(path)  # reads and checks the container's header
         return "torch_checkpoint"
     if lower.endswith(PICKLE_SUFFIXES):
         raise WeightsFileError(
-            f"{path!r} is a PyTorch pickle, which is never loaded (unpickling runs code): save the state "
-            "dict as safetensors (safetensors.torch.save_file) or .npz (np.savez) and pass that file."
+            f"{path!r} is not a file torch.save wrote (a zip archive with data.pkl, or the legacy stream), "
+            "and other pickles are never loaded: save the state dict with torch.save, as safetensors or as .npz."
         )
     if not h5py.is_hdf5(path):
         raise WeightsFileError(

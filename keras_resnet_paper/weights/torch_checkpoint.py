@@ -1,4 +1,5 @@
-"""Reader and writer of torchvision-layout ResNet checkpoints (safetensors or NumPy .npz; no torch).
+"""Reader and writer of torchvision-layout ResNet checkpoints (safetensors, NumPy .npz, or a file
+torch.save wrote, read by `torch_format`; no torch).
 
 Names of a torchvision state dict and our layers:
 
@@ -59,6 +60,7 @@ from keras_resnet_paper.weights.safetensors_io import (
     read_safetensors_metadata,
     write_safetensors,
 )
+from keras_resnet_paper.weights.torch_format import inspect_torch_file, is_torch_file, read_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +176,12 @@ def _check_suffix(path: str) -> None:
 
 
 def checkpoint_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The metadata a checkpoint records (its header only is read); `WeightsFileError` if unreadable."""
+    """The metadata a checkpoint records (its header only is read; of a `torch.save` file, the
+    object but not the storages); `WeightsFileError` if unreadable."""
     path = os.fspath(path)
+    if is_torch_file(path):
+        inspect_torch_file(path)
+        return {}  # its plain values (epoch, accuracy) say nothing of the layout
     _check_suffix(path)
     if path.lower().endswith(".npz"):
         return _split_metadata(_npz_entries(path, metadata_only=True))[1]
@@ -186,8 +192,11 @@ def checkpoint_metadata(path: str | os.PathLike) -> dict[str, str]:
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(tensors, metadata) of a .safetensors or .npz checkpoint; `WeightsFileError` if unreadable."""
+    """(tensors, metadata) of a .safetensors, .npz or `torch.save` checkpoint; `WeightsFileError`
+    if unreadable."""
     path = os.fspath(path)
+    if is_torch_file(path):
+        return read_torch_file(path).tensors, {}
     _check_suffix(path)
     if path.lower().endswith(".npz"):
         return _split_metadata(_npz_entries(path))

@@ -34,6 +34,11 @@ def _pickle_zip(path):
         z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
 
 
+def _evil_zip(path):
+    with zipfile.ZipFile(path, "w") as z:  # torch's layout, a pickle that would run a shell command
+        z.writestr("archive/data.pkl", b"\x80\x02cposix\nsystem\nX\x05\x00\x00\x00touch\x85R.")
+
+
 UNREADABLE = {
     "empty.safetensors": (lambda p: open(p, "wb").close(), "the file is empty"),
     "noise.safetensors": (lambda p: open(p, "wb").write(NOISE), "as safetensors: .*header length"),
@@ -42,7 +47,9 @@ UNREADABLE = {
     "objects.npz": (_object_npz, "Python objects, which are never unpickled"),
     "noise.h5": (lambda p: open(p, "wb").write(NOISE), "not an HDF5 file"),
     "truncated.h5": (_truncated_h5, "as HDF5 \\(truncated or corrupt"),
-    "model.pth": (_pickle_zip, "PyTorch pickle, which is never loaded"),
+    "model.pth": (_pickle_zip, "as a PyTorch checkpoint: it holds no tensors"),
+    "evil.pth": (_evil_zip, "as a PyTorch checkpoint: it names the global posix.system"),
+    "other.pkl": (lambda p: open(p, "wb").write(b"\x80\x04N."), "not a file torch.save wrote"),
 }
 
 
