@@ -285,9 +285,20 @@ def _tensor(ref: _TensorRef, name: str) -> np.ndarray:
             f"tensor {name!r} (size {ref.size}, stride {ref.stride}, offset {offset}) reaches past its "
             f"storage of {flat.size} elements"
         )
+    if _contiguous(ref.size, ref.stride):  # the common case: a slice of the storage, no copy
+        return _native(flat[offset : offset + int(np.prod(ref.size))].reshape(ref.size), code)
     strides = tuple(st * itemsize for st in ref.stride)
     view = np.lib.stride_tricks.as_strided(flat[offset:], shape=ref.size, strides=strides, writeable=False)
     return _native(np.array(view), code)
+
+
+def _contiguous(size: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    expected = 1
+    for s, st in zip(reversed(size), reversed(stride)):
+        if s != 1 and st != expected:
+            return False
+        expected *= s
+    return True
 
 
 def _read_bytes(f, storage: _Storage, nbytes: int, little: bool) -> None:
@@ -313,8 +324,20 @@ def _read_zip_storages(archive: zipfile.ZipFile, prefix: str, storages: dict[str
             raise _Refused(
                 f"storage {storage.key!r} holds {info.file_size} bytes, not the {storage.numel} x {itemsize} it declares"
             )
-        with archive.open(info) as f:
-            _read_bytes(f, storage, info.file_size, little)
+        _read_bytes(_stored_data(archive, info), storage, info.file_size, little)
+
+
+def _stored_data(archive: zipfile.ZipFile, info: zipfile.ZipInfo):
+    """The archive's file positioned at an uncompressed entry's bytes (no CRC pass over them: the
+    sizes are checked instead, as torch's own reader does)."""
+    f = archive.fp
+    f.seek(info.header_offset)
+    header = f.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise _Refused(f"the zip entry {info.filename} has no local header")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    f.seek(info.header_offset + 30 + name_length + extra_length)
+    return f
 
 
 def _read_zip(path: str, with_storages: bool = True) -> tuple[Any, dict[str, _Storage]]:

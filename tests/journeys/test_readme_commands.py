@@ -43,6 +43,7 @@ COVERED = {
     "python benchmarks/input_pipeline.py": "test_benchmarks_run_shortened",
     "python benchmarks/model_throughput.py": "test_benchmarks_run_shortened",
     "python benchmarks/train_throughput.py --batch_imagenet 128 --batch_cifar 128 --steps 50": "test_benchmarks_run_shortened",
+    "python benchmarks/torch_reader.py": "test_torch_reader_benchmark",
     **{
         command: "tests/journeys/test_backend_commands.py"
         for command in (
@@ -228,6 +229,19 @@ def test_recipes_listed_and_printed(run_command):
     )
     assert out.returncode == 0, out.describe()
     assert re.search(r"boundaries\W+\(?30000, 45000\)?", out.stdout), out.stdout
+
+
+def test_torch_reader_benchmark(run_command):
+    """Without torch (as in CI) one line saying what it needs; with it, a short run on ResNet-18."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        out = run_command("python benchmarks/torch_reader.py", timeout=300)
+        assert_one_line_error(out, "torch_reader.py: error:", "pip install torch")
+        return
+    out = run_command("python benchmarks/torch_reader.py --model resnet18 --rounds 1", timeout=600)
+    assert out.returncode == 0, out.describe()
+    assert [l.split()[0] for l in out.stdout.splitlines() if " ratio " in l] == ["zip", "legacy"], out.stdout
 
 
 @pytest.mark.slow
