@@ -57,6 +57,24 @@ def test_short_offline_run_learns(offline_run):
     assert (folder / "checkpoints" / "best.weights.h5").exists()
 
 
+def test_run_json_records_the_backend_devices_machine_and_versions(offline_run):
+    """run.json: beside the resolved run, the environment of the session that wrote it (here, beside
+    the other reader of `offline_run`: one worker builds it once)."""
+    import platform
+
+    import keras
+
+    environment = json.loads((offline_run[1] / "run.json").read_text())["environment"]
+    assert environment["backend"] == "tensorflow" and environment["replicas"] == 1
+    import tensorflow as tf
+
+    assert len(environment["devices"]) == 1
+    assert len(environment["accelerators"]) == len(tf.config.list_physical_devices("GPU"))
+    assert environment["cpu_cores"] == os.cpu_count() and environment["cpu"]
+    assert environment["versions"]["python"] == platform.python_version()
+    assert environment["versions"]["keras"] == keras.__version__
+
+
 def test_nan_loss_stops_the_run_at_its_step(tmp_path):
     # lr 1e4 diverges within a few steps: the loss is seen NaN first, or the weights are, by the
     # checkpoint of an evaluation, whichever comes first for these (unseeded) initial weights
