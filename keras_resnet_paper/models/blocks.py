@@ -19,7 +19,9 @@ def block_output_channels(block: str, width: int) -> int:
     return width * BOTTLENECK_EXPANSION if block == BOTTLENECK else width
 
 
-def _shortcut(x, factory: LayerFactory, out_channels: int, strides: int, option: str, prefix: str):
+def _shortcut(
+    x, factory: LayerFactory, out_channels: int, strides: int, option: str, prefix: str, zero_padding: str = "after"
+):
     dims_change = strides != 1 or factory.channels(x) != out_channels
     if needs_projection(option, dims_change):
         # Options B/C: 1x1 projection W_s x (Eq. 2), strided where the map shrinks.
@@ -27,7 +29,12 @@ def _shortcut(x, factory: LayerFactory, out_channels: int, strides: int, option:
     if dims_change:
         # Option A: identity with subsampling and zero channels, no parameters.
         return ZeroPaddingShortcut(
-            out_channels, strides, data_format=factory.data_format, dtype=factory.dtype, name=f"{prefix}_0_shortcut"
+            out_channels,
+            strides,
+            data_format=factory.data_format,
+            placement=zero_padding,
+            dtype=factory.dtype,
+            name=f"{prefix}_0_shortcut",
         )(x)
     return x
 
@@ -48,9 +55,10 @@ def basic_block(
     residual: bool = True,
     shortcut: str = "B",
     zero_init_residual: bool = False,
+    zero_padding: str = "after",
 ):
     """Two 3x3 convs (Fig. 5 left), used by ResNet-18/34 and every CIFAR net."""
-    short = _shortcut(x, factory, width, strides, shortcut, prefix) if residual else None
+    short = _shortcut(x, factory, width, strides, shortcut, prefix, zero_padding) if residual else None
     y = factory.conv_bn(x, width, 3, strides, f"{prefix}_1")
     y = factory.relu(name=f"{prefix}_1_relu")(y)
     y = factory.conv_bn(y, width, 3, 1, f"{prefix}_2", zero_gamma=residual and zero_init_residual)
@@ -68,6 +76,7 @@ def bottleneck_block(
     shortcut: str = "B",
     stride_in_1x1: bool = True,
     zero_init_residual: bool = False,
+    zero_padding: str = "after",
 ):
     """1x1 reduce, 3x3, 1x1 expand to 4w (Fig. 5 right), used by ResNet-50/101/152.
 
@@ -75,7 +84,7 @@ def bottleneck_block(
     keras.applications); False strides the 3x3 (the later "v1.5" placement).
     """
     out_channels = width * BOTTLENECK_EXPANSION
-    short = _shortcut(x, factory, out_channels, strides, shortcut, prefix) if residual else None
+    short = _shortcut(x, factory, out_channels, strides, shortcut, prefix, zero_padding) if residual else None
     s1, s3 = (strides, 1) if stride_in_1x1 else (1, strides)
     y = factory.conv_bn(x, width, 1, s1, f"{prefix}_1")
     y = factory.relu(name=f"{prefix}_1_relu")(y)

@@ -18,7 +18,7 @@ import keras
 
 from keras_resnet_paper.models.blocks import make_block
 from keras_resnet_paper.models.layers import LayerFactory
-from keras_resnet_paper.models.shortcuts import validate_shortcut
+from keras_resnet_paper.models.shortcuts import ZERO_PADDING_PLACEMENTS, validate_shortcut
 from keras_resnet_paper.models.spec import BLOCK_TYPES
 from keras_resnet_paper.validation import check_bool, check_float, check_float_dtype, check_int, check_shape
 from keras_resnet_paper.weights.loading import load_weights, locate_weights
@@ -210,6 +210,7 @@ def build_resnet(
     min_size: int,
     weights_name: str,
     source_layout: str | None = None,
+    zero_padding: str = "after",
 ) -> keras.Model:
     """Build a ResNet/plain net from its stem and stages; see `imagenet_resnet` for the arguments."""
     if block not in BLOCK_TYPES:
@@ -227,6 +228,8 @@ def build_resnet(
     )
     classes = int(classes) if include_top else classes  # a NumPy int is fine; Keras wants an int
     shortcut = validate_shortcut(shortcut)
+    if zero_padding not in ZERO_PADDING_PLACEMENTS:
+        raise ValueError(f"zero_padding={zero_padding!r} is not allowed; allowed: 'after', 'both'.")
     pooling = validate_pooling(pooling)
     weights = validate_weights(weights)
     if weights is not None and include_top and classifier_activation not in (None, "softmax"):
@@ -263,6 +266,7 @@ def build_resnet(
         shortcut=shortcut,
         stride_in_1x1=stride_in_1x1,
         zero_init_residual=zero_init_residual,
+        zero_padding=zero_padding,
     )
 
     x = _stages(stem(img_input, factory), stages, block, factory, options, nested)

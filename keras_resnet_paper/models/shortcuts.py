@@ -12,6 +12,9 @@ from keras import ops
 
 from keras_resnet_paper.models.spec import SHORTCUT_OPTIONS
 
+#: Where option A's zero channels go: after the input's, or half before and half after them.
+ZERO_PADDING_PLACEMENTS = ("after", "both")
+
 
 @keras.saving.register_keras_serializable(package="keras_resnet_paper")
 class ZeroPaddingShortcut(keras.layers.Layer):
@@ -20,10 +23,18 @@ class ZeroPaddingShortcut(keras.layers.Layer):
     Sec. 3.3 option (A): "the shortcut still performs identity mapping, with extra zero entries
     padded for increasing dimensions"; with stride 2 where the feature map shrinks. No weights.
     Pixels 0, 2, 4, ... are kept, the same sampling grid as a stride-2 1x1 convolution.
+    `placement` puts the zero channels "after" the input's (ours) or half on "both" sides (the
+    published CIFAR models of akamaster/pytorch_resnet_cifar10): the same net up to the order of
+    channels, but weights trained with one do not fit the other.
     """
 
-    def __init__(self, filters: int, strides: int = 1, data_format: str | None = None, **kwargs):
+    def __init__(
+        self, filters: int, strides: int = 1, data_format: str | None = None, placement: str = "after", **kwargs
+    ):
         super().__init__(**kwargs)
+        if placement not in ZERO_PADDING_PLACEMENTS:
+            raise ValueError(f"placement={placement!r} is not allowed; allowed: 'after', 'both'.")
+        self.placement = placement
         if int(filters) < 1:
             raise ValueError(f"filters={filters!r} must be a positive integer.")
         if int(strides) < 1:
@@ -56,7 +67,7 @@ class ZeroPaddingShortcut(keras.layers.Layer):
         if extra == 0:
             return inputs
         pad = [[0, 0], [0, 0], [0, 0], [0, 0]]
-        pad[self._channel_axis] = [0, extra]
+        pad[self._channel_axis] = [extra // 2, extra - extra // 2] if self.placement == "both" else [0, extra]
         return ops.pad(inputs, pad)
 
     def compute_output_shape(self, input_shape):
@@ -70,7 +81,9 @@ class ZeroPaddingShortcut(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(filters=self.filters, strides=self.strides, data_format=self.data_format)
+        config.update(
+            filters=self.filters, strides=self.strides, data_format=self.data_format, placement=self.placement
+        )
         return config
 
 

@@ -261,6 +261,50 @@ def _mismatch_message(model, missing, extra, misshaped) -> str:
     return f"torchvision checkpoint does not match model {model.name!r}; nothing was loaded. " + "; ".join(parts)
 
 
+#: The classifier of akamaster/pytorch_resnet_cifar10's CIFAR nets (torchvision's is `fc`).
+CIFAR_HEAD = "linear"
+
+
+def is_cifar_layout(names) -> bool:
+    """Whether a state dict's names are those of the CIFAR ResNets of akamaster/pytorch_resnet_cifar10
+    (`conv1`, `bn1`, `layer1..3`, `linear`; option A with zero channels on both sides)."""
+    names = set(names)
+    return (
+        f"{CIFAR_HEAD}.weight" in names and "fc.weight" not in names and not any(n.startswith("layer4.") for n in names)
+    )
+
+
+def checkpoint_zero_padding(weights) -> str | None:
+    """ "both" if `weights` is a checkpoint file in that CIFAR layout (its option-A zero channels
+    on both sides), else None. Reads the file; an unreadable one is left to `load_weights`."""
+    path = os.fspath(weights)
+    if not os.path.isfile(path) or not (is_torch_file(path) or path.lower().endswith((".safetensors", ".npz"))):
+        return None
+    try:
+        names = read_checkpoint(path)[0]
+    except WeightsFileError:
+        return None
+    return "both" if is_cifar_layout(names) else None
+
+
+def _cifar_names(model, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A CIFAR-layout state dict under torchvision's names (`linear` -> `fc`), after checking that
+    `model`'s option-A shortcuts put their zero channels on both sides as those nets were trained."""
+    after = [
+        layer.name
+        for layer in leaf_layers(model)
+        if type(layer).__name__ == "ZeroPaddingShortcut" and getattr(layer, "placement", "after") != "both"
+    ]
+    if after:
+        raise WeightsMismatchError(
+            f"A CIFAR checkpoint of akamaster/pytorch_resnet_cifar10's layout was trained with option A's zero "
+            f"channels on both sides, but model {model.name!r} pads after ({after[0]}): build it with "
+            "zero_padding='both' (cifar_resnet does so by itself when given the file as weights=)."
+        )
+    head = CIFAR_HEAD + "."
+    return {("fc." + k[len(head) :] if k.startswith(head) else k): v for k, v in tensors.items()}
+
+
 def convert_torchvision(model, state_dict: Mapping[str, Any] | str | os.PathLike, source_layout: str | None = None):
     """Match a torchvision-layout state dict onto `model`: [(variable, value)], nothing assigned.
 
@@ -273,6 +317,8 @@ def convert_torchvision(model, state_dict: Mapping[str, Any] | str | os.PathLike
     else:
         tensors, metadata = read_checkpoint(state_dict)
         layout = resolve_source_layout(state_dict, source_layout, metadata)
+    if is_cifar_layout(tensors):
+        tensors = _cifar_names(model, tensors)
     _check_geometry(model, layout)
     mapping = torchvision_mapping(model)
     given = _without_head(model, {k: v for k, v in tensors.items() if not k.endswith(IGNORED_SUFFIXES)}, mapping)

@@ -91,6 +91,14 @@ def test_zero_padding_shortcut_numerics():
     assert layer.compute_output_shape((None, 3, 7, 7)) == (None, 8, 4, 4)
     clone = krp.ZeroPaddingShortcut.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
+    both = krp.ZeroPaddingShortcut(8, 2, placement="both")  # akamaster's CIFAR nets: 2 zeros, x, 3 zeros
+    y_both = np.asarray(both(x))
+    np.testing.assert_array_equal(y_both[..., 2:5], x[:, ::2, ::2, :])
+    np.testing.assert_array_equal(y_both[..., :2], 0.0)
+    np.testing.assert_array_equal(y_both[..., 5:], 0.0)
+    assert krp.ZeroPaddingShortcut.from_config(both.get_config()).placement == "both"
+    with pytest.raises(ValueError, match="placement='middle'"):
+        krp.ZeroPaddingShortcut(8, placement="middle")
 
 
 def test_residual_block_adds_its_input():

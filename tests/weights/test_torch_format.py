@@ -287,3 +287,48 @@ def test_weights_path_takes_a_torch_save_file(tmp_path, name, legacy):
     for a, b in zip(loaded.get_weights(), source.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert loaded.preprocessing.mean == pytest.approx((0.485, 0.456, 0.406))  # torchvision's convention
+
+
+def _akamaster_forward(sd: dict[str, np.ndarray], x_nchw: np.ndarray, n: int) -> np.ndarray:
+    """akamaster/pytorch_resnet_cifar10's ResNet in NumPy (float64, NCHW, PyTorch's semantics):
+    3x3 convs padded 1, stride 2 in the first block of stages 2 and 3, BN in inference, option A as
+    `F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, planes // 4, planes // 4))`, average pool, `linear`."""
+    from test_torch_checkpoint import _bn, _conv, _relu
+
+    x = _relu(_bn(_conv(x_nchw, sd["conv1.weight"], 1, 1), sd, "bn1"))
+    for stage, planes in enumerate((16, 32, 64), 1):
+        for i in range(n):
+            p, stride = f"layer{stage}.{i}", 2 if stage > 1 and i == 0 else 1
+            y = _relu(_bn(_conv(x, sd[f"{p}.conv1.weight"], stride, 1), sd, f"{p}.bn1"))
+            y = _bn(_conv(y, sd[f"{p}.conv2.weight"], 1, 1), sd, f"{p}.bn2")
+            short = x
+            if stride != 1 or x.shape[1] != planes:
+                short = np.pad(x[:, :, ::2, ::2], ((0, 0), (planes // 4, planes // 4), (0, 0), (0, 0)))
+            x = _relu(y + short)
+    return x.mean(axis=(2, 3)) @ sd["linear.weight"].T.astype(np.float64) + sd["linear.bias"]
+
+
+@pytest.mark.parametrize("depth, sha", [(20, "12fca82f"), (56, "4bfd9763")])
+def test_published_cifar_nets_give_pytorchs_logits(depth, sha):
+    """`krp.ResNet20/56(weights=<the published .th>)` builds option A with zero channels on both
+    sides by itself and gives the logits of an independent NumPy forward of the PyTorch net."""
+    import keras_resnet_paper as krp
+    from keras_resnet_paper.weights import WeightsMismatchError
+
+    path = AKAMASTER / f"resnet{depth}-{sha}.th"
+    if not path.exists():
+        pytest.skip("the shared akamaster checkpoints are not here")
+    model = krp.get_model(f"resnet{depth}", weights=str(path), classifier_activation=None)
+    assert {layer.placement for layer in krp.iter_layers(model) if isinstance(layer, krp.ZeroPaddingShortcut)} == {
+        "both"
+    }
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+    expected = _akamaster_forward(
+        read_torch_file(path).tensors, x.transpose(0, 3, 1, 2).astype(np.float64), (depth - 2) // 6
+    )
+    got = np.asarray(model(x, training=False))
+    assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max(), np.abs(got - expected).max()
+    with pytest.raises(ValueError, match="zero_padding='after' contradicts"):
+        krp.get_model(f"resnet{depth}", weights=str(path), zero_padding="after")
+    with pytest.raises(WeightsMismatchError, match="zero_padding='both'"):  # a model built the other way
+        krp.load_weights(krp.cifar_resnet(depth), str(path))
