@@ -76,12 +76,17 @@ MISTAKES = [
 ]
 
 
+#: Command lines that fail for want of a network, run in the same batches as the mistakes.
+IMAGENET_WEIGHTS = ("detection", ("--synthetic", "--model", "resnet50", "--weights", "imagenet", "--image_size", "128"))
+
+
 @pytest.fixture(scope="module")
 def mistakes(run_example_batch):
     """{(script, args): Run}: each script's mistakes run as one batch (tests/command_batch.py)."""
     outcomes = {}
     for script in FLAGS:
         cases = [tuple(args) for name, args, _ in MISTAKES if name == script]
+        cases += [args for name, args in (IMAGENET_WEIGHTS,) if name == script]
         outcomes.update({(script, args): run for args, run in zip(cases, run_example_batch(script, cases))})
     return outcomes
 
@@ -111,3 +116,16 @@ def test_data_set_must_be_known_and_of_the_right_kind(load_example, script, prep
     with tfds.testing.mock_data(num_examples=1, policy=tfds.testing.MockPolicy.USE_CODE):
         with pytest.raises(cli.UsageError, match=message):
             prepared(wrong_kind)
+
+
+def test_imagenet_weights_without_network_say_what_to_do(mistakes):
+    """`detection.py --synthetic --weights imagenet` with no network: the weights cannot be fetched."""
+    run = mistakes[IMAGENET_WEIGHTS]
+    run.assert_one_line_error(
+        "detection.py",
+        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "--weights PATH, --weights none, or --synthetic",
+    )
+    assert run.line("backbone: resnet50").endswith(
+        "weights: imagenet (the authors' release via keras.applications, fetched once into ~/.keras/models)"
+    )

@@ -163,18 +163,7 @@ def test_default_command_without_network_says_what_to_do(run_example):
     assert run.lines == ["data: tensorflow-datasets voc/2007 (downloaded and prepared on first use)"]
 
 
-def test_imagenet_weights_without_network_say_what_to_do(run_example):
-    run = run_example(
-        "detection", "--synthetic", "--model", "resnet50", "--weights", "imagenet", "--image_size", "128", timeout=120
-    )
-    run.assert_one_line_error(
-        "detection.py",
-        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "--weights PATH, --weights none, or --synthetic",
-    )
-    assert run.line("backbone: resnet50").endswith(
-        "weights: imagenet (the authors' release via keras.applications, fetched once into ~/.keras/models)"
-    )
+# `--synthetic --weights imagenet` without a network: test_command_lines.py (in the script's batch).
 
 
 @pytest.mark.slow

@@ -16,8 +16,9 @@ from journey import REPO, Outcome, argv_of, offline_env
 def installed_package():
     """The installed keras_resnet_paper, checked to be the working tree's (a stale install would
     test yesterday's code): the same files with the same bytes."""
-    out = subprocess.run(
-        [sys.executable, "-c", "import keras_resnet_paper, os; print(os.path.dirname(keras_resnet_paper.__file__))"],
+    where = "import importlib.util, os; print(os.path.dirname(importlib.util.find_spec('keras_resnet_paper').origin))"
+    out = subprocess.run(  # found, not imported: no TensorFlow start-up
+        [sys.executable, "-c", where],
         cwd="/",
         capture_output=True,
         text=True,
