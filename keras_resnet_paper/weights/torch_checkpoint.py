@@ -280,8 +280,8 @@ def checkpoint_zero_padding(weights) -> str | None:
     path = os.fspath(weights)
     if not os.path.isfile(path) or not (is_torch_file(path) or path.lower().endswith((".safetensors", ".npz"))):
         return None
-    try:
-        names = read_checkpoint(path)[0]
+    try:  # the names only where the format allows (a torch.save file: its object, not its storages)
+        names = inspect_torch_file(path)[0] if is_torch_file(path) else read_checkpoint(path)[0]
     except WeightsFileError:
         return None
     return "both" if is_cifar_layout(names) else None

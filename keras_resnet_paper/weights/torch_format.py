@@ -153,7 +153,7 @@ class _StateDict(OrderedDict):
     def __setstate__(self, state):
         if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
             raise _Refused("the file sets an OrderedDict's state to something other than a dict of names")
-        self.__dict__["_torch_state"] = state
+        # torch's `_metadata` (module versions) says nothing about the values: dropped
 
 
 def _ints(name: str, value: Any) -> tuple[int, ...]:
@@ -172,9 +172,14 @@ def _rebuild_tensor(storage, offset, size, stride, *rest, kind: _Kind | None = N
     size, stride = _ints("size", size), _ints("stride", stride)
     if len(size) != len(stride):
         raise _Refused(f"a tensor's size {size} and stride {stride} differ in length")
-    if len(rest) >= 2 and rest[1] not in (None,) and not (isinstance(rest[1], dict) and not rest[1]):
-        raise _Refused("a tensor carries backward hooks")
+    _no_hooks(rest[1] if len(rest) >= 2 else None, "a tensor")
     return _TensorRef(storage, offset, size, stride, kind)
+
+
+def _no_hooks(hooks: Any, what: str) -> None:
+    """Backward hooks are functions: a state dict's are None or an empty OrderedDict."""
+    if hooks is not None and not (isinstance(hooks, dict) and not hooks):
+        raise _Refused(f"{what} carries backward hooks")
 
 
 def _rebuild_tensor_v3(storage, offset, size, stride, requires_grad, hooks, dtype, *metadata) -> _TensorRef:
@@ -186,8 +191,7 @@ def _rebuild_tensor_v3(storage, offset, size, stride, requires_grad, hooks, dtyp
 def _rebuild_parameter(data, requires_grad=False, hooks=None, *state) -> _TensorRef:
     if not isinstance(data, _TensorRef):
         raise _Refused("a parameter is rebuilt from something other than a tensor")
-    if hooks not in (None,) and not (isinstance(hooks, dict) and not hooks):
-        raise _Refused("a parameter carries backward hooks")
+    _no_hooks(hooks, "a parameter")
     return data
 
 
@@ -340,7 +344,7 @@ def _stored_data(archive: zipfile.ZipFile, info: zipfile.ZipInfo):
     return f
 
 
-def _read_zip(path: str, with_storages: bool = True) -> tuple[Any, dict[str, _Storage]]:
+def _read_zip(path: str, with_storages: bool = True) -> Any:
     with zipfile.ZipFile(path) as archive:
         pickles = [n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
         if len(pickles) != 1:
@@ -354,10 +358,10 @@ def _read_zip(path: str, with_storages: bool = True) -> tuple[Any, dict[str, _St
         obj = _load(archive.read(pickles[0]), storages)
         if with_storages:
             _read_zip_storages(archive, prefix, storages, order == "little")
-    return obj, storages
+    return obj
 
 
-def _read_legacy(path: str, with_storages: bool = True) -> tuple[Any, dict[str, _Storage]]:
+def _read_legacy(path: str, with_storages: bool = True) -> Any:
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         if _load(f, {}) != _LEGACY_MAGIC:
@@ -383,7 +387,7 @@ def _read_legacy(path: str, with_storages: bool = True) -> tuple[Any, dict[str, 
             if nbytes > size - f.tell():
                 raise _Refused(f"storage {key!r} declares {nbytes} bytes, more than the file has left")
             _read_bytes(f, storage, nbytes, little)
-    return obj, storages
+    return obj
 
 
 def is_torch_file(path: str | os.PathLike) -> bool:
@@ -410,42 +414,36 @@ def _plain(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and all(_plain(v) for v in value)
 
 
-def _state_dict(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(the state dict, the plain values beside it) of what the file holds."""
+def _split(obj: Any) -> tuple[dict[str, _TensorRef], dict[str, Any]]:
+    """(the tensors of what the file holds, by name, DataParallel's `module.` prefix gone; the
+    plain values beside them: a wrapper's such as `best_prec1`, then the state dict's own)."""
     if not isinstance(obj, dict):
         raise _Refused(f"it holds an object of type {type(obj).__name__!r}, not a state dict")
-    metadata = {str(k): v for k, v in obj.items() if _plain(v)}
+    state, metadata = obj, {}
     for key in ("state_dict", "model", "model_state", "model_state_dict"):
         inner = obj.get(key)
         if isinstance(inner, dict) and any(isinstance(v, _TensorRef) for v in inner.values()):
-            return inner, metadata
-    return obj, {}
-
-
-def _tensors(obj: Any, metadata: dict[str, Any]) -> dict[str, np.ndarray]:
-    state, outer = _state_dict(obj)
-    metadata.update(outer)
-    tensors = {}
-    for name, value in state.items():
-        if isinstance(value, _TensorRef):
-            tensors[str(name)] = _tensor(value, str(name))
-        elif _plain(value):
-            metadata.setdefault(str(name), value)
-    if not tensors:
+            state, metadata = inner, {str(k): v for k, v in obj.items() if _plain(v)}
+            break
+    refs = {str(k): v for k, v in state.items() if isinstance(v, _TensorRef)}
+    for k, v in state.items():
+        if _plain(v):
+            metadata.setdefault(str(k), v)
+    if not refs:
         raise _Refused("it holds no tensors")
-    if all(name.startswith("module.") for name in tensors):  # saved from DataParallel
-        tensors = {name[len("module.") :]: value for name, value in tensors.items()}
-    return tensors
+    if all(name.startswith("module.") for name in refs):  # saved from DataParallel
+        refs = {name[len("module.") :]: ref for name, ref in refs.items()}
+    return refs, metadata
 
 
 def _read(path: str, with_storages: bool) -> tuple[Any, str]:
     if zipfile.is_zipfile(path):
-        return _read_zip(path, with_storages)[0], "zip"
+        return _read_zip(path, with_storages), "zip"
     if tarfile.is_tarfile(path):
         raise _Refused(
             "it is a tar archive: the format of torch < 0.4, not read here (load it with torch and save it again)"
         )
-    return _read_legacy(path, with_storages)[0], "legacy"
+    return _read_legacy(path, with_storages), "legacy"
 
 
 def _guarded(path: str, read):
@@ -474,18 +472,15 @@ def _guarded(path: str, read):
         ) from None
 
 
-def inspect_torch_file(path: str | os.PathLike) -> dict[str, Any]:
-    """The plain values beside the tensors of a `torch.save` file, its object read (through the
-    restricted unpickler) but not its storages: a quick check that the file is a readable state
-    dict, done before a model is built. Problems are a `WeightsFileError`."""
+def inspect_torch_file(path: str | os.PathLike) -> tuple[list[str], dict[str, Any]]:
+    """(the tensor names, the plain values beside them) of a `torch.save` file, its object read
+    (through the restricted unpickler) but not its storages: a quick check that the file is a
+    readable state dict, done before a model is built. Problems are a `WeightsFileError`."""
     path = os.fspath(path)
 
     def inspect():
-        obj, _ = _read(path, with_storages=False)
-        state, metadata = _state_dict(obj)
-        if not any(isinstance(v, _TensorRef) for v in state.values()):
-            raise _Refused("it holds no tensors")
-        return {**metadata, **{str(k): v for k, v in state.items() if _plain(v)}}
+        refs, metadata = _split(_read(path, with_storages=False)[0])
+        return list(refs), metadata
 
     return _guarded(path, inspect)
 
@@ -497,7 +492,7 @@ def read_torch_file(path: str | os.PathLike) -> TorchFile:
 
     def read():
         obj, kind = _read(path, with_storages=True)
-        metadata: dict[str, Any] = {}
-        return TorchFile(_tensors(obj, metadata), metadata, kind)
+        refs, metadata = _split(obj)
+        return TorchFile({name: _tensor(ref, name) for name, ref in refs.items()}, metadata, kind)
 
     return _guarded(path, read)

@@ -99,6 +99,8 @@ def test_zero_padding_shortcut_numerics():
     assert krp.ZeroPaddingShortcut.from_config(both.get_config()).placement == "both"
     with pytest.raises(ValueError, match="placement='middle'"):
         krp.ZeroPaddingShortcut(8, placement="middle")
+    with pytest.raises(ValueError, match="zero_padding='middle'"):
+        krp.cifar_resnet(8, zero_padding="middle")
 
 
 def test_residual_block_adds_its_input():

@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 import pytest
 from test_callbacks import _model  # a small Dense model with the paper's SGD (this folder is on sys.path)
+from test_training_runs import _cli  # the training command as a subprocess
 
 from keras_resnet_paper.training import StepCheckpoint, restore_latest, train
 from keras_resnet_paper.training import checkpoints as ckpts
@@ -278,17 +279,6 @@ def test_busy_folder_refuses_a_second_run_at_once_and_a_killed_holder_frees_it(t
     with ckpts.RunLock(str(tmp_path)) as lock:  # the OS dropped the killed holder's lock
         assert lock._fd is not None
     assert os.listdir(tmp_path) == []  # and the lock leaves no file behind
-
-
-def _cli(*args, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "keras_resnet_paper.train", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=ENV,
-        cwd=ROOT,
-    )
 
 
 def test_override_checkpoint_every_applies_to_the_offline_paper_recipe(train_command):
