@@ -54,10 +54,13 @@ def validate_weights(weights: Any) -> Any:
     if isinstance(weights, (str, os.PathLike)):
         if not os.path.isfile(weights):
             raise ValueError(
-                f"weights={weights!r} is neither None, 'imagenet', nor the path of an existing weights file."
+                f"weights={weights!r} is neither None, a registered tag ('imagenet', 'imagenet1k_v2', 'timm', "
+                "'cifar10', ...: keras_resnet_paper.weights.available_weights()) nor the path of an existing weights file."
             )
         return os.fspath(weights)
-    raise ValueError(f"weights={weights!r} must be None, 'imagenet' or a path to a weights file.")
+    raise ValueError(
+        f"weights={weights!r} must be None, a registered tag such as 'imagenet' or a path to a weights file."
+    )
 
 
 def resolve_input_shape(

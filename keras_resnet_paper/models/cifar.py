@@ -11,7 +11,14 @@ import keras
 from keras_resnet_paper.models.builder import Stage, build_resnet
 from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.spec import BASIC, CIFAR_WIDTHS, cifar_blocks_per_stage
+from keras_resnet_paper.weights.architecture import Architecture, resolve_arguments
+from keras_resnet_paper.weights.releases import available_weights, get_release, is_registered_tag
 from keras_resnet_paper.weights.torch_checkpoint import checkpoint_zero_padding
+
+#: The CIFAR builder's defaults where neither the caller nor the weights decide: option A (Sec. 4.2),
+#: its zero channels after the input's, BN epsilon 1e-5.
+DEFAULT_ARCHITECTURE = Architecture(shortcut="A", bn_epsilon=1e-5, zero_padding="after")
+CIFAR_LABELS = "cifar-10"
 
 
 def cifar_stem(x, factory: LayerFactory):
@@ -24,7 +31,7 @@ def cifar_resnet(
     depth: int,
     residual: bool = True,
     *,
-    shortcut: str = "A",
+    shortcut: str | None = None,
     include_top: bool = True,
     weights: str | None = None,
     input_tensor: Any = None,
@@ -33,7 +40,7 @@ def cifar_resnet(
     classes: int = 10,
     classifier_activation: Any = "softmax",
     bn_momentum: float = 0.9,
-    bn_epsilon: float = 1e-5,
+    bn_epsilon: float | None = None,
     zero_init_residual: bool = False,
     kernel_initializer: Any = "he_normal",
     nested: bool | None = None,
@@ -48,23 +55,24 @@ def cifar_resnet(
     All shortcuts are option A by default, as in the paper. ResNet-1202 and other nets of more
     than 100 blocks are built nested (one sub-model per stage and per block).
 
-    The arguments are those of `imagenet_resnet`; `weights` is None, a weights file saved by this
-    package, or a CIFAR checkpoint in the layout of akamaster/pytorch_resnet_cifar10 (the file
+    The arguments are those of `imagenet_resnet`; `weights` is None, "cifar10" (ResNet-20/32/44/56/
+    110/1202 as trained by akamaster/pytorch_resnet_cifar10, fetched once and hash-checked), a
+    weights file saved by this package, or a CIFAR checkpoint in akamaster's layout (the file
     `torch.save` wrote, or its state dict as .safetensors/.npz: `conv1`, `layer1..3`, `linear`).
-    `zero_padding` places option A's zero channels "after" the input's (the default) or on "both"
-    sides (how those checkpoints were trained); None: what `weights` needs, else "after".
+    `shortcut` (default "A") and `bn_epsilon` (default 1e-5) as there; `zero_padding` places
+    option A's zero channels "after" the input's (the default) or on "both" sides (how those
+    checkpoints were trained). Left unset, they take what `weights` need; a contradiction is a
+    ValueError.
     """
     n = cifar_blocks_per_stage(depth)
-    zero_padding = _zero_padding(weights, zero_padding)
-    if weights == "imagenet":
-        raise ValueError("weights='imagenet' does not exist for CIFAR nets; use None or a weights file.")
+    arch = _architecture(depth, residual, weights, shortcut, bn_epsilon, zero_padding)
     stages = [Stage(index=i + 2, width=w, blocks=n, strides=1 if i == 0 else 2) for i, w in enumerate(CIFAR_WIDTHS)]
     return build_resnet(
         stem=cifar_stem,
         stages=stages,
         block=BASIC,
         residual=residual,
-        shortcut=shortcut,
+        shortcut=arch["shortcut"],
         stride_in_1x1=True,
         include_top=include_top,
         weights=weights,
@@ -74,7 +82,7 @@ def cifar_resnet(
         classes=classes,
         classifier_activation=classifier_activation,
         bn_momentum=bn_momentum,
-        bn_epsilon=bn_epsilon,
+        bn_epsilon=arch["bn_epsilon"],
         zero_init_residual=zero_init_residual,
         kernel_initializer=kernel_initializer,
         nested=nested,
@@ -82,18 +90,35 @@ def cifar_resnet(
         name=name or f"{'resnet' if residual else 'plain'}{depth}_cifar",
         default_size=32,
         min_size=4,
-        weights_name=f"cifar_resnet{depth}",
-        zero_padding=zero_padding,
+        weights_name=f"resnet{depth}",
+        zero_padding=arch["zero_padding"],
     )
 
 
-def _zero_padding(weights: Any, zero_padding: str | None) -> str:
-    """The option-A placement to build: the one given, else the one `weights` needs, else "after";
+def _architecture(depth: int, residual: bool, weights: Any, shortcut, bn_epsilon, zero_padding) -> dict[str, Any]:
+    """The shortcut option, BN epsilon and option-A placement to build: the ones given, else what
+    `weights` need (a "cifar10" release, or a checkpoint in akamaster's layout), else the defaults;
     a contradiction is a ValueError."""
-    required = checkpoint_zero_padding(weights) if isinstance(weights, (str, os.PathLike)) else None
-    if zero_padding is not None and required is not None and zero_padding != required:
+    if is_registered_tag(weights):
+        required = _release(depth, residual, weights).architecture
+    else:
+        placement = checkpoint_zero_padding(weights) if isinstance(weights, (str, os.PathLike)) else None
+        required = Architecture(zero_padding=placement)
+    given = dict(shortcut=shortcut, bn_epsilon=bn_epsilon, zero_padding=zero_padding)
+    return resolve_arguments(given, required, DEFAULT_ARCHITECTURE, f"weights={weights!r}")
+
+
+def _release(depth: int, residual: bool, weights: str):
+    """The CIFAR release `weights` of ResNet-`depth`; a ValueError naming the depths it exists for."""
+    released = sorted(
+        int(model[len("resnet") :])
+        for model, tags in available_weights().items()
+        if weights in tags and get_release(model, weights).label_set == CIFAR_LABELS
+    )
+    if not residual or depth not in released:
+        where = f"exists for the CIFAR ResNet-{'/'.join(map(str, released))}" if released else "is no CIFAR release"
         raise ValueError(
-            f"zero_padding={zero_padding!r} contradicts weights={os.fspath(weights)!r}, a CIFAR checkpoint "
-            f"trained with option A's zero channels on {required!r} sides: leave zero_padding out."
+            f"weights={weights!r} {where}, not for the CIFAR {'ResNet' if residual else 'plain net'} of depth "
+            f"{depth}; use weights=None or a file (every release: keras_resnet_paper.weights.available_weights())."
         )
-    return zero_padding or required or "after"
+    return get_release(f"resnet{depth}", weights)

@@ -19,6 +19,7 @@ from keras_resnet_paper.weights.releases import available_weights, get_release, 
 #: The builder's own defaults where neither the caller nor the weights decide: option B (Sec. 3.3),
 #: the stride on the first 1x1 as in the authors' models, Keras/Caffe-style BN epsilon.
 DEFAULT_ARCHITECTURE = Architecture(stride_in_1x1=True, shortcut="B", bn_epsilon=1e-5)
+IMAGENET_LABELS = "imagenet-1k"
 
 
 def imagenet_stem(x, factory: LayerFactory):
@@ -76,10 +77,10 @@ def imagenet_resnet(
         stride_in_1x1: stride a downsampling bottleneck on its first 1x1 conv as the authors'
             released models do (the default); False puts it on the 3x3 ("v1.5").
         include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation:
-            as in keras.applications. `weights` is None, a release tag such as "imagenet"
-            (ResNet-50/101/152; fetched once, see `keras_resnet_paper.weights.download` for the
-            cache, KERAS_HOME and the mirror variable KERAS_RESNET_PAPER_WEIGHTS_URL) or a path
-            to a weights file. Weights decide the arguments they need (a release its shortcut
+            as in keras.applications. `weights` is None, a release tag ("imagenet",
+            "imagenet1k_v1", "imagenet1k_v2", "timm": `keras_resnet_paper.weights.available_weights()`;
+            fetched once, see `keras_resnet_paper.weights.download` for the cache, KERAS_HOME and
+            the mirror variable KERAS_RESNET_PAPER_WEIGHTS_URL) or a path to a weights file. Weights decide the arguments they need (a release its shortcut
             option, stride placement and BN epsilon; a torchvision checkpoint its stride
             placement): leave those unset; an explicit contradicting value is a ValueError.
         bn_momentum, bn_epsilon: BatchNormalization settings (Keras momentum convention; epsilon
@@ -180,14 +181,19 @@ def _check_pretrained(depth, residual, blocks, include_top, classes, weights):
     released = sorted(
         int(m[len("resnet") :])
         for m, tags in available_weights().items()
-        if weights in tags and m[len("resnet") :].isdigit()
+        if weights in tags and m[len("resnet") :].isdigit() and get_release(m, weights).label_set == IMAGENET_LABELS
     )
     standard = residual and depth in IMAGENET_SPECS and tuple(blocks) == IMAGENET_SPECS[depth].blocks
     if not standard or depth not in released:
         kind = f"ResNet-{depth}" if standard else ("a custom ResNet" if residual else f"plain-{depth}")
+        where = (
+            f"exists for the ImageNet ResNet-{'/'.join(map(str, released))} only"
+            if released
+            else "is no ImageNet release"
+        )
         raise ValueError(
-            f"weights={weights!r} exists for ResNet-{'/'.join(map(str, released))} only, not for "
-            f"{kind}; use weights=None or a file."
+            f"weights={weights!r} {where}, not for {kind}; use weights=None or a file "
+            "(every release: keras_resnet_paper.weights.available_weights())."
         )
     release = get_release(f"resnet{depth}", weights)
     if include_top and classes != release.num_classes:

@@ -3,7 +3,8 @@
 Shapes alone cannot tell two geometries of the same depth apart: a bottleneck net that strides on
 its first 1x1 (the authors' released models, Sec. 3.3 and Table 1) and one that strides on its
 3x3 (the later "v1.5") have identical variables, and so do nets that differ only in
-BatchNormalization epsilon. An `Architecture` records those arguments; `resolve_arguments` merges
+BatchNormalization epsilon, or option A shortcuts that pad their new channels after the input's
+and on both sides (Sec. 3.3; akamaster/pytorch_resnet_cifar10). An `Architecture` records those arguments; `resolve_arguments` merges
 them with a builder's explicit arguments (a conflict is an error), and `check_model` reads them
 back off a built model so loaders refuse a silent mismatch.
 """
@@ -38,6 +39,7 @@ class Architecture:
     stride_in_1x1: bool | None = None
     shortcut: str | None = None
     bn_epsilon: float | None = None
+    zero_padding: str | None = None  # option A's zero channels: "after" the input's, or on "both" sides
 
     def builder_arguments(self) -> dict[str, Any]:
         """The arguments to pass to a builder, e.g. {"stride_in_1x1": True, "bn_epsilon": 1.001e-5}."""
@@ -49,6 +51,8 @@ def _same(name: str, a: Any, b: Any) -> bool:
         return str(a).upper() == str(b).upper()
     if name == "bn_epsilon":
         return math.isclose(float(a), float(b), rel_tol=1e-9)
+    if name == "zero_padding":
+        return str(a) == str(b)
     return bool(a) == bool(b)
 
 

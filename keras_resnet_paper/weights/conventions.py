@@ -2,7 +2,8 @@
 
 A `Preprocessing` holds the colour order the weights expect, the scale, mean (per channel or a
 per-pixel mean image) and std, and the test geometry of Sec. 3.4: the shorter side is resized to
-``input_size / crop_pct`` (256) and the centre ``input_size`` (224) is cropped. Pixels come in
+``input_size / crop_pct`` (256; or ``resize_size`` where the source fixes it) and the centre
+``input_size`` (224) is cropped. Pixels come in
 as RGB on the 0..255 scale; the transform is ``(reorder(x) * scale - mean) / std`` with mean and
 std given in the weights' own channel order.
 
@@ -52,6 +53,7 @@ class Preprocessing:
     input_size: tuple[int, int, int] = (224, 224, 3)
     crop_pct: float = 0.875
     interpolation: str = "bilinear"
+    resize_size: int | None = None
     mean_image: np.ndarray | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
@@ -59,6 +61,8 @@ class Preprocessing:
             raise ValueError(f"color_order={self.color_order!r}; allowed: {COLOR_ORDERS}.")
         if self.interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation={self.interpolation!r}; allowed: {INTERPOLATIONS}.")
+        if self.resize_size is not None and self.resize_size < self.input_size[0]:
+            raise ValueError(f"resize_size={self.resize_size!r} is smaller than the crop {self.input_size[0]}.")
         if not 0 < self.crop_pct <= 1:
             raise ValueError(f"crop_pct={self.crop_pct!r} must be in (0, 1].")
         if len(self.mean) != 3 or (self.std is not None and len(self.std) != 3):
@@ -76,8 +80,10 @@ class Preprocessing:
 
     @property
     def resize_side(self) -> int:
-        """The shorter side the image is resized to before the centre crop (256 for 224 / 0.875)."""
-        return int(round(self.crop_size / self.crop_pct))
+        """The shorter side the image is resized to before the centre crop: `resize_size` where the
+        weights' source fixes it (torchvision V2: 232, timm: floor(224 / crop_pct)), else
+        round(crop_size / crop_pct) (256 for 224 / 0.875)."""
+        return self.resize_size or int(round(self.crop_size / self.crop_pct))
 
     def channel_affine(self) -> tuple[np.ndarray, np.ndarray]:
         """(gain, offset), float32 [3] in the weights' channel order: normalised = reorder(x) * gain
@@ -131,7 +137,7 @@ class Preprocessing:
 
     def center_crop(self, images):
         """The test view of Sec. 3.4: shorter side to `resize_side`, centre `crop_size` crop."""
-        return resize_and_center_crop(images, self.crop_size, self.crop_pct, self.interpolation)
+        return resize_and_center_crop(images, self.crop_size, self.crop_size / self.resize_side, self.interpolation)
 
     def __call__(self, images):
         """Resize, centre-crop and normalise RGB images in [0, 255]: model-ready float32."""
