@@ -19,7 +19,7 @@ from keras_resnet_paper.errors import WeightsUnavailableError
 from keras_resnet_paper.weights.architecture import Architecture
 from keras_resnet_paper.weights.class_index import decode_predictions, load_class_index
 from keras_resnet_paper.weights.conventions import CAFFE, TORCH, Preprocessing
-from keras_resnet_paper.weights.download import WEIGHTS_URL_ENV, cache_folder, fetch_file
+from keras_resnet_paper.weights.download import TIMEOUT_ENV, WEIGHTS_URL_ENV, cache_folder, fetch_file
 from keras_resnet_paper.weights.errors import WeightsError, WeightsFileError, WeightsMismatchError
 from keras_resnet_paper.weights.loading import fetch_release, load_weights, locate_weights, required_architecture
 from keras_resnet_paper.weights.preprocessing import preprocess_input, preprocessing_for, resize_and_center_crop
@@ -31,6 +31,7 @@ from keras_resnet_paper.weights.releases import (
     Release,
     ReleaseFile,
     available_weights,
+    hash_kind,
     builder_overrides,
     get_label_set,
     get_pretrained_config,
@@ -59,6 +60,7 @@ __all__ = [
     "ReleaseFile",
     "TORCH",
     "TorchFile",
+    "TIMEOUT_ENV",
     "WEIGHTS_URL_ENV",
     "WeightsError",
     "WeightsFileError",
@@ -73,6 +75,7 @@ __all__ = [
     "get_pretrained_config",
     "get_label_set",
     "get_release",
+    "hash_kind",
     "is_registered_tag",
     "load_class_index",
     "load_torchvision_weights",

@@ -271,10 +271,11 @@ def _akamaster(depth: int, file_hash: str, test_error: float) -> Release:
         top5=None,
         paper_top1_error=CIFAR_PAPER_ERROR[depth],
         paper_top5_error=None,
-        paper_protocol="Table 6, trained on 45k images" + (" (best of 5 runs)" if depth == 110 else ""),
+        paper_protocol="Table 6" + (", best of 5 runs" if depth == 110 else ""),
         source="akamaster/pytorch_resnet_cifar10 (a PyTorch reimplementation of Sec. 4.2)",
         license="BSD-2-Clause (akamaster/pytorch_resnet_cifar10)",
-        note="trained on all 50k training images (no 45k/5k split); option A pads on both sides",
+        note="trained on all 50k training images with the paper's schedule, no 45k/5k split of its own; "
+        "option A pads on both sides",
     )
 
 

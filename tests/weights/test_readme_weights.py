@@ -23,34 +23,49 @@ README = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="u
 SECTION = README.split("## Pretrained weights and transfer learning", 1)[1].split("\n## ", 1)[0]
 
 
-def _table() -> dict[str, dict[str, str]]:
+def _table() -> dict[tuple[str, str], list[str]]:
     lines = [line for line in SECTION.splitlines() if line.startswith("|")]
-    header = [c.strip() for c in lines[0].strip("|").split("|")]
-    rows = [dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
-    return {row["model"].strip("`"): row for row in rows}
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines[2:]]
+    return {(row[0].strip("`"), row[1].strip('`"')): row for row in rows}
+
+
+def _preprocessing_cell(p: weights_lib.Preprocessing) -> str:
+    if p.color_order == "BGR":
+        norm = "BGR − mean"
+    elif (p.mean, p.std) == (weights_lib.TORCH.mean, weights_lib.TORCH.std):
+        norm = "RGB/255, ImageNet mean/std"
+    else:
+        norm = f"RGB/255, mean/std {p.mean[0]:g}"
+    if p.resize_side == p.crop_size:
+        return f"{norm}; {p.crop_size}×{p.crop_size}"
+    return f"{norm}; {p.resize_side} → {p.crop_size}, {p.interpolation}"
+
+
+def _row(r: weights_lib.Release) -> list[str]:
+    top5 = "–" if r.top5 is None else f"{r.top5:g}"
+    paper5 = "–" if r.paper_top5_error is None else f"{r.paper_top5_error:g}"
+    return [
+        f"ResNet{r.model[len('resnet') :]}",
+        r.tag,
+        f"`{r.top_file.file_name}`",
+        f"{r.top1:g} / {top5}",
+        f"{r.paper_top1_error:g} / {paper5} ({r.paper_protocol})",
+        _preprocessing_cell(r.preprocessing),
+        r.license.split(" ")[0],
+    ]
 
 
 def test_release_table_is_the_registry():
     table = _table()
-    assert set(table) == {f"ResNet{m[len('resnet') :]}" for m in weights_lib.available_weights()}
-    for name, row in table.items():
-        release = weights_lib.get_release(name, row["tag"].strip('`"'))
-        assert row["top-1 / top-5 % (single 224 crop)"] == f"{release.top1} / {release.top5}"
-        paper = row["paper top-1 / top-5 err. % (10-crop, Table 3)"]
-        assert paper == f"{release.paper_top1_error_10crop} / {release.paper_top5_error_10crop}"
-    first = table["ResNet50"]
-    release = weights_lib.get_release("resnet50")
-    epsilon = re.search(r"BN ε ([0-9.e-]+)", first["architecture (built by itself)"])[1]
-    assert float(epsilon) == release.architecture.bn_epsilon
-    prep = release.preprocessing
-    assert f"{prep.color_order}, minus {prep.mean}" in first["preprocessing (`model.preprocessing`)"]
-    assert (
-        f"shorter side {prep.resize_side}, centre {prep.crop_size} crop"
-        in first["preprocessing (`model.preprocessing`)"]
-    )
-    for file in (release.top_file, release.notop_file):
-        assert re.fullmatch(r"resnet50_weights_tf_dim_ordering_tf_kernels(_notop)?\.h5", file.file_name)
+    assert len(table) == len(weights_lib.RELEASES)  # every release, once
+    for release in weights_lib.RELEASES:
+        row = table[(f"ResNet{release.model[len('resnet') :]}", release.tag)]
+        assert [row[0].strip("`"), row[1].strip('`"'), *row[2:]] == _row(release)
+    authors = weights_lib.get_release("resnet50")
+    assert float(re.search(r"BN ε ([0-9.e-]+)", SECTION)[1]) == authors.architecture.bn_epsilon
     assert "resnet{50,101,152}_weights_tf_dim_ordering_tf_kernels{,_notop}.h5" in SECTION
+    for tag in ("imagenet", "imagenet1k_v1", "imagenet1k_v2", "timm", "cifar10"):
+        assert f'- `"{tag}"`' in SECTION  # each tag explained
 
 
 def test_photo_snippet_runs_against_a_local_mirror(r50_top224, tmp_path, monkeypatch, capsys):
