@@ -31,11 +31,11 @@ from keras_resnet_paper.weights.releases import (
     Release,
     ReleaseFile,
     available_weights,
-    hash_kind,
     builder_overrides,
     get_label_set,
     get_pretrained_config,
     get_release,
+    hash_kind,
     is_registered_tag,
     registered,
 )

@@ -19,6 +19,8 @@ only records of its own and refuses every other global). The loaded model gets a
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from typing import Any
 
@@ -27,7 +29,7 @@ import h5py
 from keras_resnet_paper.validation import check_bool
 from keras_resnet_paper.weights.architecture import Architecture, check_model, leaf_by_name
 from keras_resnet_paper.weights.conventions import CAFFE, TORCH, Preprocessing
-from keras_resnet_paper.weights.download import fetch_file
+from keras_resnet_paper.weights.download import cache_folder, fetch_file
 from keras_resnet_paper.weights.errors import WeightsFileError, WeightsMismatchError
 from keras_resnet_paper.weights.keras3_h5 import load_keras3_weights
 from keras_resnet_paper.weights.keras_applications_h5 import load_keras_applications_h5
@@ -39,6 +41,8 @@ from keras_resnet_paper.weights.torch_checkpoint import (
     resolve_source_layout,
 )
 from keras_resnet_paper.weights.torch_format import is_torch_file
+
+log = logging.getLogger(__name__)
 
 __all__ = ["detect_format", "locate_weights", "fetch_release", "required_architecture", "load_weights"]
 
@@ -152,6 +156,29 @@ def _check_release(model, release: Release, include_top: bool) -> None:
         )
 
 
+def _read_into(model, path: str, source_layout: str | None) -> str:
+    """Read `path` with the reader of its format into `model` (all or nothing); the format."""
+    file_format = detect_format(path)
+    if file_format == "torch_checkpoint":
+        load_torchvision_weights(model, path, source_layout=source_layout)
+    elif file_format == "keras_applications_h5":
+        load_keras_applications_h5(model, path)
+    else:
+        load_keras3_weights(model, path)
+    return file_format
+
+
+def _forget_unpinned(release: Release | None, include_top: bool, path: str, cache_dir: str | None) -> None:
+    """A downloaded file with no published hash that fails its content check leaves the cache, so
+    the next try fetches it again instead of failing on the same bytes."""
+    file = None if release is None else release.file(include_top)
+    cached = os.path.join(cache_folder(cache_dir), file.file_name) if file is not None else None
+    if file is not None and file.file_hash is None and os.path.abspath(path) == os.path.abspath(cached):
+        log.warning("Removing %s from the weights cache: it failed its content check.", path)
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
 def load_weights(
     model,
     weights,
@@ -182,12 +209,10 @@ def load_weights(
         path, _ = locate_weights(weights)
         if release is not None:
             _check_release(model, release, include_top)
-    file_format = detect_format(path)
-    if file_format == "torch_checkpoint":
-        load_torchvision_weights(model, path, source_layout=source_layout)
-    elif file_format == "keras_applications_h5":
-        load_keras_applications_h5(model, path)
-    else:
-        load_keras3_weights(model, path)
+    try:
+        file_format = _read_into(model, path, source_layout)
+    except WeightsFileError:
+        _forget_unpinned(release, include_top, path, cache_dir)
+        raise
     model.preprocessing = release.preprocessing if release is not None else FORMAT_PREPROCESSING[file_format]
     return model

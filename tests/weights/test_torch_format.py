@@ -20,13 +20,23 @@ import zipfile
 
 import numpy as np
 import pytest
+from torch_writer import (
+    AKAMASTER,
+    akamaster_forward,
+    opcode_global,
+    opcode_int,
+    opcode_tensor,
+    opcode_text,
+    pickled_state_dict,
+    write_torch,
+    write_zip,
+)
 
 from keras_resnet_paper.models import spec
 from keras_resnet_paper.weights.errors import WeightsFileError
 from keras_resnet_paper.weights.torch_format import is_torch_file, read_torch_file
 
 FILES = pathlib.Path(__file__).parent / "torch_files"
-AKAMASTER = pathlib.Path(__file__).parents[3] / "shared" / "weights" / "akamaster"
 EXPECTED = dict(np.load(FILES / "expected.npz"))
 
 
@@ -75,55 +85,6 @@ def test_published_cifar_checkpoints(depth, sha256, best):
 # --- hostile and broken files -----------------------------------------------------------------
 
 
-def _global(module: str, name: str) -> bytes:
-    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
-
-
-def _text(value: str) -> bytes:
-    return b"X" + struct.pack("<I", len(value.encode())) + value.encode()
-
-
-def _int(value: int) -> bytes:
-    if -(2**31) <= value < 2**31:
-        return b"J" + struct.pack("<i", value)
-    raw = value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
-    return b"\x8a" + bytes([len(raw)]) + raw  # LONG1
-
-
-def _ints(values) -> bytes:
-    return b"(" + b"".join(map(_int, values)) + b"t"
-
-
-def _tensor(numel: int, offset=0, size=(4,), stride=(1,), storage="FloatStorage", key="0") -> bytes:
-    """`torch._utils._rebuild_tensor_v2(<storage key of numel elements>, offset, size, stride, ...)`."""
-    pid = b"(" + _text("storage") + _global("torch", storage) + _text(key) + _text("cpu") + _int(numel) + b"tQ"
-    hooks = _global("collections", "OrderedDict") + b")R"
-    return (
-        _global("torch._utils", "_rebuild_tensor_v2")
-        + b"("
-        + pid
-        + _int(offset)
-        + _ints(size)
-        + _ints(stride)
-        + b"\x89"
-        + hooks
-        + b"tR"
-    )
-
-
-def _state_dict(*items: tuple[str, bytes]) -> bytes:
-    return b"\x80\x02}" + b"".join(_text(k) + v + b"s" for k, v in items) + b"."
-
-
-def _zip(path, data_pkl: bytes, storages: dict[str, bytes], byteorder="little", compress=zipfile.ZIP_STORED):
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("archive/data.pkl", data_pkl)
-        archive.writestr("archive/byteorder", byteorder)
-        for key, raw in storages.items():
-            archive.writestr(f"archive/data/{key}", raw, compress_type=compress)
-    return path
-
-
 def _refused(path, *fragments):
     with pytest.raises(WeightsFileError) as info:
         read_torch_file(path)
@@ -138,9 +99,14 @@ FLOATS = np.arange(4, dtype="<f4").tobytes()
 
 
 def test_an_assembled_file_reads_and_big_endian_storages_too(tmp_path):
-    little = _zip(tmp_path / "a.pt", _state_dict(("w", _tensor(4))), {"0": FLOATS})
+    little = write_zip(tmp_path / "a.pt", pickled_state_dict(("w", opcode_tensor(4))), {"0": FLOATS})
     np.testing.assert_array_equal(read_torch_file(little).tensors["w"], np.arange(4, dtype="f4"))
-    big = _zip(tmp_path / "b.pt", _state_dict(("w", _tensor(4))), {"0": np.arange(4, dtype=">f4").tobytes()}, "big")
+    big = write_zip(
+        tmp_path / "b.pt",
+        pickled_state_dict(("w", opcode_tensor(4))),
+        {"0": np.arange(4, dtype=">f4").tobytes()},
+        "big",
+    )
     got = read_torch_file(big).tensors["w"]
     np.testing.assert_array_equal(got, np.arange(4, dtype="f4"))
     assert got.dtype.isnative
@@ -164,8 +130,8 @@ def test_an_assembled_file_reads_and_big_endian_storages_too(tmp_path):
     ],
 )
 def test_every_other_global_is_refused_by_name_before_anything_runs(tmp_path, module, name):
-    call = _global(module, name) + b"(" + _text("echo pwned > KRP_PWNED") + b"tR"
-    path = _zip(tmp_path / "evil.pt", _state_dict(("w", _tensor(4)), ("x", call)), {"0": FLOATS})
+    call = opcode_global(module, name) + b"(" + opcode_text("echo pwned > KRP_PWNED") + b"tR"
+    path = write_zip(tmp_path / "evil.pt", pickled_state_dict(("w", opcode_tensor(4)), ("x", call)), {"0": FLOATS})
     _refused(path, f"global {module}.{name}", "nothing was run")
 
 
@@ -177,7 +143,7 @@ def test_protocol_4_stack_global_and_files_torch_wrote_are_refused_too(tmp_path,
             return (eval, ("open('KRP_PWNED', 'w')",))
 
     stream = pickle.dumps({"x": Payload()}, protocol=4)  # STACK_GLOBAL, MEMOIZE, FRAME
-    _refused(_zip(tmp_path / "p4.pt", stream, {}), "global builtins.eval")
+    _refused(write_zip(tmp_path / "p4.pt", stream, {}), "global builtins.eval")
     for name in ("hostile_zip.pth", "hostile_legacy.pth"):  # torch.save of an os.system payload
         _refused(FILES / name, "global posix.system")
     assert not (tmp_path / "KRP_PWNED").exists() and not os.path.exists("KRP_PWNED")
@@ -188,50 +154,70 @@ def test_protocol_4_stack_global_and_files_torch_wrote_are_refused_too(tmp_path,
     [
         (
             "storage longer than its bytes",
-            _state_dict(("w", _tensor(10**12, size=(4,)))),
+            pickled_state_dict(("w", opcode_tensor(10**12, size=(4,)))),
             {"0": FLOATS},
             ["storage '0' holds 16 bytes, not the 1000000000000 x 4"],
         ),
-        ("view past its storage", _state_dict(("w", _tensor(4, size=(100,)))), {"0": FLOATS}, ["reaches past"]),
+        (
+            "view past its storage",
+            pickled_state_dict(("w", opcode_tensor(4, size=(100,)))),
+            {"0": FLOATS},
+            ["reaches past"],
+        ),
         (
             "view offset past its storage",
-            _state_dict(("w", _tensor(4, offset=3, size=(2,)))),
+            pickled_state_dict(("w", opcode_tensor(4, offset=3, size=(2,)))),
             {"0": FLOATS},
             ["reaches past"],
         ),
         (
             "strides that walk off it",
-            _state_dict(("w", _tensor(4, size=(2, 2), stride=(3, 1)))),
+            pickled_state_dict(("w", opcode_tensor(4, size=(2, 2), stride=(3, 1)))),
             {"0": FLOATS},
             ["reaches past"],
         ),
-        ("negative stride", _state_dict(("w", _tensor(4, size=(4,), stride=(-1,)))), {"0": FLOATS}, ["negative"]),
+        (
+            "negative stride",
+            pickled_state_dict(("w", opcode_tensor(4, size=(4,), stride=(-1,)))),
+            {"0": FLOATS},
+            ["negative"],
+        ),
         (
             "size and stride lengths",
-            _state_dict(("w", _tensor(4, size=(2, 2), stride=(1,)))),
+            pickled_state_dict(("w", opcode_tensor(4, size=(2, 2), stride=(1,)))),
             {"0": FLOATS},
             ["differ in length"],
         ),
-        ("missing storage", _state_dict(("w", _tensor(4))), {}, ["storage '0' is missing"]),
-        ("unknown storage type", _state_dict(("w", _tensor(4, storage="Evil"))), {"0": FLOATS}, ["torch.Evil"]),
-        ("a whole pickled model", b"\x80\x02(" + _text("module") + _text("Net") + b"tQ.", {}, ["kind 'module'"]),
+        ("missing storage", pickled_state_dict(("w", opcode_tensor(4))), {}, ["storage '0' is missing"]),
+        (
+            "unknown storage type",
+            pickled_state_dict(("w", opcode_tensor(4, storage="Evil"))),
+            {"0": FLOATS},
+            ["torch.Evil"],
+        ),
+        (
+            "a whole pickled model",
+            b"\x80\x02(" + opcode_text("module") + opcode_text("Net") + b"tQ.",
+            {},
+            ["kind 'module'"],
+        ),
         (
             "OrderedDict state not a dict",
-            b"\x80\x02" + _global("collections", "OrderedDict") + b")R" + _int(1) + b"b.",
+            b"\x80\x02" + opcode_global("collections", "OrderedDict") + b")R" + opcode_int(1) + b"b.",
             {},
             ["OrderedDict's state"],
         ),
-        ("no tensors", _state_dict(("epoch", _int(3))), {}, ["no tensors"]),
-        ("not a dict", b"\x80\x02" + _int(3) + b".", {}, ["object of type 'int'"]),
+        ("no tensors", pickled_state_dict(("epoch", opcode_int(3))), {}, ["no tensors"]),
+        ("not a dict", b"\x80\x02" + opcode_int(3) + b".", {}, ["object of type 'int'"]),
     ],
 )
 def test_broken_or_hostile_sizes_are_errors_not_crashes(tmp_path, case, pickled, storages, fragments):
-    _refused(_zip(tmp_path / "f.pt", pickled, storages), *fragments)
+    _refused(write_zip(tmp_path / "f.pt", pickled, storages), *fragments)
 
 
 def test_compressed_storages_truncated_files_tar_archives_and_others(tmp_path):
-    pickled = _state_dict(("w", _tensor(4)))
-    _refused(_zip(tmp_path / "c.pt", pickled, {"0": FLOATS}, compress=zipfile.ZIP_DEFLATED), "compressed")
+    pickled = pickled_state_dict(("w", opcode_tensor(4)))
+    _refused(write_zip(tmp_path / "c.pt", pickled, {"0": FLOATS}, compress=zipfile.ZIP_DEFLATED), "compressed")
     for name in ("tiny_zip.pt", "tiny_legacy.pt"):
         cut = tmp_path / f"cut_{name}"
         cut.write_bytes((FILES / name).read_bytes()[:-100])
@@ -253,24 +239,6 @@ def test_compressed_storages_truncated_files_tar_archives_and_others(tmp_path):
 # --- weights=PATH ---------------------------------------------------------------------------
 
 
-def _write_torch(path, state: dict[str, np.ndarray], legacy: bool):
-    """`state` in the layout torch.save writes (float32, one storage per tensor), zip or legacy."""
-    items, storages = [], {}
-    for i, (name, value) in enumerate(state.items()):
-        value = np.ascontiguousarray(value, "<f4")
-        stride = tuple(s // 4 for s in value.strides)
-        items.append((name, _tensor(value.size, size=value.shape, stride=stride, key=str(i))))
-        storages[str(i)] = value.tobytes()
-    pickled = _state_dict(*items)
-    if not legacy:
-        return _zip(path, pickled, storages)
-    keys = b"\x80\x02(" + b"".join(_text(k) for k in storages) + b"l."
-    head = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03.\x80\x02}."  # magic, 1001, sys info
-    body = b"".join(struct.pack("<q", len(raw) // 4) + raw for raw in storages.values())
-    pathlib.Path(path).write_bytes(head + pickled + keys + body)
-    return path
-
-
 @pytest.mark.parametrize("name, legacy", [("resnet18.pth", False), ("resnet18-legacy.th", True)])
 def test_weights_path_takes_a_torch_save_file(tmp_path, name, legacy):
     """`weights=<a torch.save file>` loads as the same state dict in .npz does (any suffix)."""
@@ -281,31 +249,12 @@ def test_weights_path_takes_a_torch_save_file(tmp_path, name, legacy):
     rng = np.random.default_rng(0)
     source.set_weights([rng.normal(size=w.shape).astype("f4") for w in source.get_weights()])
     state = torch_checkpoint.to_torchvision_state_dict(source)
-    path = _write_torch(tmp_path / name, state, legacy)
+    path = write_torch(tmp_path / name, state, legacy)
     assert is_torch_file(path)
     loaded = krp.ResNet18(weights=str(path), input_shape=(32, 32, 3), classes=7, classifier_activation=None)
     for a, b in zip(loaded.get_weights(), source.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert loaded.preprocessing.mean == pytest.approx((0.485, 0.456, 0.406))  # torchvision's convention
-
-
-def _akamaster_forward(sd: dict[str, np.ndarray], x_nchw: np.ndarray, n: int) -> np.ndarray:
-    """akamaster/pytorch_resnet_cifar10's ResNet in NumPy (float64, NCHW, PyTorch's semantics):
-    3x3 convs padded 1, stride 2 in the first block of stages 2 and 3, BN in inference, option A as
-    `F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, planes // 4, planes // 4))`, average pool, `linear`."""
-    from test_torch_checkpoint import _bn, _conv, _relu
-
-    x = _relu(_bn(_conv(x_nchw, sd["conv1.weight"], 1, 1), sd, "bn1"))
-    for stage, planes in enumerate((16, 32, 64), 1):
-        for i in range(n):
-            p, stride = f"layer{stage}.{i}", 2 if stage > 1 and i == 0 else 1
-            y = _relu(_bn(_conv(x, sd[f"{p}.conv1.weight"], stride, 1), sd, f"{p}.bn1"))
-            y = _bn(_conv(y, sd[f"{p}.conv2.weight"], 1, 1), sd, f"{p}.bn2")
-            short = x
-            if stride != 1 or x.shape[1] != planes:
-                short = np.pad(x[:, :, ::2, ::2], ((0, 0), (planes // 4, planes // 4), (0, 0), (0, 0)))
-            x = _relu(y + short)
-    return x.mean(axis=(2, 3)) @ sd["linear.weight"].T.astype(np.float64) + sd["linear.bias"]
 
 
 @pytest.mark.parametrize("depth, sha", [(20, "12fca82f"), (56, "4bfd9763")])
@@ -323,7 +272,7 @@ def test_published_cifar_nets_give_pytorchs_logits(depth, sha):
         "both"
     }
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
-    expected = _akamaster_forward(
+    expected = akamaster_forward(
         read_torch_file(path).tensors, x.transpose(0, 3, 1, 2).astype(np.float64), (depth - 2) // 6
     )
     got = np.asarray(model(x, training=False))
