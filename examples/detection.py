@@ -115,12 +115,12 @@ def _release_exists(values: dict[str, Any]) -> bool:
     if not weights_lib.is_registered_tag(values["weights"]):
         return True
     model = values["model"] or DEFAULTS["synthetic" if values["synthetic"] else "online"]["model"]
-    if values["weights"] in weights_lib.available_weights(model).get(model, ()):
+    tags = sorted(weights_lib.available_weights(model)[model])
+    if values["weights"] in tags and weights_lib.get_release(model, values["weights"]).label_set == "imagenet-1k":
         return True
-    releases = ", ".join(f"{m}: {sorted(tags)}" for m, tags in weights_lib.available_weights().items())
     raise flags.ValidationError(
-        f"--weights={values['weights']} does not exist for --model={model}; "
-        f"releases: {releases}; any model takes --weights none or a weights file"
+        f"--weights={values['weights']} does not exist for --model={model} (its ImageNet weights: {tags}); "
+        "any model takes --weights none or a weights file"
     )
 
 
@@ -345,11 +345,12 @@ def epoch_lines(epochs: int) -> tuple[int, list[keras.callbacks.Callback]]:
     return 0, [keras.callbacks.LambdaCallback(on_epoch_end=line)]
 
 
-def _describe_weights(weights: str) -> str:
+def _describe_weights(model_name: str, weights: str) -> str:
     if weights == "none":
         return f"none (random; BatchNormalization statistics recomputed from {CALIBRATION_BATCHES} training batches)"
     if weights_lib.is_registered_tag(weights):
-        return f"{weights} (the authors' release via keras.applications, fetched once into ~/.keras/models)"
+        release = weights_lib.get_release(model_name, weights)
+        return f"{weights} ({release.source}; fetched once into ~/.keras/models)"
     return f"from the file {weights}"
 
 
@@ -418,7 +419,9 @@ def run(
         data_dir,
         steps_per_epoch,
     )
-    say(f"backbone: {model_name}, include_top=False, {image_size}x{image_size}; weights: {_describe_weights(weights)}")
+    say(
+        f"backbone: {model_name}, include_top=False, {image_size}x{image_size}; weights: {_describe_weights(model_name, weights)}"
+    )
     detector = retinanet(
         model_name,
         num_classes,

@@ -2,6 +2,7 @@
 
     python examples/transfer_learning.py                         # ResNet-50 "imagenet" on tf_flowers
     python examples/transfer_learning.py --dataset=imagenette --model=resnet101
+    python examples/transfer_learning.py --model=resnet18 --weights=imagenet1k_v1    # torchvision's
     python examples/transfer_learning.py --offline               # no network, a minute or two on a CPU
 
 Phase 1 freezes the whole backbone (`freeze_backbone`: no gradients, BatchNormalization in
@@ -34,7 +35,7 @@ import keras_resnet_paper as krp
 from keras_resnet_paper import cli
 from keras_resnet_paper import weights as weights_lib
 from keras_resnet_paper.errors import WeightsUnavailableError
-from keras_resnet_paper.weights import preprocessing
+from keras_resnet_paper.weights import conventions, preprocessing
 
 FLAGS = flags.FLAGS
 
@@ -89,8 +90,8 @@ def define_flags() -> None:
     flags.DEFINE_string(
         "weights",
         None,
-        'Backbone weights: "imagenet", "none" or a weights file (if not given: '
-        "imagenet, or with --offline a backbone pretrained here on digits 0-4).",
+        'Backbone weights: a release tag ("imagenet", "imagenet1k_v2", "timm", ...), "none" or a weights '
+        "file (if not given: imagenet, or with --offline a backbone pretrained here on digits 0-4).",
     )
     release_size = "the release's 224"
     flags.DEFINE_integer("image_size", None, f"Input size ({default('image_size', release_size)}).")
@@ -149,12 +150,12 @@ def _release_exists(values: dict[str, Any]) -> bool:
             "a weights file, or leave it out (pretraining on digits 0-4)"
         )
     model = values["model"] or DEFAULTS["online"]["model"]
-    if weights in weights_lib.available_weights(model).get(model, ()):
+    tags = sorted(weights_lib.available_weights(model)[model])
+    if weights in tags and weights_lib.get_release(model, weights).label_set == "imagenet-1k":
         return True
-    releases = ", ".join(f"{m}: {sorted(tags)}" for m, tags in weights_lib.available_weights().items())
     raise flags.ValidationError(
-        f"--weights={weights} does not exist for --model={model}; releases: "
-        f"{releases}; any model takes --weights none or a weights file"
+        f"--weights={weights} does not exist for --model={model} (its ImageNet weights: {tags}); "
+        "any model takes --weights none or a weights file"
     )
 
 
@@ -216,8 +217,9 @@ def tfds_datasets(
 ) -> tuple[tf.data.Dataset, tf.data.Dataset, int]:
     """(train, validation, number of classes) from a tfds image classification set.
 
-    Train: shorter side resized to image_size / 0.875, random crop, random flip. Validation: the
-    release's resize-and-centre-crop (Sec. 3.4, single crop). Both preprocessed for the weights
+    Train: shorter side resized as the release resizes for its crop (256 for 224 by default; 232
+    for torchvision's V2, ...), random crop, random flip. Validation: the release's
+    resize-and-centre-crop (Sec. 3.4, single crop). Both preprocessed for the weights
     (`mode`, e.g. "caffe"). A set without a validation or test split is split 85/15.
     """
     builder = prepared_classification_set(name, data_dir)
@@ -225,7 +227,8 @@ def tfds_datasets(
     held_out = next((s for s in ("validation", "test") if s in splits), None)
     train_split, val_split = ("train", held_out) if held_out else ("train[:85%]", "train[85%:]")
     num_classes = builder.info.features["label"].num_classes
-    resize_to = int(round(image_size / 0.875))
+    convention = conventions.as_preprocessing(mode)
+    resize_to = int(round(image_size * convention.resize_side / convention.crop_size))
 
     def shorter_side(image):
         shape = tf.cast(tf.shape(image)[:2], tf.float32)
@@ -306,7 +309,8 @@ def build_backbone(model_name: str, image_size: int, weights: str | None) -> ker
         weights, f"from the file {weights}"
     )
     if weights_lib.is_registered_tag(weights):
-        source = f"{weights} (the authors' release via keras.applications, fetched once into ~/.keras/models)"
+        release = weights_lib.get_release(model_name, weights)
+        source = f"{weights} ({release.source}; fetched once into ~/.keras/models)"
     say(f"backbone: {model_name}, include_top=False, pooling avg, {image_size}x{image_size}; weights: {source}")
     return krp.get_model(
         model_name,

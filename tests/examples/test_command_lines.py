@@ -64,7 +64,7 @@ MISTAKES = [
         ["--weights", "/no/such/file"],
         'flag --weights=/no/such/file: must be "imagenet", "none" or an existing file',
     ),
-    ("detection", ["--synthetic", "--weights", "imagenet"], "--weights=imagenet does not exist for --model=resnet18"),
+    ("detection", ["--synthetic", "--weights", "cifar10"], "--weights=cifar10 does not exist for --model=resnet18"),
     ("transfer_learning", ["--model", "resnet21"], "flag --model=resnet21: value should be one of <resnet18|"),
     ("transfer_learning", ["--offline", "--head_epochs", "0"], "flag --head_epochs=0: 0 is not a positive integer"),
     (
@@ -127,5 +127,6 @@ def test_imagenet_weights_without_network_say_what_to_do(mistakes):
         "--weights PATH, --weights none, or --synthetic",
     )
     assert run.line("backbone: resnet50").endswith(
-        "weights: imagenet (the authors' release via keras.applications, fetched once into ~/.keras/models)"
+        "weights: imagenet (keras.applications ResNet, converted from the authors' released Caffe models; "
+        "fetched once into ~/.keras/models)"
     )

@@ -3,6 +3,8 @@ prints each phase and its result, and a mistake or a missing download is one lin
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib.util
 import pathlib
 import re
@@ -52,15 +54,19 @@ def test_tfds_path_on_mock_data(example):
 
 
 @pytest.mark.slow
+def _test_module(folder: str, name: str):
+    """A helper module of another test folder (tests/<folder>/<name>.py), imported by path."""
+    spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).parents[1] / folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_tfds_path_with_imagenet_release(example, monkeypatch, tmp_path):
     """The default online path: ResNet-50 "imagenet" (registry, Caffe preprocessing, BN epsilon), its
     file a randomised ResNet-50 in the keras.applications layout, found in the Keras cache."""
     tfds = pytest.importorskip("tensorflow_datasets")
-    spec = importlib.util.spec_from_file_location(
-        "weights_files", pathlib.Path(__file__).parents[1] / "weights" / "weights_files.py"
-    )
-    weights_files = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(weights_files)
+    weights_files = _test_module("weights", "weights_files")
     cache = tmp_path / "keras_home" / "models"
     cache.mkdir(parents=True)
     path = str(cache / "resnet50_notop.h5")
@@ -76,6 +82,33 @@ def test_tfds_path_with_imagenet_release(example, monkeypatch, tmp_path):
             "tf_flowers", "resnet50", weights="imagenet", image_size=64, batch_size=4, head_epochs=1, finetune_epochs=1
         )
     assert results["phase1_params"]["trainable"] == 2048 * 5 + 5
+    assert 0.0 <= results["phase2_accuracy"] <= 1.0
+
+
+def test_tfds_path_from_resnet18_weights(example, monkeypatch, tmp_path):
+    """`--model resnet18`: ResNet-18 "imagenet" is torchvision's file (written here as torch.save
+    writes it, found in the Keras cache), with its torch preprocessing."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    torch_writer = _test_module("weights", "torch_writer")
+    from keras_resnet_paper.weights.torch_checkpoint import to_torchvision_state_dict
+
+    cache = tmp_path / "keras_home" / "models"
+    cache.mkdir(parents=True)
+    source = krp.ResNet18(input_shape=(32, 32, 3))
+    path = torch_writer.write_torch(cache / "resnet18-f37072fd.pth", to_torchvision_state_dict(source), legacy=False)
+    release = weights_lib.get_release("resnet18", "imagenet")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    pinned = dataclasses.replace(release, top_file=dataclasses.replace(release.top_file, file_hash=digest))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setenv("KERAS_RESNET_PAPER_WEIGHTS_URL", "http://127.0.0.1:9/")  # never reached: cached
+    with (
+        weights_lib.registered(pinned),
+        tfds.testing.mock_data(num_examples=8, policy=tfds.testing.MockPolicy.USE_CODE),
+    ):
+        results = example.run_tfds(
+            "tf_flowers", "resnet18", weights="imagenet", image_size=32, batch_size=4, head_epochs=1, finetune_epochs=1
+        )
+    assert results["phase1_params"]["trainable"] == 512 * 5 + 5 and results["weights"] == "imagenet"
     assert 0.0 <= results["phase2_accuracy"] <= 1.0
 
 
@@ -106,6 +139,8 @@ def command_lines(run_example_batch, tmp_path_factory):
         "other model": ["--offline", f"--weights={_resnet18_backbone_file(files / 'resnet34.weights.h5', depth=34)}"],
         "imagenette": ["--dataset=imagenette", "--model=resnet101"],
         "online data set": ["--weights=none", "--model=resnet18"],
+        "resnet18 imagenet": ["--model=resnet18", "--weights=imagenet"],
+        "no such release": ["--model=resnet34", "--weights=imagenet1k_v2"],
     }
     return dict(zip(runs, run_example_batch("transfer_learning", list(runs.values()))))
 
@@ -154,9 +189,25 @@ def test_default_command_without_network_says_what_to_do(run_example):
         "--weights PATH, --weights none, or --offline",
     )
     assert run.lines == [
-        "backbone: resnet50, include_top=False, pooling avg, 224x224; weights: imagenet (the "
-        "authors' release via keras.applications, fetched once into ~/.keras/models)"
+        "backbone: resnet50, include_top=False, pooling avg, 224x224; weights: imagenet (keras.applications "
+        "ResNet, converted from the authors' released Caffe models; fetched once into ~/.keras/models)"
     ]
+
+
+def test_resnet18_imagenet_command_without_network_names_torchvisions_file(command_lines):
+    run = command_lines["resnet18 imagenet"]
+    run.assert_one_line_error("transfer_learning.py", "resnet18-f37072fd.pth", "--weights PATH")
+    assert run.lines == [
+        "backbone: resnet18, include_top=False, pooling avg, 224x224; weights: imagenet (torchvision "
+        "ResNet18_Weights.IMAGENET1K_V1; fetched once into ~/.keras/models)"
+    ]
+
+
+def test_a_release_another_depth_has_is_one_line(command_lines):
+    run = command_lines["no such release"]
+    run.assert_one_line_error(
+        "transfer_learning.py", "--weights=imagenet1k_v2 does not exist for --model=resnet34 (its ImageNet weights: ["
+    )
 
 
 def test_imagenette_command_without_network_says_what_to_do(command_lines):
