@@ -26,7 +26,7 @@ def _torchvision_resnet():
     without the package's start-up code."""
     try:
         return importlib.import_module("torchvision.models.resnet")
-    except Exception:  # noqa: BLE001 - any import-time failure of a mismatched build
+    except Exception:  # any import-time failure of a mismatched build
         spec = importlib.util.find_spec("torchvision")
         if spec is None:
             pytest.skip("torchvision is not installed")
