@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import pathlib
 import sys
 import types
 
@@ -131,3 +132,25 @@ def test_pytorch_option_a_cifar_net_logits(tmp_path):
         model = krp.ResNet20(weights=path, classifier_activation=None)
         got = np.asarray(model(x, training=False))
         assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max(), (path, np.abs(got - expected).max())
+
+
+def test_the_committed_fixtures_written_afresh_read_the_same(tmp_path):
+    """make_torch_files.py run with this torch: the reader gives the committed expected arrays and
+    refuses the hostile files, naming os.system."""
+    from keras_resnet_paper.weights.errors import WeightsFileError
+    from keras_resnet_paper.weights.torch_format import read_torch_file
+
+    here = pathlib.Path(__file__).parent / "torch_files"
+    spec = importlib.util.spec_from_file_location("make_torch_files", here / "make_torch_files.py")
+    writer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(writer)
+    writer.main(str(tmp_path))
+    expected = dict(np.load(here / "expected.npz"))
+    for name in ("tiny_zip.pt", "tiny_legacy.pt", "wrapped_zip.bin", "wrapped_legacy.th"):
+        tensors = read_torch_file(tmp_path / name).tensors
+        assert sorted(tensors) == sorted(expected)
+        for key, value in expected.items():
+            np.testing.assert_array_equal(np.asarray(tensors[key], value.dtype), value)
+    for name in ("hostile_zip.pth", "hostile_legacy.pth"):
+        with pytest.raises(WeightsFileError, match="os.system|posix.system"):
+            read_torch_file(tmp_path / name)

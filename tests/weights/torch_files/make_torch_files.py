@@ -35,22 +35,23 @@ def state_dict() -> dict:
     }
 
 
-def main() -> None:
+def main(folder: str = HERE) -> None:
+    """Write the files into `folder` (this one by default)."""
     sd = state_dict()
-    torch.save(sd, os.path.join(HERE, "tiny_zip.pt"))
-    torch.save(sd, os.path.join(HERE, "tiny_legacy.pt"), _use_new_zipfile_serialization=False)
+    torch.save(sd, os.path.join(folder, "tiny_zip.pt"))
+    torch.save(sd, os.path.join(folder, "tiny_legacy.pt"), _use_new_zipfile_serialization=False)
     wrapped = {"state_dict": {f"module.{k}": v for k, v in sd.items()}, "epoch": 3, "best_prec1": 91.5}
-    torch.save(wrapped, os.path.join(HERE, "wrapped_legacy.th"), _use_new_zipfile_serialization=False)
-    torch.save(wrapped, os.path.join(HERE, "wrapped_zip.bin"))
-    torch.save({"conv.weight": sd["conv.weight"], "extra": Payload()}, os.path.join(HERE, "hostile_zip.pth"))
+    torch.save(wrapped, os.path.join(folder, "wrapped_legacy.th"), _use_new_zipfile_serialization=False)
+    torch.save(wrapped, os.path.join(folder, "wrapped_zip.bin"))
+    torch.save({"conv.weight": sd["conv.weight"], "extra": Payload()}, os.path.join(folder, "hostile_zip.pth"))
     torch.save(
         {"conv.weight": sd["conv.weight"], "extra": Payload()},
-        os.path.join(HERE, "hostile_legacy.pth"),
+        os.path.join(folder, "hostile_legacy.pth"),
         _use_new_zipfile_serialization=False,
     )
     expected = {k: (v.float() if v.dtype == torch.bfloat16 else v).numpy() for k, v in sd.items()}
-    np.savez(os.path.join(HERE, "expected.npz"), **expected)
-    print(f"torch {torch.__version__}, Python {sys.version.split()[0]}: wrote", sorted(os.listdir(HERE)))
+    np.savez(os.path.join(folder, "expected.npz"), **expected)
+    print(f"torch {torch.__version__}, Python {sys.version.split()[0]}: wrote", sorted(os.listdir(folder)))
 
 
 if __name__ == "__main__":
