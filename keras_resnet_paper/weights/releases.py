@@ -4,7 +4,7 @@ and torchvision's `Weights` enums keep them.
 A `Release` holds the files (name and pinned hash, with and without the classifier), where they
 are published, the architecture they need (stride placement, shortcut option, BN epsilon,
 option A's zero-padding placement), their input convention (`Preprocessing`), the accuracy their
-source reports beside the paper's figure, their source and licence. Tags (docs/WEIGHTS.md):
+source reports beside the paper's figure, their source and licence. Tags (the README's weights table):
 
 - ``"imagenet"``: the authors' released Caffe models for ResNet-50/101/152 (through
   keras.applications: option B, stride on the first 1x1, BN epsilon 1.001e-5, Caffe
