@@ -34,7 +34,7 @@ import keras_resnet_paper as krp
 from keras_resnet_paper import cli
 from keras_resnet_paper import weights as weights_lib
 from keras_resnet_paper.errors import WeightsUnavailableError
-from keras_resnet_paper.models.graph import graph_inputs
+from keras_resnet_paper.graph import graph_inputs
 from keras_resnet_paper.weights import preprocessing
 
 FLAGS = flags.FLAGS

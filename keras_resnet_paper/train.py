@@ -23,6 +23,7 @@ import sys
 from absl import flags, logging
 
 from keras_resnet_paper import cli
+from keras_resnet_paper.models.variants import variant_names
 from keras_resnet_paper.training.callbacks import NonFiniteLossError, TrainingInterrupted
 from keras_resnet_paper.training.checkpoints import CheckpointWriteError, NonFiniteStateError, RunFolderBusyError
 
@@ -43,7 +44,8 @@ flags.DEFINE_bool(
 flags.DEFINE_string(
     "model",
     None,
-    "Model: resnet20/32/44/56/110/1202, plain20.., resnet18..152, plain18.., or resnet/plain<6n+2>. Default: the recipe's.",
+    f"Model: {', '.join(variant_names())}, or cifar_resnet<6n+2> / cifar_plain<6n+2> for any CIFAR depth "
+    "(the short resnet<6n+2> too where no ImageNet net has that name). Default: the recipe's.",
 )
 flags.DEFINE_enum(
     "shortcut",

@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 import keras_resnet_paper as krp
+from keras_resnet_paper import paper
 from keras_resnet_paper.models import spec
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -176,7 +177,7 @@ def test_cifar_counts_table_matches_built_models():
         depth = 6 * n + 2
         params, flops = predicted(n)
         assert name == f"ResNet-{depth}"
-        assert _int(row["parameters"]) == params == spec.CIFAR_PARAMS[depth], name
+        assert _int(row["parameters"]) == params == paper.CIFAR_PARAMS[depth], name
         assert float(row["MFLOPs"]) == round(flops / 1e6, 1), name
         assert float(row["paper"].rstrip("M")) * 1e6 == pytest.approx(params, rel=0.02), name
 
@@ -185,10 +186,10 @@ def test_imagenet_counts_table_matches_the_code():
     rows = _table("ImageNet counts", "network")
     for depth in spec.IMAGENET_SPECS:
         row = rows[f"ResNet-{depth}"]
-        assert _int(row["parameters"]) == spec.IMAGENET_PARAMS[depth], depth
-        assert float(row["GFLOPs"]) == spec.IMAGENET_GFLOPS[depth], depth
+        assert _int(row["parameters"]) == paper.IMAGENET_PARAMS[depth], depth
+        assert float(row["GFLOPs"]) == paper.IMAGENET_GFLOPS[depth], depth
         v1_5 = row["GFLOPs, v1.5 (3×3 strided)"]
-        assert (float(v1_5) if v1_5 != "–" else None) == spec.IMAGENET_GFLOPS_V1_5.get(depth), depth
+        assert (float(v1_5) if v1_5 != "–" else None) == paper.IMAGENET_GFLOPS_V1_5.get(depth), depth
     built = {
         "ResNet-18": krp.ResNet18(),
         "plain-18": krp.Plain18(),
@@ -273,16 +274,16 @@ def test_protocol_constants_match_the_data_code():
 def test_published_results_match_spec():
     results = "ImageNet results (Tables 2-5, Fig. 4)"
     table2 = _table(results, "layers")
-    assert float(table2["18"]["ResNet"]) == spec.IMAGENET_PAPER_ERROR[18][0]
+    assert float(table2["18"]["ResNet"]) == paper.IMAGENET_PAPER_ERROR[18][0]
     table3 = _table(results, "network")  # the first "network" table of the section is Table 3
     for depth in (50, 101, 152):
         row = table3[f"ResNet-{depth}"]
-        assert (float(row["top-1"]), float(row["top-5"])) == spec.IMAGENET_PAPER_ERROR[depth], depth
+        assert (float(row["top-1"]), float(row["top-5"])) == paper.IMAGENET_PAPER_ERROR[depth], depth
     resnet34_b = table3["ResNet-34 B"]
-    assert (float(resnet34_b["top-1"]), float(resnet34_b["top-5"])) == spec.IMAGENET_PAPER_ERROR[34]
+    assert (float(resnet34_b["top-1"]), float(resnet34_b["top-5"])) == paper.IMAGENET_PAPER_ERROR[34]
     table6 = _table("CIFAR-10 results (Table 6, Fig. 6)", "network")
     errors = {int(name.split("-")[1]): float(row["test error %"]) for name, row in table6.items()}
-    assert errors == spec.CIFAR_PAPER_ERROR
+    assert errors == paper.CIFAR_PAPER_ERROR
 
 
 def _pretrained_configs() -> dict:
@@ -308,4 +309,4 @@ def test_pretrained_table_matches_the_registry():
     for depth, row in depths.items():
         expected = configs[f"resnet{depth}"]["imagenet"]["top1"]
         assert float(row["single-crop top-1 accuracy % (keras.applications)"]) == expected
-        assert float(row["Table 3 top-1 error % (10-crop)"]) == spec.IMAGENET_PAPER_ERROR[depth][0]
+        assert float(row["Table 3 top-1 error % (10-crop)"]) == paper.IMAGENET_PAPER_ERROR[depth][0]

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+from keras_resnet_paper import paper
 from keras_resnet_paper.models import spec
 
 README = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
@@ -26,20 +27,20 @@ def _int(text: str) -> int:
 
 def test_imagenet_table_matches_spec():
     rows = _rows("ResNet")
-    for depth, params in spec.IMAGENET_PARAMS.items():
+    for depth, params in paper.IMAGENET_PARAMS.items():
         cells = rows[depth]
         assert _int(cells[2]) == params, depth
-        assert float(cells[3]) == spec.IMAGENET_GFLOPS[depth], depth
-        assert cells[5].startswith(f"{spec.IMAGENET_PAPER_ERROR[depth][0]:.2f}"), depth
+        assert float(cells[3]) == paper.IMAGENET_GFLOPS[depth], depth
+        assert cells[5].startswith(f"{paper.IMAGENET_PAPER_ERROR[depth][0]:.2f}"), depth
 
 
 def test_cifar_table_matches_spec():
     rows = _rows("ResNet")
-    for depth, params in spec.CIFAR_PARAMS.items():
+    for depth, params in paper.CIFAR_PARAMS.items():
         cells = rows[depth]
         assert _int(cells[0]) == spec.cifar_blocks_per_stage(depth)
         assert _int(cells[1]) == params, depth
-        assert float(cells[3].split()[0]) == spec.CIFAR_PAPER_ERROR[depth], depth
+        assert float(cells[3].split()[0]) == paper.CIFAR_PAPER_ERROR[depth], depth
 
 
 def test_commands_are_the_ci_commands():
@@ -63,4 +64,4 @@ def test_api_snippet_runs():
     exec(compile(_python_block("API"), "README.md:API", "exec"), namespace)
     maps = namespace["features"](namespace["images"])
     assert {k: v.shape[1] for k, v in maps.items()} == {"conv2_x": 16, "conv3_x": 8, "conv4_x": 4, "conv5_x": 2}
-    assert namespace["krp"].count_params(namespace["model"]) == spec.IMAGENET_PARAMS[50]
+    assert namespace["krp"].count_params(namespace["model"]) == paper.IMAGENET_PARAMS[50]

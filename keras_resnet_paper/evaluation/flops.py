@@ -11,7 +11,7 @@ import math
 
 import keras
 
-from keras_resnet_paper.models.graph import iter_layers
+from keras_resnet_paper.graph import iter_layers
 
 
 def count_params(model: keras.Model) -> int:

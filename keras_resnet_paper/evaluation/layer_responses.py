@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import keras
 import numpy as np
 
-from keras_resnet_paper.models.graph import graph_inputs, iter_layers
+from keras_resnet_paper.graph import graph_inputs, iter_layers
 from keras_resnet_paper.validation import check_choice, check_int
 
 __all__ = ["response_layers", "layer_responses", "plot_layer_responses"]

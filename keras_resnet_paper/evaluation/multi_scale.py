@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from keras_resnet_paper.data.crops import TEST_SCALES, shorter_side_size
 from keras_resnet_paper.evaluation.topk import top1_top5_error
-from keras_resnet_paper.models.graph import find_layer, graph_inputs
+from keras_resnet_paper.graph import find_layer, graph_inputs
 from keras_resnet_paper.validation import check_bool, check_int
 from keras_resnet_paper.weights.conventions import input_convention
 

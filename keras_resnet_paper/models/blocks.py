@@ -77,18 +77,21 @@ def bottleneck_block(
     stride_in_1x1: bool = True,
     zero_init_residual: bool = False,
     zero_padding: str = "after",
+    bottleneck_width_factor: int = 1,
 ):
     """1x1 reduce, 3x3, 1x1 expand to 4w (Fig. 5 right), used by ResNet-50/101/152.
 
     `stride_in_1x1=True` strides the first 1x1 conv as in the authors' released models (and
     keras.applications); False strides the 3x3 (the later "v1.5" placement).
+    `bottleneck_width_factor` widens the 1x1 and 3x3 inside (wide ResNets: 2), not the output.
     """
     out_channels = width * BOTTLENECK_EXPANSION
+    inner = width * bottleneck_width_factor
     short = _shortcut(x, factory, out_channels, strides, shortcut, prefix, zero_padding) if residual else None
     s1, s3 = (strides, 1) if stride_in_1x1 else (1, strides)
-    y = factory.conv_bn(x, width, 1, s1, f"{prefix}_1")
+    y = factory.conv_bn(x, inner, 1, s1, f"{prefix}_1")
     y = factory.relu(name=f"{prefix}_1_relu")(y)
-    y = factory.conv_bn(y, width, 3, s3, f"{prefix}_2")
+    y = factory.conv_bn(y, inner, 3, s3, f"{prefix}_2")
     y = factory.relu(name=f"{prefix}_2_relu")(y)
     y = factory.conv_bn(y, out_channels, 1, 1, f"{prefix}_3", zero_gamma=residual and zero_init_residual)
     return _finish(y, short, factory, residual, prefix)
@@ -98,6 +101,7 @@ def make_block(block: str, x, width: int, strides: int, prefix: str, factory: La
     """Dispatch to `basic_block` or `bottleneck_block`."""
     if block == BASIC:
         options.pop("stride_in_1x1", None)
+        options.pop("bottleneck_width_factor", None)
         return basic_block(x, width, strides, prefix, factory, **options)
     if block == BOTTLENECK:
         return bottleneck_block(x, width, strides, prefix, factory, **options)

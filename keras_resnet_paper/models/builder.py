@@ -214,6 +214,7 @@ def build_resnet(
     weights_name: str,
     source_layout: str | None = None,
     zero_padding: str = "after",
+    bottleneck_width_factor: int = 1,
 ) -> keras.Model:
     """Build a ResNet/plain net from its stem and stages; see `imagenet_resnet` for the arguments."""
     if block not in BLOCK_TYPES:
@@ -270,6 +271,7 @@ def build_resnet(
         stride_in_1x1=stride_in_1x1,
         zero_init_residual=zero_init_residual,
         zero_padding=zero_padding,
+        bottleneck_width_factor=check_int("bottleneck_width_factor", bottleneck_width_factor, minimum=1),
     )
 
     x = _stages(stem(img_input, factory), stages, block, factory, options, nested)

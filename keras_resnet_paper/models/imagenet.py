@@ -10,7 +10,14 @@ import keras
 
 from keras_resnet_paper.models.builder import Stage, build_resnet
 from keras_resnet_paper.models.layers import LayerFactory
-from keras_resnet_paper.models.spec import BLOCK_TYPES, BOTTLENECK, IMAGENET_SPECS, IMAGENET_WIDTHS, imagenet_spec
+from keras_resnet_paper.models.spec import (
+    BLOCK_TYPES,
+    BOTTLENECK,
+    IMAGENET_SPECS,
+    IMAGENET_SPECS_BEYOND_PAPER,
+    IMAGENET_WIDTHS,
+    imagenet_spec,
+)
 from keras_resnet_paper.validation import ArgumentTypeError, check_bool, check_float, check_int
 from keras_resnet_paper.weights.architecture import Architecture, resolve_arguments
 from keras_resnet_paper.weights.loading import required_architecture
@@ -64,11 +71,14 @@ def imagenet_resnet(
     dtype: Any = None,
     name: str | None = None,
     source_layout: str | None = None,
+    bottleneck_width_factor: int = 1,
+    widths: Sequence[int] | None = None,
 ) -> keras.Model:
-    """An ImageNet ResNet (or plain net) of Table 1.
+    """An ImageNet ResNet (or plain net) of Table 1, or ResNet-200, or a wide ResNet.
 
     Args:
-        depth: 18, 34, 50, 101 or 152 (Table 1); or None with `blocks` and `block` for a custom net.
+        depth: 18, 34, 50, 101 or 152 (Table 1), or 200 (timm's ResNet-200, beyond the paper); or
+            None with `blocks` and `block` for a custom net.
         residual: False builds the plain twin (same layers, no shortcuts; Sec. 4.1).
         blocks: blocks per stage conv2_x..conv5_x for a custom net, e.g. (3, 4, 6, 3).
         block: "basic" (two 3x3) or "bottleneck" (1x1, 3x3, 1x1) for a custom net.
@@ -92,12 +102,20 @@ def imagenet_resnet(
         name: model name; default "resnet50", "plain34", ...
         source_layout: for a torchvision/timm checkpoint in `weights`: "torchvision" (stride on
             the 3x3, every torchvision and timm ResNet) or "caffe" (a port of the authors' models).
+        bottleneck_width_factor: the 1x1 and 3x3 inside each bottleneck have this many times w
+            filters, the output keeps 4w (2: torchvision's Wide ResNet-50-2 / 101-2; not in the paper).
+        widths: the stage widths w, one per stage (default Table 1's 64, 128, 256, 512).
     """
     _check_arguments(depth, residual, stride_in_1x1, bn_epsilon)
     depth, block, blocks = _resolve_depth(depth, block, blocks)
+    factor = check_int("bottleneck_width_factor", bottleneck_width_factor, minimum=1)
+    weights_name = f"wide_resnet{depth}_{factor}" if factor != 1 else f"resnet{depth}"
     if is_registered_tag(weights):
-        _check_pretrained(depth, residual, blocks, include_top, classes, weights)
-    required = required_architecture(weights, f"resnet{depth}", source_layout)
+        known = {**IMAGENET_SPECS, **IMAGENET_SPECS_BEYOND_PAPER}
+        custom = depth not in known or tuple(blocks) != known[depth].blocks
+        kind = f"plain-{depth}" if not residual else ("a custom ResNet" if custom else weights_name)
+        _check_pretrained(weights_name, kind, include_top, classes, weights)
+    required = required_architecture(weights, weights_name, source_layout)
     if block != BOTTLENECK:  # basic blocks have one geometry: no stride placement to agree on
         required = dataclasses.replace(required, stride_in_1x1=None)
     arch = resolve_arguments(
@@ -106,9 +124,12 @@ def imagenet_resnet(
         DEFAULT_ARCHITECTURE,
         f"weights={weights!r}",
     )
+    widths = IMAGENET_WIDTHS if widths is None else tuple(check_int("widths[]", w, minimum=1) for w in widths)
+    if len(widths) != len(blocks):
+        raise ValueError(f"widths={widths!r} must give one width per stage ({len(blocks)}).")
     stages = [
         Stage(index=i + 2, width=w, blocks=n, strides=1 if i == 0 else 2)
-        for i, (w, n) in enumerate(zip(IMAGENET_WIDTHS, blocks))
+        for i, (w, n) in enumerate(zip(widths, blocks))
     ]
     return build_resnet(
         stem=imagenet_stem,
@@ -130,11 +151,12 @@ def imagenet_resnet(
         kernel_initializer=kernel_initializer,
         nested=nested,
         dtype=dtype,
-        name=name or f"{'resnet' if residual else 'plain'}{depth}",
+        name=name or (weights_name if residual else f"plain{depth}"),
         default_size=224,
         min_size=32,
-        weights_name=f"resnet{depth}",
+        weights_name=weights_name,
         source_layout=source_layout,
+        bottleneck_width_factor=factor,
     )
 
 
@@ -176,26 +198,21 @@ def _resolve_depth(depth, block, blocks) -> tuple[int, str, tuple[int, ...]]:
     return layer_depth, block, blocks
 
 
-def _check_pretrained(depth, residual, blocks, include_top, classes, weights):
+def _check_pretrained(weights_name: str, kind: str, include_top: bool, classes: int, weights: str) -> None:
     """A release exists for this net (the registry decides) and fits the requested head."""
-    released = sorted(
-        int(m[len("resnet") :])
-        for m, tags in available_weights().items()
-        if weights in tags and m[len("resnet") :].isdigit() and get_release(m, weights).label_set == IMAGENET_LABELS
-    )
-    standard = residual and depth in IMAGENET_SPECS and tuple(blocks) == IMAGENET_SPECS[depth].blocks
-    if not standard or depth not in released:
-        kind = f"ResNet-{depth}" if standard else ("a custom ResNet" if residual else f"plain-{depth}")
-        where = (
-            f"exists for the ImageNet ResNet-{'/'.join(map(str, released))} only"
-            if released
-            else "is no ImageNet release"
-        )
+    released = [
+        model
+        for model, tags in available_weights().items()
+        if weights in tags and get_release(model, weights).label_set == IMAGENET_LABELS
+    ]
+    released.sort(key=lambda m: (len(m), m))
+    if kind != weights_name or weights_name not in released:
+        where = f"exists for the ImageNet {', '.join(released)} only" if released else "is no ImageNet release"
         raise ValueError(
             f"weights={weights!r} {where}, not for {kind}; use weights=None or a file "
             "(every release: keras_resnet_paper.weights.available_weights())."
         )
-    release = get_release(f"resnet{depth}", weights)
+    release = get_release(weights_name, weights)
     if include_top and classes != release.num_classes:
         raise ValueError(
             f"classes={classes!r}: weights={weights!r} with include_top=True needs "

@@ -38,40 +38,20 @@ IMAGENET_SPECS: dict[int, ImageNetSpec] = {
     152: ImageNetSpec(BOTTLENECK, (3, 8, 36, 3)),
 }
 
-#: Trainable parameters with option B (docs/paper.md, 'ImageNet counts'; torchvision's counts).
-IMAGENET_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
-#: Multiply-adds in GFLOPs with the stride on the 1x1 (authors' release) and on the 3x3 ("v1.5").
-IMAGENET_GFLOPS = {18: 1.81, 34: 3.66, 50: 3.86, 101: 7.57, 152: 11.28}
-IMAGENET_GFLOPS_V1_5 = {50: 4.09, 101: 7.80, 152: 11.51}
-#: Top-1 / top-5 error (%), 10-crop, Table 3 (ResNet-18 from Table 2, top-1 only; option B for 34).
-IMAGENET_PAPER_ERROR = {
-    18: (27.88, None),
-    34: (24.52, 7.46),
-    50: (22.85, 6.71),
-    101: (21.75, 6.05),
-    152: (21.43, 5.71),
-}
 
-#: CIFAR-10 trainable parameters with option A and test error (%) (Sec. 4.2, Table 6).
-CIFAR_PARAMS = {
-    20: 269_722,
-    32: 464_154,
-    44: 658_586,
-    56: 853_018,
-    110: 1_727_962,
-    1202: 19_421_274,
-}
-CIFAR_PAPER_ERROR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
+#: Deeper nets of the same design, not in the paper: ResNet-200 (timm's `resnet200`).
+IMAGENET_SPECS_BEYOND_PAPER: dict[int, ImageNetSpec] = {200: ImageNetSpec(BOTTLENECK, (3, 24, 36, 3))}
 
 
 def imagenet_spec(depth: int) -> ImageNetSpec:
-    """The Table 1 spec of `depth`; ValueError for a depth the paper does not define."""
-    if depth not in IMAGENET_SPECS:
+    """The Table 1 spec of `depth` (or of ResNet-200); ValueError for any other depth."""
+    specs = {**IMAGENET_SPECS, **IMAGENET_SPECS_BEYOND_PAPER}
+    if depth not in specs:
         raise ValueError(
-            f"depth={depth!r} is not an ImageNet depth of the paper; allowed: "
-            f"{sorted(IMAGENET_SPECS)} (or pass blocks=(...) and block='basic'|'bottleneck')."
+            f"depth={depth!r} is not an ImageNet depth; allowed: "
+            f"{sorted(specs)} (or pass blocks=(...) and block='basic'|'bottleneck')."
         )
-    return IMAGENET_SPECS[depth]
+    return specs[depth]
 
 
 def cifar_blocks_per_stage(depth: int) -> int:

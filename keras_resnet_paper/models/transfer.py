@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator
 
 import keras
 
-from keras_resnet_paper.models.graph import iter_layers
+from keras_resnet_paper.graph import iter_layers
 from keras_resnet_paper.validation import check_bool
 
 #: Stem layer names (ImageNet: conv1_pad, conv1_conv, conv1_bn, conv1_relu, pool1_pad, pool1_pool).

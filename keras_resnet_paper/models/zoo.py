@@ -1,7 +1,9 @@
-"""The named models of the paper: thin constructors over `imagenet_resnet` and `cifar_resnet`.
+"""The named models: one constructor per registered network (`variants`), generated, with
+keras.applications' signature written once here.
 
 Every constructor takes the keras.applications arguments (include_top, weights, input_tensor,
-input_shape, pooling, classes, classifier_activation, name) plus any option of its builder.
+input_shape, pooling, classes, classifier_activation, name) plus any option of its builder
+(`imagenet_resnet` or `cifar_resnet`).
 """
 
 from __future__ import annotations
@@ -14,24 +16,39 @@ import keras
 
 from keras_resnet_paper.models.cifar import cifar_resnet
 from keras_resnet_paper.models.imagenet import imagenet_resnet
-from keras_resnet_paper.models.names import CIFAR_NAME, normalize_model_name
+from keras_resnet_paper.models.spec import BASIC, CIFAR_WIDTHS
+from keras_resnet_paper.models.variants import VARIANTS, Variant, find_variant
 
 
-def _named(builder: Callable[..., keras.Model], depth: int, residual: bool, classes: int, doc: str):
+def build_variant(variant: Variant, **kwargs: Any) -> keras.Model:
+    """Build the network a record describes, with any builder option in `kwargs`."""
+    if variant.family == "cifar":
+        if tuple(variant.widths) != CIFAR_WIDTHS or variant.block != BASIC:
+            raise ValueError(f"{variant.name}: a CIFAR net of Sec. 4.2 has basic blocks of widths {CIFAR_WIDTHS}.")
+        return cifar_resnet(variant.depth, variant.residual, **kwargs)
+    kwargs.setdefault("bottleneck_width_factor", variant.bottleneck_width_factor)
+    kwargs["name"] = kwargs.get("name") or variant.name
+    return imagenet_resnet(
+        None, variant.residual, blocks=variant.blocks, block=variant.block, widths=variant.widths, **kwargs
+    )
+
+
+def constructor_of(variant: Variant) -> Callable[..., keras.Model]:
+    """The named constructor of `variant`: keras.applications' arguments, then the builder's."""
+
     def constructor(
         include_top: bool = True,
         weights: str | None = None,
         input_tensor: Any = None,
         input_shape: tuple | None = None,
         pooling: str | None = None,
-        classes: int = classes,
+        classes: int = variant.classes,
         classifier_activation: Any = "softmax",
         name: str | None = None,
         **kwargs: Any,
     ) -> keras.Model:
-        return builder(
-            depth,
-            residual,
+        return build_variant(
+            variant,
             include_top=include_top,
             weights=weights,
             input_tensor=input_tensor,
@@ -43,92 +60,32 @@ def _named(builder: Callable[..., keras.Model], depth: int, residual: bool, clas
             **kwargs,
         )
 
-    kind = "ResNet" if residual else "Plain"
-    constructor.__name__ = constructor.__qualname__ = f"{kind}{depth}"
+    builder = "cifar_resnet" if variant.family == "cifar" else "imagenet_resnet"
+    constructor.__name__ = constructor.__qualname__ = variant.constructor
     constructor.__doc__ = (
-        f"{kind}-{depth}: {doc}\n\n"
-        f"Arguments as keras.applications; further options (shortcut, nested, dtype, ...) as "
-        f"`{builder.__name__}`, which this calls with depth={depth}, residual={residual}."
+        f"{variant.summary}.\n\nArguments as keras.applications; further options (shortcut, nested, dtype, ...) "
+        f"as `{builder}`, which this calls with depth={variant.depth}, residual={variant.residual}."
     )
     constructor.__signature__ = inspect.signature(constructor)
     return constructor
 
 
-_IMAGENET = "ImageNet net of Table 1 (option B shortcuts by default, Sec. 3.3)."
-_IMAGENET_PLAIN = "plain ImageNet baseline of Sec. 4.1 (Table 1 layers, no shortcuts)."
-_CIFAR = "CIFAR-10 net of Sec. 4.2 (option A shortcuts by default)."
-_CIFAR_PLAIN = "plain CIFAR-10 baseline of Sec. 4.2 (Fig. 6)."
+#: {name: constructor} of every registered network (the command line's `--model` choices).
+MODELS: dict[str, Callable[..., keras.Model]] = {v.name: constructor_of(v) for v in VARIANTS.values()}
+globals().update({fn.__name__: fn for fn in MODELS.values()})
 
-ResNet18 = _named(imagenet_resnet, 18, True, 1000, _IMAGENET)
-ResNet34 = _named(imagenet_resnet, 34, True, 1000, _IMAGENET)
-ResNet50 = _named(imagenet_resnet, 50, True, 1000, _IMAGENET)
-ResNet101 = _named(imagenet_resnet, 101, True, 1000, _IMAGENET)
-ResNet152 = _named(imagenet_resnet, 152, True, 1000, _IMAGENET)
-Plain18 = _named(imagenet_resnet, 18, False, 1000, _IMAGENET_PLAIN)
-Plain34 = _named(imagenet_resnet, 34, False, 1000, _IMAGENET_PLAIN)
-Plain50 = _named(imagenet_resnet, 50, False, 1000, _IMAGENET_PLAIN)
-Plain101 = _named(imagenet_resnet, 101, False, 1000, _IMAGENET_PLAIN)
-Plain152 = _named(imagenet_resnet, 152, False, 1000, _IMAGENET_PLAIN)
-
-ResNet20 = _named(cifar_resnet, 20, True, 10, _CIFAR)
-ResNet32 = _named(cifar_resnet, 32, True, 10, _CIFAR)
-ResNet44 = _named(cifar_resnet, 44, True, 10, _CIFAR)
-ResNet56 = _named(cifar_resnet, 56, True, 10, _CIFAR)
-ResNet110 = _named(cifar_resnet, 110, True, 10, _CIFAR)
-ResNet1202 = _named(cifar_resnet, 1202, True, 10, _CIFAR)
-Plain20 = _named(cifar_resnet, 20, False, 10, _CIFAR_PLAIN)
-Plain32 = _named(cifar_resnet, 32, False, 10, _CIFAR_PLAIN)
-Plain44 = _named(cifar_resnet, 44, False, 10, _CIFAR_PLAIN)
-Plain56 = _named(cifar_resnet, 56, False, 10, _CIFAR_PLAIN)
-Plain110 = _named(cifar_resnet, 110, False, 10, _CIFAR_PLAIN)
-
-#: Lower-case model names (CLI `--model`) -> constructor.
-MODELS: dict[str, Callable[..., keras.Model]] = {
-    fn.__name__.lower(): fn
-    for fn in (
-        ResNet18,
-        ResNet34,
-        ResNet50,
-        ResNet101,
-        ResNet152,
-        Plain18,
-        Plain34,
-        Plain50,
-        Plain101,
-        Plain152,
-        ResNet20,
-        ResNet32,
-        ResNet44,
-        ResNet56,
-        ResNet110,
-        ResNet1202,
-        Plain20,
-        Plain32,
-        Plain44,
-        Plain56,
-        Plain110,
-    )
-}
+__all__ = ["MODELS", "build_variant", "constructor_of", "get_model", "resolve_model_name"] + [
+    fn.__name__ for fn in MODELS.values()
+]
 
 
 def resolve_model_name(name: str) -> str:
-    """The registry's name for `name`: a named model of the paper (`MODELS`) or a CIFAR net of any
-    depth 6n+2 (Sec. 4.2), "resnet8", "plain14", ... A ValueError lists what is allowed."""
-    key = normalize_model_name(name)
-    m = CIFAR_NAME.match(key)
-    if key in MODELS or (m and int(m.group(2)) >= 8 and (int(m.group(2)) - 2) % 6 == 0):
-        return key
-    raise ValueError(
-        f"model={name!r} is not a model of the paper; use one of {', '.join(sorted(MODELS))}, "
-        "or resnet<6n+2> / plain<6n+2> for any CIFAR depth (8, 14, 20, ...)."
-    )
+    """The registry's name for `name` ("ResNet-50" -> "resnet50"; "cifar_resnet8", and the short
+    "resnet8" where no ImageNet net has that name). A ValueError lists what is allowed."""
+    return find_variant(name).name
 
 
 def get_model(name: str, **kwargs: Any) -> keras.Model:
-    """Build a model by name ("resnet20", "plain34", or any CIFAR "resnet<6n+2>"); the one registry
-    behind the command line, the trainer, the recipes and the weights. ValueError lists the names."""
-    key = resolve_model_name(name)
-    if key in MODELS:
-        return MODELS[key](**kwargs)
-    m = CIFAR_NAME.match(key)
-    return cifar_resnet(int(m.group(2)), m.group(1) == "resnet", **kwargs)
+    """Build a model by name ("resnet20", "plain34", "wide_resnet50_2", any "cifar_resnet<6n+2>");
+    the one registry behind the command line, the trainer, the recipes and the weights."""
+    return build_variant(find_variant(name), **kwargs)

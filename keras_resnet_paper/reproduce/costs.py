@@ -7,6 +7,7 @@ FLOPs, a rough guide. Shards are balanced with the same figure.
 
 from __future__ import annotations
 
+from keras_resnet_paper import paper
 from keras_resnet_paper.models import spec
 from keras_resnet_paper.reproduce.experiments import Experiment, Net
 from keras_resnet_paper.reproduce.grid import Run
@@ -39,7 +40,7 @@ def net_mflops(net: Net, *, offline: bool = False) -> float:
     """Multiply-adds of one image's forward pass, in millions (CIFAR: exact; ImageNet: Table 1's,
     at 32x32 with --offline)."""
     if _imagenet(net):
-        mflops = 1e3 * spec.IMAGENET_GFLOPS[_depth(net)]
+        mflops = 1e3 * paper.IMAGENET_GFLOPS[_depth(net)]
         return mflops * (_OFFLINE_IMAGE / 224) ** 2 if offline else mflops
     n = spec.cifar_blocks_per_stage(_depth(net))
     # conv1, then 6n - 1 3x3 convolutions that each cost 16 x 16 x 9 x 32^2 (the two downsampling

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from keras_resnet_paper.models import spec
+from keras_resnet_paper import paper
 
 __all__ = ["PaperCell", "TABLE1_GFLOPS", "TABLE2", "TABLE3", "TABLE6", "TABLE6_PARAMS_M", "FIG6_NOTES"]
 
@@ -38,18 +38,18 @@ class PaperCell:
 
 def _table6(depth: int) -> PaperCell:
     if depth == 110:  # the best of five runs, and their mean ± std (Table 6)
-        return PaperCell("Table 6", spec.CIFAR_PAPER_ERROR[depth], mean=6.61, std=0.16, runs=5)
-    return PaperCell("Table 6", spec.CIFAR_PAPER_ERROR[depth])
+        return PaperCell("Table 6", paper.CIFAR_PAPER_ERROR[depth], mean=6.61, std=0.16, runs=5)
+    return PaperCell("Table 6", paper.CIFAR_PAPER_ERROR[depth])
 
 
 #: Table 6 (CIFAR-10 test error) by net key; the paper gives no number for the plain nets.
-TABLE6: dict[str, PaperCell] = {f"resnet{d}": _table6(d) for d in spec.CIFAR_PAPER_ERROR}
+TABLE6: dict[str, PaperCell] = {f"resnet{d}": _table6(d) for d in paper.CIFAR_PAPER_ERROR}
 
 #: Table 2 (ImageNet validation, 10-crop, top-1); the ResNets use option A.
 TABLE2: dict[str, PaperCell] = {
     "plain18": PaperCell("Table 2", 27.94, protocol="10-crop"),
     "plain34": PaperCell("Table 2", 28.54, protocol="10-crop"),
-    "resnet18_A": PaperCell("Table 2", spec.IMAGENET_PAPER_ERROR[18][0], protocol="10-crop"),
+    "resnet18_A": PaperCell("Table 2", paper.IMAGENET_PAPER_ERROR[18][0], protocol="10-crop"),
     "resnet34_A": PaperCell("Table 2", 25.03, protocol="10-crop"),
 }
 
@@ -57,9 +57,9 @@ TABLE2: dict[str, PaperCell] = {
 TABLE3: dict[str, PaperCell] = {
     "plain34": PaperCell("Table 3", 28.54, 10.02, protocol="10-crop"),
     "resnet34_A": PaperCell("Table 3", 25.03, 7.76, protocol="10-crop"),
-    "resnet34_B": PaperCell("Table 3", *spec.IMAGENET_PAPER_ERROR[34], protocol="10-crop"),
+    "resnet34_B": PaperCell("Table 3", *paper.IMAGENET_PAPER_ERROR[34], protocol="10-crop"),
     "resnet34_C": PaperCell("Table 3", 24.19, 7.40, protocol="10-crop"),
-    **{f"resnet{d}": PaperCell("Table 3", *spec.IMAGENET_PAPER_ERROR[d], protocol="10-crop") for d in (50, 101, 152)},
+    **{f"resnet{d}": PaperCell("Table 3", *paper.IMAGENET_PAPER_ERROR[d], protocol="10-crop") for d in (50, 101, 152)},
 }
 
 #: What Fig. 6 shows without a table (docs/paper.md, 'CIFAR-10 results (Table 6, Fig. 6)').

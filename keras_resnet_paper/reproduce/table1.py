@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from keras_resnet_paper import paper
 from keras_resnet_paper.models import spec
 from keras_resnet_paper.reproduce import paper_results
 
@@ -26,7 +27,7 @@ __all__ = [
 IMAGENET_HEADING = "### ImageNet family (Table 1; 224×224, option B, stride on the 1×1 as in the authors' release)"
 CIFAR_HEADING = "### CIFAR family (Sec. 4.2, Table 6; 32×32, option A)"
 IMAGENET_DEPTHS = tuple(spec.IMAGENET_SPECS)
-CIFAR_DEPTHS = tuple(spec.CIFAR_PARAMS)
+CIFAR_DEPTHS = tuple(paper.CIFAR_PARAMS)
 
 #: A net of the tables: ("imagenet", depth, stride_in_1x1) or ("cifar", depth, True).
 NetKey = tuple[str, int, bool]
@@ -74,7 +75,7 @@ def _rows(table: list[list[str]]) -> list[str]:
 
 
 def _imagenet_error(depth: int) -> str:
-    top1, top5 = spec.IMAGENET_PAPER_ERROR[depth]
+    top1, top5 = paper.IMAGENET_PAPER_ERROR[depth]
     return f"{top1:.2f} / {'–' if top5 is None else f'{top5:.2f}'}" + (" (B)" if depth == 34 else "")
 
 

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from keras_resnet_paper.models.names import normalize_model_name
+from keras_resnet_paper.names import normalize_model_name
 
 __all__ = ["Recipe", "RECIPES", "list_recipes", "get_recipe", "parse_overrides", "offline_variant", "OFFLINE_DATASET"]
 

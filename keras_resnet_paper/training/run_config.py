@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from keras_resnet_paper.models.variants import find_variant
 from keras_resnet_paper.models.zoo import resolve_model_name
 from keras_resnet_paper.training.recipes import Recipe, get_recipe, offline_variant
 from keras_resnet_paper.training.schedules import schedule_for_recipe
@@ -29,7 +30,7 @@ class RunConfig:
     """What a run trains, on what, for how long: everything but the hardware (see `Runtime`)."""
 
     recipe: Recipe
-    model: str  # normalised zoo name: "resnet20", "plain56", "resnet50", any CIFAR resnet<6n+2>
+    model: str  # the registry's name: "resnet20", "plain56", "wide_resnet50_2", any "cifar_resnet<6n+2>"
     global_batch: int
     seed: int = 0
     data_dir: str | None = None
@@ -113,7 +114,7 @@ def _check_shortcut(shortcut: str | None, model: str) -> str | None:
         return None
     if not isinstance(shortcut, str) or shortcut.upper() not in ("A", "B", "C"):
         raise ValueError(f"shortcut={shortcut!r}: use 'A', 'B' or 'C' (Sec. 3.3).")
-    if model.startswith("plain"):
+    if not find_variant(model).residual:
         raise ValueError(f"shortcut={shortcut!r} with model={model!r}: a plain net has no shortcuts.")
     return shortcut.upper()
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import keras
 
-from keras_resnet_paper.models.graph import iter_layers
+from keras_resnet_paper.graph import iter_layers
 from keras_resnet_paper.weights.errors import WeightsMismatchError
 
 __all__ = [

@@ -25,8 +25,8 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from keras_resnet_paper.models import names
-from keras_resnet_paper.models.spec import CIFAR_PAPER_ERROR, IMAGENET_PAPER_ERROR
+from keras_resnet_paper import names
+from keras_resnet_paper.paper import CIFAR_PAPER_ERROR, IMAGENET_PAPER_ERROR
 from keras_resnet_paper.weights.architecture import Architecture
 from keras_resnet_paper.weights.conventions import CAFFE, TORCH, Preprocessing
 
@@ -202,9 +202,15 @@ TORCHVISION_V1 = dataclasses.replace(TORCH, name="torchvision_v1")  # resize 256
 TORCHVISION_V2 = dataclasses.replace(TORCH, name="torchvision_v2", resize_size=232)
 
 
-def _torchvision(depth: int, version: int, file_name: str, top1: float, top5: float, tag: str = "") -> Release:
+def _torchvision(
+    depth: int, version: int, file_name: str, top1: float, top5: float, tag: str = "", wide: bool = False
+) -> Release:
+    """torchvision's release of ResNet-`depth` (or of its Wide ResNet-`depth`-2, not in the paper)."""
+    model = f"wide_resnet{depth}_2" if wide else f"resnet{depth}"
+    enum = f"Wide_ResNet{depth}_2_Weights" if wide else f"ResNet{depth}_Weights"
+    paper = dict(paper_top1_error=None, paper_top5_error=None, paper_protocol="not in the paper")
     return Release(
-        model=f"resnet{depth}",
+        model=model,
         tag=tag or f"imagenet1k_v{version}",
         top_file=ReleaseFile(file_name, file_name.rsplit("-", 1)[1].split(".")[0]),
         notop_file=None,
@@ -216,8 +222,8 @@ def _torchvision(depth: int, version: int, file_name: str, top1: float, top5: fl
         label_set="imagenet-1k",
         top1=top1,
         top5=top5,
-        **_paper_imagenet(depth),
-        source=f"torchvision ResNet{depth}_Weights.IMAGENET1K_V{version}",
+        **(paper if wide else _paper_imagenet(depth)),
+        source=f"torchvision {enum}.IMAGENET1K_V{version}",
         license="BSD-3-Clause (torchvision)",
     )
 
@@ -295,6 +301,10 @@ RELEASES: tuple[Release, ...] = (
     _torchvision(50, 2, "resnet50-11ad3fa6.pth", 80.858, 95.434),
     _torchvision(101, 2, "resnet101-cd907fc2.pth", 81.886, 95.780),
     _torchvision(152, 2, "resnet152-f82ba261.pth", 82.284, 96.002),
+    _torchvision(50, 1, "wide_resnet50_2-95faca4d.pth", 78.468, 94.086, wide=True),
+    _torchvision(50, 2, "wide_resnet50_2-9ba9bcbe.pth", 81.602, 95.758, wide=True),
+    _torchvision(101, 1, "wide_resnet101_2-32ee1156.pth", 78.848, 94.284, wide=True),
+    _torchvision(101, 2, "wide_resnet101_2-d733dc28.pth", 82.510, 96.020, wide=True),
     _timm(18, "a1_in1k", 71.504, 90.086),
     _timm(34, "ra4_e3600_r224_in1k", 77.492, 93.498, crop_pct=0.9, mean_std=0.5),
     _timm(50, "a1_in1k", 80.382, 94.598),
@@ -367,14 +377,13 @@ def summary(release: Release) -> str:
 
 def available_weights(model_name: str | None = None) -> dict[str, dict[str, str]]:
     """{model name: {weights tag: one-line summary (accuracy, the paper's figure, source, licence)}}
-    of the registry (one model if `model_name` is given)."""
+    of the registry; with `model_name`, that model's only, under the name as given."""
     table: dict[str, dict[str, str]] = {}
+    key = None if model_name is None else normalize_model_name(model_name)
     for release in _all_releases():
-        table.setdefault(release.model, {}).setdefault(release.tag, summary(release))
-    if model_name is None:
-        return table
-    name = normalize_model_name(model_name)
-    return {name: table.get(name, {})}
+        if key is None or normalize_model_name(release.model) == key:
+            table.setdefault(release.model if key is None else model_name, {}).setdefault(release.tag, summary(release))
+    return table if key is None else {model_name: table.get(model_name, {})}
 
 
 def is_registered_tag(weights: Any) -> bool:
@@ -386,7 +395,7 @@ def get_release(model_name: str, weights: str = "imagenet") -> Release:
     """The record of release `weights` of `model_name`; ValueError naming what exists if none."""
     name = normalize_model_name(model_name)
     for release in _all_releases():
-        if release.model == name and release.tag == weights:
+        if normalize_model_name(release.model) == name and release.tag == weights:
             return release
     tags = sorted(available_weights(name)[name])
     offered = f"its tags: {tags}" if tags else "it has no registered weights"

@@ -6,7 +6,7 @@ import pytest
 
 import keras_resnet_paper as krp
 from keras_resnet_paper.evaluation.layer_responses import layer_responses, plot_layer_responses, response_layers
-from keras_resnet_paper.models.graph import find_layer, iter_layers
+from keras_resnet_paper.graph import find_layer, iter_layers
 
 
 def test_response_layers_are_the_3x3_convs():

@@ -3,7 +3,7 @@
 import pytest
 
 import keras_resnet_paper as krp
-from keras_resnet_paper.models import spec
+from keras_resnet_paper import paper
 
 _CACHE = {}
 
@@ -23,24 +23,24 @@ def projection_convs(model):
 @pytest.mark.parametrize("depth", [18, 34, 50, 101, 152])
 def test_imagenet_params_and_flops_match_table1(depth):
     model = build("imagenet", depth)
-    assert krp.count_params(model) == spec.IMAGENET_PARAMS[depth]
-    assert krp.count_flops(model) / 1e9 == pytest.approx(spec.IMAGENET_GFLOPS[depth], rel=0.01)
+    assert krp.count_params(model) == paper.IMAGENET_PARAMS[depth]
+    assert krp.count_flops(model) / 1e9 == pytest.approx(paper.IMAGENET_GFLOPS[depth], rel=0.01)
 
 
 @pytest.mark.parametrize("depth", [50, 101, 152])
 def test_v1_5_flops(depth):
     model = build("imagenet", depth, stride_in_1x1=False)
-    assert krp.count_params(model) == spec.IMAGENET_PARAMS[depth]  # stride placement adds nothing
-    assert krp.count_flops(model) / 1e9 == pytest.approx(spec.IMAGENET_GFLOPS_V1_5[depth], rel=0.01)
+    assert krp.count_params(model) == paper.IMAGENET_PARAMS[depth]  # stride placement adds nothing
+    assert krp.count_flops(model) / 1e9 == pytest.approx(paper.IMAGENET_GFLOPS_V1_5[depth], rel=0.01)
 
 
 @pytest.mark.parametrize("depth", [20, 32, 44, 56, 110])
 def test_cifar_params_match_table6(depth):
     resnet = build("cifar", depth)
     plain = build("cifar", depth, residual=False)
-    assert krp.count_params(resnet) == spec.CIFAR_PARAMS[depth]
+    assert krp.count_params(resnet) == paper.CIFAR_PARAMS[depth]
     # Option A is parameter-free: the residual net costs exactly what its plain twin costs.
-    assert krp.count_params(plain) == spec.CIFAR_PARAMS[depth]
+    assert krp.count_params(plain) == paper.CIFAR_PARAMS[depth]
     assert krp.count_flops(plain) == krp.count_flops(resnet)
 
 
@@ -50,7 +50,7 @@ def test_option_a_adds_nothing_over_plain_imagenet():
     assert (
         krp.count_params(a)
         == krp.count_params(plain)
-        == spec.IMAGENET_PARAMS[34]
+        == paper.IMAGENET_PARAMS[34]
         - (
             # option B's three projections (1x1 conv + BN) at conv3_1, conv4_1, conv5_1
             (64 * 128 + 2 * 128) + (128 * 256 + 2 * 256) + (256 * 512 + 2 * 512)
@@ -72,13 +72,13 @@ def test_option_c_projects_every_shortcut():
 def test_cifar_option_b_adds_two_projections():
     model = build("cifar", 20, shortcut="B")
     assert projection_convs(model) == ["conv3_block1_0_conv", "conv4_block1_0_conv"]
-    assert krp.count_params(model) == spec.CIFAR_PARAMS[20] + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
+    assert krp.count_params(model) == paper.CIFAR_PARAMS[20] + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
 
 
 def test_custom_blocks_equal_named_depth():
     custom = krp.imagenet_resnet(blocks=(3, 4, 6, 3), block="bottleneck")
     assert custom.name == "resnet50"
-    assert krp.count_params(custom) == spec.IMAGENET_PARAMS[50]
+    assert krp.count_params(custom) == paper.IMAGENET_PARAMS[50]
 
 
 @pytest.mark.slow
@@ -90,7 +90,7 @@ def test_resnet1202_builds_counts_and_round_trips(tmp_path):
     limit = sys.getrecursionlimit()
     model = krp.ResNet1202()
     assert sys.getrecursionlimit() == limit  # no interpreter-wide changes
-    assert krp.count_params(model) == spec.CIFAR_PARAMS[1202]
+    assert krp.count_params(model) == paper.CIFAR_PARAMS[1202]
     assert [l.name for l in model.layers if isinstance(l, type(model))] == ["conv2_x", "conv3_x", "conv4_x"]
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
     expected = model(x, training=False)

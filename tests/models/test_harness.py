@@ -201,6 +201,9 @@ def test_named_constructors_cover_the_paper():
     assert set(krp.MODELS) == {
         *(f"resnet{d}" for d in (18, 34, 50, 101, 152, 20, 32, 44, 56, 110, 1202)),
         *(f"plain{d}" for d in (18, 34, 50, 101, 152, 20, 32, 44, 56, 110)),
+        "resnet200",  # beyond the paper: the proof that a network is one record
+        "wide_resnet50_2",
+        "wide_resnet101_2",
     }
     assert krp.get_model("ResNet-20").name == "resnet20_cifar"
     assert krp.ResNet20.__name__ == "ResNet20" and "include_top" in str(__import__("inspect").signature(krp.ResNet20))

@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from keras_resnet_paper import paper
 from keras_resnet_paper.models import spec
 from keras_resnet_paper.reproduce import table1
 
@@ -31,10 +32,10 @@ def counts():
     for key in table1.table1_nets():
         family, depth, stride_in_1x1 = key
         if family == "imagenet":
-            gflops = spec.IMAGENET_GFLOPS if stride_in_1x1 else spec.IMAGENET_GFLOPS_V1_5
-            out[key] = spec.IMAGENET_PARAMS[depth], int(gflops[depth] * 1e9)
+            gflops = paper.IMAGENET_GFLOPS if stride_in_1x1 else paper.IMAGENET_GFLOPS_V1_5
+            out[key] = paper.IMAGENET_PARAMS[depth], int(gflops[depth] * 1e9)
     (p20, f20), (p110, f110) = table1.count_net(("cifar", 20, True)), table1.count_net(("cifar", 110, True))
-    for depth in spec.CIFAR_PARAMS:  # n grows by 15 from ResNet-20 to ResNet-110
+    for depth in paper.CIFAR_PARAMS:  # n grows by 15 from ResNet-20 to ResNet-110
         n = spec.cifar_blocks_per_stage(depth) - 3
         out[("cifar", depth, True)] = p20 + (p110 - p20) // 15 * n, f20 + (f110 - f20) // 15 * n
     return out
@@ -47,8 +48,8 @@ def test_readme_model_tables_are_table1s_output(counts):
 
 
 def test_counts_are_the_built_models():
-    assert table1.count_net(("imagenet", 18, True)) == (spec.IMAGENET_PARAMS[18], 1_814_073_344)
-    assert table1.count_net(("cifar", 20, True)) == (spec.CIFAR_PARAMS[20], 40_551_040)
+    assert table1.count_net(("imagenet", 18, True)) == (paper.IMAGENET_PARAMS[18], 1_814_073_344)
+    assert table1.count_net(("cifar", 20, True)) == (paper.CIFAR_PARAMS[20], 40_551_040)
 
 
 def test_the_comparison_sets_the_papers_rounded_counts_beside_ours(counts):
@@ -59,4 +60,4 @@ def test_the_comparison_sets_the_papers_rounded_counts_beside_ours(counts):
 
 def test_cifar_counts_are_linear_in_n(counts):
     """What the `counts` fixture relies on, checked against the spec's counts of built nets."""
-    assert {d: counts[("cifar", d, True)][0] for d in spec.CIFAR_PARAMS} == spec.CIFAR_PARAMS
+    assert {d: counts[("cifar", d, True)][0] for d in paper.CIFAR_PARAMS} == paper.CIFAR_PARAMS

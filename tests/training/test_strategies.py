@@ -69,7 +69,7 @@ def test_train_rejects_bad_arguments_early():
         train("cifar10_offline", steps_per_execution=0)
     with pytest.raises(ValueError, match="Unknown recipe 'cifar11'"):
         train("cifar11")
-    with pytest.raises(ValueError, match="model='resnet21' is not a model of the paper"):
+    with pytest.raises(ValueError, match="model='resnet21' is not a model of the family"):
         train("cifar10_offline", "resnet21")
     with pytest.raises(TypeError, match="unexpected options"):
         train("cifar10_offline", "resnet8", iteratons=3)

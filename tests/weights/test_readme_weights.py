@@ -17,6 +17,7 @@ import pytest
 from http_mirror import Mirror
 from weights_files import PHOTOS, sha256
 
+import keras_resnet_paper as krp
 from keras_resnet_paper import weights as weights_lib
 
 README = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
@@ -44,12 +45,13 @@ def _preprocessing_cell(p: weights_lib.Preprocessing) -> str:
 def _row(r: weights_lib.Release) -> list[str]:
     top5 = "–" if r.top5 is None else f"{r.top5:g}"
     paper5 = "–" if r.paper_top5_error is None else f"{r.paper_top5_error:g}"
+    paper = "–" if r.paper_top1_error is None else f"{r.paper_top1_error:g} / {paper5} ({r.paper_protocol})"
     return [
-        f"ResNet{r.model[len('resnet') :]}",
+        krp.find_variant(r.model).constructor,
         r.tag,
         f"`{r.top_file.file_name}`",
         f"{r.top1:g} / {top5}",
-        f"{r.paper_top1_error:g} / {paper5} ({r.paper_protocol})",
+        paper,
         _preprocessing_cell(r.preprocessing),
         r.license.split(" ")[0],
     ]
@@ -59,7 +61,7 @@ def test_release_table_is_the_registry():
     table = _table()
     assert len(table) == len(weights_lib.RELEASES)  # every release, once
     for release in weights_lib.RELEASES:
-        row = table[(f"ResNet{release.model[len('resnet') :]}", release.tag)]
+        row = table[(krp.find_variant(release.model).constructor, release.tag)]
         assert [row[0].strip("`"), row[1].strip('`"'), *row[2:]] == _row(release)
     authors = weights_lib.get_release("resnet50")
     assert float(re.search(r"BN ε ([0-9.e-]+)", SECTION)[1]) == authors.architecture.bn_epsilon

@@ -31,7 +31,7 @@ def test_records_match_keras_applications():
         assert release.architecture == weights_lib.Architecture(stride_in_1x1=True, shortcut="B", bn_epsilon=1.001e-5)
         assert release.preprocessing is weights_lib.CAFFE and release.preprocessing.resize_side == 256
         assert release.num_classes == 1000 and 70 < release.top1 < 80
-    assert set(weights_lib.available_weights("ResNet-50")["resnet50"]) == {
+    assert set(weights_lib.available_weights("ResNet-50")["ResNet-50"]) == {
         "imagenet",
         "imagenet1k_v1",
         "imagenet1k_v2",
@@ -88,7 +88,9 @@ def test_release_arguments_given_again_are_accepted():
 
 
 def test_other_nets_and_heads_are_refused():
-    with pytest.raises(ValueError, match="exists for the ImageNet ResNet-50/101/152 only, not for ResNet-34"):
+    with pytest.raises(
+        ValueError, match="exists for the ImageNet resnet50, resnet101, resnet152 only, not for resnet34"
+    ):
         models.ResNet34(weights="imagenet1k_v2")
     with pytest.raises(ValueError, match="'cifar10' is no ImageNet release"):
         models.ResNet50(weights="cifar10")
@@ -111,7 +113,7 @@ def test_load_weights_refuses_a_model_of_other_geometry_before_downloading():
 
 def test_every_published_release_is_registered_with_its_file_hash_and_preprocessing():
     records = {(r.model, r.tag): r for r in weights_lib.RELEASES}
-    assert len(records) == len(weights_lib.RELEASES) == 24  # 3 authors' + 10 torchvision + 5 timm + 6 CIFAR
+    assert len(records) == len(weights_lib.RELEASES) == 28  # 3 authors' + 14 torchvision + 5 timm + 6 CIFAR
     torchvision = {
         (18, 1): ("f37072fd", 69.758),
         (34, 1): ("b627a593", 73.314),
@@ -129,6 +131,11 @@ def test_every_published_release_is_registered_with_its_file_hash_and_preprocess
         assert r.architecture == weights_lib.Architecture(stride_in_1x1=False, shortcut="B", bn_epsilon=1e-5)
         assert r.preprocessing.resize_side == (256 if version == 1 else 232) and r.preprocessing.crop_size == 224
         assert r.license.startswith("BSD-3-Clause")
+    wide = {(50, 1): "95faca4d", (50, 2): "9ba9bcbe", (101, 1): "32ee1156", (101, 2): "d733dc28"}
+    for (depth, version), prefix in wide.items():  # the wide ResNets (not in the paper)
+        r = records[(f"wide_resnet{depth}_2", f"imagenet1k_v{version}")]
+        assert r.url() == f"https://download.pytorch.org/models/wide_resnet{depth}_2-{prefix}.pth"
+        assert r.paper_top1_error is None and r.preprocessing.resize_side == (256 if version == 1 else 232)
     for depth in (18, 34):  # "imagenet" is torchvision's first release where the authors published none
         assert records[(f"resnet{depth}", "imagenet")].top_file == records[(f"resnet{depth}", "imagenet1k_v1")].top_file
     timm = {18: ("a1_in1k", 71.504, 235), 34: ("ra4_e3600_r224_in1k", 77.492, 248), 50: ("a1_in1k", 80.382, 235)}

@@ -32,7 +32,7 @@ from torch_writer import (
     write_zip,
 )
 
-from keras_resnet_paper.models import spec
+from keras_resnet_paper import paper
 from keras_resnet_paper.weights.errors import WeightsFileError
 from keras_resnet_paper.weights.torch_format import is_torch_file, read_torch_file
 
@@ -78,7 +78,7 @@ def test_published_cifar_checkpoints(depth, sha256, best):
         for k, v in read.tensors.items()
         if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
     )
-    assert trainable == spec.CIFAR_PARAMS[depth]  # the paper's count, from the file alone
+    assert trainable == paper.CIFAR_PARAMS[depth]  # the paper's count, from the file alone
     assert all(np.isfinite(v).all() for v in read.tensors.values())
 
 
