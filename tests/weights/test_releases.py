@@ -89,7 +89,8 @@ def test_release_arguments_given_again_are_accepted():
 
 def test_other_nets_and_heads_are_refused():
     with pytest.raises(
-        ValueError, match="exists for the ImageNet resnet50, resnet101, resnet152 only, not for resnet34"
+        ValueError,
+        match="exists for the ImageNet resnet50, resnet101, resnet152, wide_resnet50_2, wide_resnet101_2 only, not for resnet34",
     ):
         models.ResNet34(weights="imagenet1k_v2")
     with pytest.raises(ValueError, match="'cifar10' is no ImageNet release"):
