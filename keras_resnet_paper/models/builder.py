@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -187,6 +187,30 @@ def _head(
     return x
 
 
+#: The arguments `imagenet_resnet` and `cifar_resnet` relay to `build_resnet` unchanged: the
+#: keras.applications ones and the options every net shares (documented once, in `imagenet_resnet`).
+SHARED_ARGUMENTS = (
+    "include_top",
+    "weights",
+    "input_tensor",
+    "input_shape",
+    "pooling",
+    "classes",
+    "classifier_activation",
+    "bn_momentum",
+    "zero_init_residual",
+    "kernel_initializer",
+    "nested",
+    "dtype",
+    "name",
+)
+
+
+def shared_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The `SHARED_ARGUMENTS` of a builder's arguments (its `locals()`), to relay to `build_resnet`."""
+    return {key: arguments[key] for key in SHARED_ARGUMENTS}
+
+
 def build_resnet(
     *,
     stem: Callable,
@@ -216,9 +240,9 @@ def build_resnet(
     zero_padding: str = "after",
     bottleneck_width_factor: int = 1,
 ) -> keras.Model:
-    """Build a ResNet/plain net from its stem and stages; see `imagenet_resnet` for the arguments."""
-    if block not in BLOCK_TYPES:
-        raise ValueError(f"block={block!r} is not a block type; allowed: 'basic', 'bottleneck'.")
+    """Build a ResNet/plain net from its stem and stages; see `imagenet_resnet` for the arguments.
+
+    Every argument is checked, and a release's file fetched, before a layer is built."""
     check_builder_arguments(
         residual=residual,
         include_top=include_top,
@@ -230,17 +254,9 @@ def build_resnet(
         dtype=dtype,
         name=name,
     )
-    classes = int(classes) if include_top else classes  # a NumPy int is fine; Keras wants an int
-    shortcut = validate_shortcut(shortcut)
-    if zero_padding not in ZERO_PADDING_PLACEMENTS:
-        raise ValueError(f"zero_padding={zero_padding!r} is not allowed; allowed: 'after', 'both'.")
-    pooling = validate_pooling(pooling)
-    weights = validate_weights(weights)
-    if weights is not None and include_top and classifier_activation not in (None, "softmax"):
-        raise ValueError(
-            f"classifier_activation={classifier_activation!r}: with pretrained weights only None or "
-            "'softmax' are allowed."
-        )
+    shortcut, weights = _check_network_arguments(
+        block, shortcut, zero_padding, pooling, weights, include_top, classifier_activation
+    )
     data_format = keras.config.image_data_format()
     input_shape = resolve_input_shape(
         input_shape,
@@ -254,17 +270,7 @@ def build_resnet(
     weights_file = release = None
     if weights is not None:  # fetched before anything is built: no network fails at once
         weights_file, release = locate_weights(weights, model_name=weights_name, include_top=include_top)
-    img_input = _image_input(input_tensor, input_shape)
-
-    factory = LayerFactory(
-        data_format=data_format,
-        dtype=dtype,
-        bn_momentum=bn_momentum,
-        bn_epsilon=bn_epsilon,
-        kernel_initializer=kernel_initializer,
-    )
-    if nested is None:
-        nested = sum(stage.blocks for stage in stages) > NESTED_BLOCK_THRESHOLD
+    factory = LayerFactory(data_format, dtype, bn_momentum, bn_epsilon, kernel_initializer)
     options = dict(
         residual=residual,
         shortcut=shortcut,
@@ -273,13 +279,35 @@ def build_resnet(
         zero_padding=zero_padding,
         bottleneck_width_factor=check_int("bottleneck_width_factor", bottleneck_width_factor, minimum=1),
     )
-
+    img_input = _image_input(input_tensor, input_shape)
+    nested = sum(stage.blocks for stage in stages) > NESTED_BLOCK_THRESHOLD if nested is None else nested
     x = _stages(stem(img_input, factory), stages, block, factory, options, nested)
-    x = _head(x, include_top, pooling, classes, classifier_activation, data_format, dtype)
-
+    x = _head(
+        x, include_top, pooling, int(classes) if include_top else classes, classifier_activation, data_format, dtype
+    )
     inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else img_input
     model = keras.Model(inputs, x, name=name)
     model.preprocessing = None
     if weights is not None:
         load_weights(model, weights_file, include_top=include_top, source_layout=source_layout, release=release)
     return model
+
+
+def _check_network_arguments(
+    block, shortcut, zero_padding, pooling, weights, include_top, classifier_activation
+) -> tuple[str, Any]:
+    """The block type, shortcut option, option A's placement, pooling, and `weights`: (the shortcut
+    option upper-cased, the weights as a path or tag)."""
+    if block not in BLOCK_TYPES:
+        raise ValueError(f"block={block!r} is not a block type; allowed: 'basic', 'bottleneck'.")
+    shortcut = validate_shortcut(shortcut)
+    if zero_padding not in ZERO_PADDING_PLACEMENTS:
+        raise ValueError(f"zero_padding={zero_padding!r} is not allowed; allowed: 'after', 'both'.")
+    validate_pooling(pooling)
+    weights = validate_weights(weights)
+    if weights is not None and include_top and classifier_activation not in (None, "softmax"):
+        raise ValueError(
+            f"classifier_activation={classifier_activation!r}: with pretrained weights only None or "
+            "'softmax' are allowed."
+        )
+    return shortcut, weights

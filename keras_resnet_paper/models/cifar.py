@@ -8,7 +8,7 @@ from typing import Any
 
 import keras
 
-from keras_resnet_paper.models.builder import Stage, build_resnet
+from keras_resnet_paper.models.builder import Stage, build_resnet, shared_arguments
 from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.spec import BASIC, CIFAR_WIDTHS, cifar_blocks_per_stage
 from keras_resnet_paper.weights.architecture import Architecture, resolve_arguments
@@ -67,6 +67,7 @@ def cifar_resnet(
     n = cifar_blocks_per_stage(depth)
     arch = _architecture(depth, residual, weights, shortcut, bn_epsilon, zero_padding)
     stages = [Stage(index=i + 2, width=w, blocks=n, strides=1 if i == 0 else 2) for i, w in enumerate(CIFAR_WIDTHS)]
+    name = name or f"{'resnet' if residual else 'plain'}{depth}_cifar"
     return build_resnet(
         stem=cifar_stem,
         stages=stages,
@@ -74,24 +75,12 @@ def cifar_resnet(
         residual=residual,
         shortcut=arch["shortcut"],
         stride_in_1x1=True,
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        bn_momentum=bn_momentum,
         bn_epsilon=arch["bn_epsilon"],
-        zero_init_residual=zero_init_residual,
-        kernel_initializer=kernel_initializer,
-        nested=nested,
-        dtype=dtype,
-        name=name or f"{'resnet' if residual else 'plain'}{depth}_cifar",
         default_size=32,
         min_size=4,
         weights_name=f"resnet{depth}",
         zero_padding=arch["zero_padding"],
+        **shared_arguments(locals()),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import keras
 
-from keras_resnet_paper.models.builder import Stage, build_resnet
+from keras_resnet_paper.models.builder import Stage, build_resnet, shared_arguments
 from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.spec import (
     BLOCK_TYPES,
@@ -131,6 +131,7 @@ def imagenet_resnet(
         Stage(index=i + 2, width=w, blocks=n, strides=1 if i == 0 else 2)
         for i, (w, n) in enumerate(zip(widths, blocks))
     ]
+    name = name or (weights_name if residual else f"plain{depth}")
     return build_resnet(
         stem=imagenet_stem,
         stages=stages,
@@ -138,25 +139,13 @@ def imagenet_resnet(
         residual=residual,
         shortcut=arch["shortcut"],
         stride_in_1x1=arch["stride_in_1x1"],
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        bn_momentum=bn_momentum,
         bn_epsilon=arch["bn_epsilon"],
-        zero_init_residual=zero_init_residual,
-        kernel_initializer=kernel_initializer,
-        nested=nested,
-        dtype=dtype,
-        name=name or (weights_name if residual else f"plain{depth}"),
         default_size=224,
         min_size=32,
         weights_name=weights_name,
         source_layout=source_layout,
         bottleneck_width_factor=factor,
+        **shared_arguments(locals()),
     )
 
 
