@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import pathlib
 
 import pytest
 
@@ -106,3 +107,18 @@ def test_bad_records_are_refused():
         variants.Variant("x", "X", "vit", "basic", (1,), (64,))
     with pytest.raises(ValueError, match="blocks="):
         variants.Variant("x", "X", "imagenet", "basic", (1, 1), (64,))
+
+
+def test_readme_table_of_nets_beyond_the_paper_is_the_registry():
+    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Beyond the paper", 1)[1].split("\n## ", 1)[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines() if line.startswith("| `")]
+    by_constructor = {v.constructor: v for v in variants.VARIANTS.values()}
+    assert {row[0].strip("`") for row in rows} == {
+        by_constructor[n].constructor for n in ("ResNet200", "WideResNet50_2", "WideResNet101_2")
+    }
+    for model, block, blocks, inside, params, _ in rows:
+        variant = by_constructor[model.strip("`")]
+        assert (block, blocks) == (variant.block, ",".join(map(str, variant.blocks)))
+        assert inside == ("w" if variant.bottleneck_width_factor == 1 else f"{variant.bottleneck_width_factor}w")
+        assert int(params.replace(",", "")) == REFERENCE_PARAMS[variant.name]
