@@ -194,11 +194,19 @@ def test_a_server_that_stalls_is_one_line_after_a_bounded_time(misbehaviour, fra
     assert os.listdir(_cache()) == []  # no .part left behind
 
 
-def test_offline_is_one_line_naming_the_file():
+@pytest.mark.parametrize(
+    "constructor, tag, file_name",
+    [
+        (krp.ResNet50, "imagenet1k_v2", "resnet50-11ad3fa6.pth"),
+        (krp.WideResNet50_2, "imagenet1k_v2", "wide_resnet50_2-9ba9bcbe.pth"),
+        (krp.ResNet152, "timm", "timm/resnet152.a1h_in1k/resolve/main/model.safetensors"),
+    ],
+)
+def test_offline_is_one_line_naming_the_file(constructor, tag, file_name):
     with pytest.raises(WeightsUnavailableError) as err:  # the autouse fixture: a closed local port
-        krp.ResNet50(weights="imagenet1k_v2")
+        constructor(weights=tag)
     message = str(err.value)
-    assert "\n" not in message and "resnet50-11ad3fa6.pth" in message and "weights=PATH" in message
+    assert "\n" not in message and file_name in message and "weights=PATH" in message
 
 
 def test_a_download_shows_its_progress_on_a_terminal_only(monkeypatch, capfd):

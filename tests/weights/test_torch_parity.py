@@ -62,16 +62,19 @@ def _save_both(net, folder, name) -> list[str]:
     return [str(zip_path), str(legacy_path)]
 
 
-@pytest.mark.parametrize("depth", [18, 34, 50, 101])
-def test_torchvision_resnets_logits(depth, tmp_path):
+@pytest.mark.parametrize(
+    "name", ["resnet18", "resnet34", "resnet50", "resnet101", "wide_resnet50_2", "wide_resnet101_2"]
+)
+def test_torchvision_resnets_logits(name, tmp_path):
+    seed = len(name)
     with torch.no_grad():
-        torch.manual_seed(depth)
-        net = getattr(_torchvision_resnet(), f"resnet{depth}")()
-        _randomize_bn(net, depth)
-    x = np.random.default_rng(depth).normal(size=(2, SIZE, SIZE, 3)).astype("float32")
+        torch.manual_seed(seed)
+        net = getattr(_torchvision_resnet(), name)()
+        _randomize_bn(net, seed)
+    x = np.random.default_rng(seed).normal(size=(2, SIZE, SIZE, 3)).astype("float32")
     expected = _logits(net, x)
-    for path in _save_both(net, tmp_path, f"resnet{depth}"):
-        model = krp.get_model(f"resnet{depth}", weights=path, input_shape=(SIZE, SIZE, 3), classifier_activation=None)
+    for path in _save_both(net, tmp_path, name):
+        model = krp.get_model(name, weights=path, input_shape=(SIZE, SIZE, 3), classifier_activation=None)
         got = np.asarray(model(x, training=False))
         assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max(), (path, np.abs(got - expected).max())
 
