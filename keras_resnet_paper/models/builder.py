@@ -10,7 +10,6 @@ model gets `model.preprocessing`, the input convention of its weights (None with
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -21,8 +20,7 @@ from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.shortcuts import ZERO_PADDING_PLACEMENTS, validate_shortcut
 from keras_resnet_paper.models.spec import BLOCK_TYPES
 from keras_resnet_paper.validation import check_bool, check_float, check_float_dtype, check_int, check_shape
-from keras_resnet_paper.weights.loading import load_weights, locate_weights
-from keras_resnet_paper.weights.releases import is_registered_tag
+from keras_resnet_paper.weights.loading import ResolvedWeights, load_weights
 
 #: Above this many blocks a model is built nested (one sub-model per stage and per block), so
 #: Keras's recursive graph walks stay far below Python's recursion limit (ResNet-1202: 600).
@@ -45,22 +43,6 @@ def validate_pooling(pooling: str | None) -> str | None:
     if pooling not in POOLING_OPTIONS:
         raise ValueError(f"pooling={pooling!r} is not allowed; allowed: None, 'avg', 'max'.")
     return pooling
-
-
-def validate_weights(weights: Any) -> Any:
-    """None, a registered tag such as 'imagenet', or a path to an existing weights file."""
-    if weights is None or is_registered_tag(weights):
-        return weights
-    if isinstance(weights, (str, os.PathLike)):
-        if not os.path.isfile(weights):
-            raise ValueError(
-                f"weights={weights!r} is neither None, a registered tag ('imagenet', 'imagenet1k_v2', 'timm', "
-                "'cifar10', ...: keras_resnet_paper.weights.available_weights()) nor the path of an existing weights file."
-            )
-        return os.fspath(weights)
-    raise ValueError(
-        f"weights={weights!r} must be None, a registered tag such as 'imagenet' or a path to a weights file."
-    )
 
 
 def resolve_input_shape(
@@ -235,14 +217,13 @@ def build_resnet(
     name: str,
     default_size: int,
     min_size: int,
-    weights_name: str,
-    source_layout: str | None = None,
+    resolved: ResolvedWeights,
     zero_padding: str = "after",
     bottleneck_width_factor: int = 1,
 ) -> keras.Model:
     """Build a ResNet/plain net from its stem and stages; see `imagenet_resnet` for the arguments.
-
-    Every argument is checked, and a release's file fetched, before a layer is built."""
+    `resolved` is what `weights` means (`weights.loading.resolve_weights`, worked out once by the
+    family's builder). Every argument is checked, and a release's file fetched, before a layer is built."""
     check_builder_arguments(
         residual=residual,
         include_top=include_top,
@@ -267,9 +248,7 @@ def build_resnet(
         pretrained=weights is not None,
         data_format=data_format,
     )
-    weights_file = release = None
-    if weights is not None:  # fetched before anything is built: no network fails at once
-        weights_file, release = locate_weights(weights, model_name=weights_name, include_top=include_top)
+    resolved = resolved.fetched(include_top)  # before anything is built: no network fails at once
     factory = LayerFactory(data_format, dtype, bn_momentum, bn_epsilon, kernel_initializer)
     options = dict(
         residual=residual,
@@ -288,23 +267,20 @@ def build_resnet(
     inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else img_input
     model = keras.Model(inputs, x, name=name)
     model.preprocessing = None
-    if weights is not None:
-        load_weights(model, weights_file, include_top=include_top, source_layout=source_layout, release=release)
-    return model
+    return load_weights(model, resolved, include_top=include_top)
 
 
 def _check_network_arguments(
     block, shortcut, zero_padding, pooling, weights, include_top, classifier_activation
 ) -> tuple[str, Any]:
-    """The block type, shortcut option, option A's placement, pooling, and `weights`: (the shortcut
-    option upper-cased, the weights as a path or tag)."""
+    """The block type, shortcut option, option A's placement, pooling, and the head `weights` allow:
+    (the shortcut option upper-cased, `weights`)."""
     if block not in BLOCK_TYPES:
         raise ValueError(f"block={block!r} is not a block type; allowed: 'basic', 'bottleneck'.")
     shortcut = validate_shortcut(shortcut)
     if zero_padding not in ZERO_PADDING_PLACEMENTS:
         raise ValueError(f"zero_padding={zero_padding!r} is not allowed; allowed: 'after', 'both'.")
     validate_pooling(pooling)
-    weights = validate_weights(weights)
     if weights is not None and include_top and classifier_activation not in (None, "softmax"):
         raise ValueError(
             f"classifier_activation={classifier_activation!r}: with pretrained weights only None or "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,8 +12,8 @@ from keras_resnet_paper.models.builder import Stage, build_resnet, shared_argume
 from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.spec import BASIC, CIFAR_WIDTHS, cifar_blocks_per_stage
 from keras_resnet_paper.weights.architecture import Architecture, resolve_arguments
+from keras_resnet_paper.weights.loading import ResolvedWeights, resolve_weights
 from keras_resnet_paper.weights.releases import available_weights, get_release, is_registered_tag
-from keras_resnet_paper.weights.torch_checkpoint import checkpoint_zero_padding
 
 #: The CIFAR builder's defaults where neither the caller nor the weights decide: option A (Sec. 4.2),
 #: its zero channels after the input's, BN epsilon 1e-5.
@@ -65,7 +65,10 @@ def cifar_resnet(
     ValueError.
     """
     n = cifar_blocks_per_stage(depth)
-    arch = _architecture(depth, residual, weights, shortcut, bn_epsilon, zero_padding)
+    resolved = _resolve(depth, residual, weights)
+    given = dict(shortcut=shortcut, bn_epsilon=bn_epsilon, zero_padding=zero_padding)
+    required = dataclasses.replace(resolved.architecture, stride_in_1x1=None)  # basic blocks: one geometry
+    arch = resolve_arguments(given, required, DEFAULT_ARCHITECTURE, f"weights={weights!r}")
     stages = [Stage(index=i + 2, width=w, blocks=n, strides=1 if i == 0 else 2) for i, w in enumerate(CIFAR_WIDTHS)]
     name = name or f"{'resnet' if residual else 'plain'}{depth}_cifar"
     return build_resnet(
@@ -78,23 +81,18 @@ def cifar_resnet(
         bn_epsilon=arch["bn_epsilon"],
         default_size=32,
         min_size=4,
-        weights_name=f"resnet{depth}",
+        resolved=resolved,
         zero_padding=arch["zero_padding"],
         **shared_arguments(locals()),
     )
 
 
-def _architecture(depth: int, residual: bool, weights: Any, shortcut, bn_epsilon, zero_padding) -> dict[str, Any]:
-    """The shortcut option, BN epsilon and option-A placement to build: the ones given, else what
-    `weights` need (a "cifar10" release, or a checkpoint in akamaster's layout), else the defaults;
-    a contradiction is a ValueError."""
+def _resolve(depth: int, residual: bool, weights: Any) -> ResolvedWeights:
+    """What `weights` mean for the CIFAR net of `depth`: a "cifar10" release (of a ResNet of that
+    depth only), or a file (akamaster's layout needs option A's zero channels on both sides)."""
     if is_registered_tag(weights):
-        required = _release(depth, residual, weights).architecture
-    else:
-        placement = checkpoint_zero_padding(weights) if isinstance(weights, (str, os.PathLike)) else None
-        required = Architecture(zero_padding=placement)
-    given = dict(shortcut=shortcut, bn_epsilon=bn_epsilon, zero_padding=zero_padding)
-    return resolve_arguments(given, required, DEFAULT_ARCHITECTURE, f"weights={weights!r}")
+        _release(depth, residual, weights)
+    return resolve_weights(weights, f"resnet{depth}")
 
 
 def _release(depth: int, residual: bool, weights: str):

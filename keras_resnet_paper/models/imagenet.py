@@ -20,7 +20,7 @@ from keras_resnet_paper.models.spec import (
 )
 from keras_resnet_paper.validation import ArgumentTypeError, check_bool, check_float, check_int
 from keras_resnet_paper.weights.architecture import Architecture, resolve_arguments
-from keras_resnet_paper.weights.loading import required_architecture
+from keras_resnet_paper.weights.loading import resolve_weights
 from keras_resnet_paper.weights.releases import available_weights, get_release, is_registered_tag
 
 #: The builder's own defaults where neither the caller nor the weights decide: option B (Sec. 3.3),
@@ -115,7 +115,8 @@ def imagenet_resnet(
         custom = depth not in known or tuple(blocks) != known[depth].blocks
         kind = f"plain-{depth}" if not residual else ("a custom ResNet" if custom else weights_name)
         _check_pretrained(weights_name, kind, include_top, classes, weights)
-    required = required_architecture(weights, weights_name, source_layout)
+    resolved = resolve_weights(weights, weights_name, source_layout=source_layout)
+    required = dataclasses.replace(resolved.architecture, zero_padding=None)
     if block != BOTTLENECK:  # basic blocks have one geometry: no stride placement to agree on
         required = dataclasses.replace(required, stride_in_1x1=None)
     arch = resolve_arguments(
@@ -142,8 +143,7 @@ def imagenet_resnet(
         bn_epsilon=arch["bn_epsilon"],
         default_size=224,
         min_size=32,
-        weights_name=weights_name,
-        source_layout=source_layout,
+        resolved=resolved,
         bottleneck_width_factor=factor,
         **shared_arguments(locals()),
     )

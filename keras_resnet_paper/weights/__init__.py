@@ -21,7 +21,14 @@ from keras_resnet_paper.weights.class_index import decode_predictions, load_clas
 from keras_resnet_paper.weights.conventions import CAFFE, TORCH, Preprocessing
 from keras_resnet_paper.weights.download import TIMEOUT_ENV, WEIGHTS_URL_ENV, cache_folder, fetch_file
 from keras_resnet_paper.weights.errors import WeightsError, WeightsFileError, WeightsMismatchError
-from keras_resnet_paper.weights.loading import fetch_release, load_weights, locate_weights, required_architecture
+from keras_resnet_paper.weights.loading import (
+    ResolvedWeights,
+    fetch_release,
+    load_weights,
+    locate_weights,
+    required_architecture,
+    resolve_weights,
+)
 from keras_resnet_paper.weights.preprocessing import preprocess_input, preprocessing_for, resize_and_center_crop
 from keras_resnet_paper.weights.releases import (
     LABEL_SETS,
@@ -58,6 +65,7 @@ __all__ = [
     "Release",
     "SOURCE_LAYOUTS",
     "ReleaseFile",
+    "ResolvedWeights",
     "TORCH",
     "TorchFile",
     "TIMEOUT_ENV",
@@ -87,6 +95,7 @@ __all__ = [
     "registered",
     "required_architecture",
     "resize_and_center_crop",
+    "resolve_weights",
     "save_torchvision_checkpoint",
     "to_torchvision_state_dict",
 ]

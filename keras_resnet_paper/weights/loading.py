@@ -20,6 +20,7 @@ only records of its own and refuses every other global). The loaded model gets a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 from typing import Any
@@ -37,6 +38,7 @@ from keras_resnet_paper.weights.releases import Release, available_weights, get_
 from keras_resnet_paper.weights.torch_checkpoint import (
     SOURCE_LAYOUTS,
     checkpoint_metadata,
+    checkpoint_zero_padding,
     load_torchvision_weights,
     resolve_source_layout,
 )
@@ -44,7 +46,15 @@ from keras_resnet_paper.weights.torch_format import is_torch_file
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detect_format", "locate_weights", "fetch_release", "required_architecture", "load_weights"]
+__all__ = [
+    "ResolvedWeights",
+    "resolve_weights",
+    "detect_format",
+    "locate_weights",
+    "fetch_release",
+    "required_architecture",
+    "load_weights",
+]
 
 #: The input convention that goes with each file format when no release names it: every
 #: keras.applications ResNet file is the Caffe models' convention, every torchvision/timm one the torch one.
@@ -95,6 +105,85 @@ def detect_format(path: str) -> str:
     return detect_h5_layout(path)
 
 
+@dataclasses.dataclass(frozen=True)
+class ResolvedWeights:
+    """What a `weights=` argument means for one model, worked out once: the release (for a tag),
+    the local file (a path; a release's file once `fetched`), its format, the `Architecture` the
+    weights need of the builder, and their input convention. The builders and `load_weights` use
+    only this (docs/DESIGN.md, 'The order in which a model's options are resolved')."""
+
+    weights: Any = None
+    release: Release | None = None
+    path: str | None = None
+    file_format: str | None = None
+    source_layout: str | None = None
+    architecture: Architecture = Architecture()
+    preprocessing: Preprocessing | None = None
+
+    def fetched(
+        self, include_top: bool = True, *, base_url: str | None = None, cache_dir: str | None = None
+    ) -> ResolvedWeights:
+        """The same, with a release's file fetched (once; hash-checked) and its format checked
+        against the release's `layout`."""
+        if self.release is None or self.path is not None:
+            return self
+        path = fetch_release(self.release, include_top, base_url=base_url, cache_dir=cache_dir)
+        file_format = detect_format(path)
+        if LAYOUT_FORMATS[self.release.layout] != file_format:
+            raise WeightsFileError(
+                f"{path!r} should hold {self.release.model}/{self.release.tag} as a {self.release.layout} file, "
+                f"but it is a {file_format} file; delete it so that it is fetched again."
+            )
+        return dataclasses.replace(self, path=path, file_format=file_format)
+
+
+#: The file format each release layout is published in.
+LAYOUT_FORMATS = {
+    "keras_applications_h5": "keras_applications_h5",
+    "torchvision": "torch_checkpoint",
+    "akamaster_cifar": "torch_checkpoint",
+}
+
+
+def resolve_weights(
+    weights: Any, model_name: str | None = None, *, source_layout: str | None = None
+) -> ResolvedWeights:
+    """Resolve `weights` (None, a registered tag of `model_name`, or a path) without fetching:
+    a tag's release and what it needs; a file's format (read now: an unreadable file is a
+    `WeightsFileError` before anything is built) and what its layout needs."""
+    if source_layout is not None and (weights is None or is_registered_tag(weights)):
+        raise _layout_error(source_layout, weights)
+    if weights is None:
+        return ResolvedWeights()
+    if is_registered_tag(weights):
+        release = get_release(model_name, weights)
+        return ResolvedWeights(weights, release, architecture=release.architecture, preprocessing=release.preprocessing)
+    if not isinstance(weights, (str, os.PathLike)) or not os.path.isfile(weights):
+        tags = sorted({t for tags in available_weights().values() for t in tags})
+        raise ValueError(
+            f"weights={weights!r} is neither None, a registered tag ({', '.join(tags)}: "
+            "keras_resnet_paper.weights.available_weights()) nor the path of an existing weights file."
+        )
+    path = os.fspath(weights)
+    file_format = detect_format(path)
+    if file_format != "torch_checkpoint":
+        if source_layout is not None:
+            raise _layout_error(source_layout, weights)
+        return ResolvedWeights(
+            path, path=path, file_format=file_format, preprocessing=FORMAT_PREPROCESSING[file_format]
+        )
+    layout = resolve_source_layout(path, source_layout)
+    needs = Architecture(stride_in_1x1=SOURCE_LAYOUTS[layout], zero_padding=checkpoint_zero_padding(path))
+    return ResolvedWeights(path, None, path, file_format, layout, needs, TORCH)
+
+
+def _layout_error(source_layout: str, weights: Any) -> ValueError:
+    return ValueError(
+        f"source_layout={source_layout!r} applies to torchvision/timm checkpoints "
+        f"(.safetensors, .npz, torch.save files), not to weights={weights!r}."
+    )
+
+
 def locate_weights(
     weights: Any,
     *,
@@ -104,13 +193,8 @@ def locate_weights(
     cache_dir: str | None = None,
 ) -> tuple[str, Release | None]:
     """(local path, release or None) for a registry tag (fetched, hash-checked) or a file path."""
-    if is_registered_tag(weights):
-        release = get_release(model_name, weights)
-        return fetch_release(release, include_top, base_url=base_url, cache_dir=cache_dir), release
-    if isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights):
-        return os.fspath(weights), None
-    tags = sorted({t for tags in available_weights().values() for t in tags})
-    raise ValueError(f"weights={weights!r} is neither None, a registered tag ({tags}) nor an existing file.")
+    resolved = resolve_weights(weights, model_name).fetched(include_top, base_url=base_url, cache_dir=cache_dir)
+    return resolved.path, resolved.release
 
 
 def fetch_release(
@@ -123,26 +207,8 @@ def fetch_release(
 def required_architecture(
     weights: Any, model_name: str | None = None, source_layout: str | None = None
 ) -> Architecture:
-    """What `weights` need of the builder's arguments (an empty `Architecture` if nothing).
-
-    A file is opened to tell its format (an unreadable one is a `WeightsFileError` here, before
-    anything is built); a torchvision checkpoint needs the stride placement of its layout.
-    """
-    if is_registered_tag(weights):
-        required = get_release(model_name, weights).architecture
-    elif isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights):
-        path = os.fspath(weights)
-        if detect_format(path) == "torch_checkpoint":
-            return Architecture(stride_in_1x1=SOURCE_LAYOUTS[resolve_source_layout(path, source_layout)])
-        required = Architecture()
-    else:
-        required = Architecture()
-    if source_layout is not None:
-        raise ValueError(
-            f"source_layout={source_layout!r} applies to torchvision/timm checkpoints "
-            f"(.safetensors, .npz), not to weights={weights!r}."
-        )
-    return required
+    """What `weights` need of the builder's arguments (an empty `Architecture` if nothing)."""
+    return resolve_weights(weights, model_name, source_layout=source_layout).architecture
 
 
 def _check_release(model, release: Release, include_top: bool) -> None:
@@ -156,16 +222,14 @@ def _check_release(model, release: Release, include_top: bool) -> None:
         )
 
 
-def _read_into(model, path: str, source_layout: str | None) -> str:
-    """Read `path` with the reader of its format into `model` (all or nothing); the format."""
-    file_format = detect_format(path)
-    if file_format == "torch_checkpoint":
-        load_torchvision_weights(model, path, source_layout=source_layout)
-    elif file_format == "keras_applications_h5":
-        load_keras_applications_h5(model, path)
+def _read_into(model, resolved: ResolvedWeights) -> None:
+    """Read the resolved file with the reader of its format into `model` (all or nothing)."""
+    if resolved.file_format == "torch_checkpoint":
+        load_torchvision_weights(model, resolved.path, source_layout=resolved.source_layout)
+    elif resolved.file_format == "keras_applications_h5":
+        load_keras_applications_h5(model, resolved.path)
     else:
-        load_keras3_weights(model, path)
-    return file_format
+        load_keras3_weights(model, resolved.path)
 
 
 def _forget_unpinned(release: Release | None, include_top: bool, path: str, cache_dir: str | None) -> None:
@@ -190,7 +254,8 @@ def load_weights(
     base_url: str | None = None,
     cache_dir: str | None = None,
 ):
-    """Load `weights` (None, a registry tag such as "imagenet", or a file path) into `model`.
+    """Load `weights` (None, a registry tag such as "imagenet", a file path, or `ResolvedWeights`)
+    into `model`.
 
     `model_name` picks the release of a tag (default: the model's name); `release` names the
     release a local file is (its architecture is checked, its preprocessing attached). For a
@@ -199,20 +264,22 @@ def load_weights(
     `model.preprocessing` set to the weights' input convention (None if unknown).
     """
     check_bool("include_top", include_top)
-    if weights is None:
+    resolved = (
+        weights
+        if isinstance(weights, ResolvedWeights)
+        else resolve_weights(weights, model_name or model.name, source_layout=source_layout)
+    )
+    if release is not None:
+        resolved = dataclasses.replace(resolved, release=release, preprocessing=release.preprocessing)
+    if resolved.weights is None:
         return model
-    if is_registered_tag(weights):  # checked before the download
-        release = get_release(model_name or model.name, weights)
-        _check_release(model, release, include_top)
-        path = fetch_release(release, include_top, base_url=base_url, cache_dir=cache_dir)
-    else:
-        path, _ = locate_weights(weights)
-        if release is not None:
-            _check_release(model, release, include_top)
+    if resolved.release is not None:  # checked before the download
+        _check_release(model, resolved.release, include_top)
+    resolved = resolved.fetched(include_top, base_url=base_url, cache_dir=cache_dir)
     try:
-        file_format = _read_into(model, path, source_layout)
+        _read_into(model, resolved)
     except WeightsFileError:
-        _forget_unpinned(release, include_top, path, cache_dir)
+        _forget_unpinned(resolved.release, include_top, resolved.path, cache_dir)
         raise
-    model.preprocessing = release.preprocessing if release is not None else FORMAT_PREPROCESSING[file_format]
+    model.preprocessing = resolved.preprocessing
     return model
