@@ -166,6 +166,26 @@ def pixel_mean(images: np.ndarray) -> np.ndarray:
     return np.mean(np.asarray(images, np.float64), axis=0).astype(np.float32)
 
 
+def _train_set(x_train, y_train, normalise, augment: str, seed, input_context, per_replica: int) -> tf.data.Dataset:
+    """The endless, shuffled training stream of Sec. 4.2: on the host each example padded, cropped
+    and flipped with its own seed (seed, worker, position), else whole batches only normalised."""
+    stream_seed = base_seed(seed, input_context)
+
+    def host_augment(index, example):
+        image, label = example
+        return pad_crop_flip(normalise(image), example_seed(stream_seed, index)), label
+
+    train = shard_for(tf.data.Dataset.from_tensor_slices((x_train, y_train)), input_context)
+    train = train.cache().shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True).repeat()
+    if augment == "host":
+        train = train.enumerate().map(host_augment, num_parallel_calls=tf.data.AUTOTUNE)
+        train = train.batch(per_replica, drop_remainder=True)
+    else:  # nothing per example: normalise whole batches
+        train = train.batch(per_replica, drop_remainder=True)
+        train = train.map(lambda images, labels: (normalise(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
+    return train.prefetch(tf.data.AUTOTUNE)
+
+
 def cifar_datasets(
     source: CifarSource = "cifar10",
     batch_size: int = 128,
@@ -202,24 +222,11 @@ def cifar_datasets(
     per_replica = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
     eval_batch = eval_batch_size or per_replica
     mean_t = tf.constant(mean)
-    stream_seed = base_seed(seed, input_context)
 
     def normalise(image):
         return tf.cast(image, tf.float32) - mean_t
 
-    def host_augment(index, example):
-        image, label = example
-        return pad_crop_flip(normalise(image), example_seed(stream_seed, index)), label
-
-    train = shard_for(tf.data.Dataset.from_tensor_slices((x_train, y_train)), input_context)
-    train = train.cache().shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True).repeat()
-    if augment == "host":  # per example, seeded by (seed, worker, position in the stream)
-        train = train.enumerate().map(host_augment, num_parallel_calls=tf.data.AUTOTUNE)
-        train = train.batch(per_replica, drop_remainder=True)
-    else:  # nothing per example: normalise whole batches
-        train = train.batch(per_replica, drop_remainder=True)
-        train = train.map(lambda images, labels: (normalise(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
-    train = train.prefetch(tf.data.AUTOTUNE)
+    train = _train_set(x_train, y_train, normalise, augment, seed, input_context, per_replica)
 
     def evaluation(x, y):
         ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(eval_batch).cache()

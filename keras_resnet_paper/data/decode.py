@@ -273,6 +273,11 @@ def guarded_map(
         .ignore_errors()
         .scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), _checker(history, skip_corrupt, counter))
     )
+    return _without_markers(mapped, repeat)
+
+
+def _without_markers(mapped: tf.data.Dataset, repeat: bool) -> tf.data.Dataset:
+    """The outputs of `guarded_map`'s checked stream, its end-of-pass markers dropped."""
 
     def not_marker(name, outputs):
         return tf.not_equal(name, _END)

@@ -239,6 +239,58 @@ def _validation_sets(
     return with_options(validation, deterministic=True), with_options(images, deterministic=True)
 
 
+def _minus_mean(image, mean_t, per_channel_mean: bool, offset=None):
+    """`image` minus the mean (per channel or a mean image) plus a lighting `offset`, in one pass."""
+    offset = tf.zeros([3]) if offset is None else offset
+    if per_channel_mean:
+        return add_per_channel(image, offset - mean_t)
+    return image - add_per_channel(mean_t, -offset)
+
+
+def _train_example(load, stream_seed, augment, lighting, image_size, eval_side, scale_range, normalise):
+    """The training view of one record (Sec. 3.4): its own seeds from its index, a crop window
+    (scale augmentation, Inception-style, or the centre), flip, lighting, resize, `normalise`."""
+    min_side, max_side = scale_range
+
+    def window_for(crop_seed):
+        if augment == "paper":
+            return lambda shape: scale_augmentation_window(shape, crop_seed, min_side, max_side, image_size)[0]
+        if augment == "inception":
+            return lambda shape: inception_crop_window(shape, crop_seed)
+        return lambda shape: center_crop_window(shape, image_size, eval_side)
+
+    def example(index, payload, label):
+        encoded, label = load(payload, label)
+        crop_seed, flip_seed, light_seed = split_seed(example_seed(stream_seed, index), 3)
+        image = decode_window(encoded, window_for(crop_seed))
+        offset = tf.zeros([3])
+        if augment != "none":
+            image = random_flip(image, flip_seed)  # on the uint8 window: the cheapest place
+            if lighting:
+                offset = lighting_offset(light_seed)
+        image = tf.image.resize(image, [image_size, image_size], method="bilinear")
+        return tf.ensure_shape(normalise(image, offset), [image_size, image_size, 3]), label
+
+    return example
+
+
+def _geometry(preprocessing, mean, image_size, eval_side, scale_range):
+    """(the weights' convention or None, crop size, evaluation side, scale range), checked: the
+    crop fits both the smallest training side and the evaluation side."""
+    scale_range = _check_scale_range(scale_range)
+    prep = None
+    if preprocessing is not None:
+        prep, image_size, eval_side = _release_convention(preprocessing, mean, image_size, eval_side)
+    image_size = check_int("image_size", image_size, minimum=1, allow_none=True) or 224
+    eval_side = check_int("eval_side", eval_side, minimum=1, allow_none=True) or EVAL_SIDE
+    if image_size > min(scale_range[0], eval_side):
+        raise ValueError(
+            f"image_size={image_size!r} must be a positive int no larger than scale_range[0]={scale_range[0]} "
+            f"and eval_side={eval_side}."
+        )
+    return prep, image_size, eval_side, scale_range
+
+
 def imagenet_datasets(
     source="imagenet2012",
     batch_size: int = 256,
@@ -283,17 +335,7 @@ def imagenet_datasets(
         shuffle_buffer=shuffle_buffer,
         eval_batch_size=eval_batch_size,
     )
-    scale_range = _check_scale_range(scale_range)
-    prep = None
-    if preprocessing is not None:
-        prep, image_size, eval_side = _release_convention(preprocessing, mean, image_size, eval_side)
-    image_size = check_int("image_size", image_size, minimum=1, allow_none=True) or 224
-    eval_side = check_int("eval_side", eval_side, minimum=1, allow_none=True) or EVAL_SIDE
-    if image_size > min(scale_range[0], eval_side):
-        raise ValueError(
-            f"image_size={image_size!r} must be a positive int no larger than scale_range[0]={scale_range[0]} "
-            f"and eval_side={eval_side}."
-        )
+    prep, image_size, eval_side, scale_range = _geometry(preprocessing, mean, image_size, eval_side, scale_range)
     seed = resolve_seed(seed)
     src = make_source(
         source,
@@ -309,39 +351,14 @@ def imagenet_datasets(
     mean_t = tf.constant(mean_array)
     per_channel_mean = mean_array.shape == (3,)
     per_replica = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
-    stream_seed = base_seed(seed, input_context)
     counter = CorruptCounter() if skip_corrupt else None
-    min_side, max_side = scale_range
-
-    def window_for(crop_seed):
-        if augment == "paper":
-            return lambda shape: scale_augmentation_window(shape, crop_seed, min_side, max_side, image_size)[0]
-        if augment == "inception":
-            return lambda shape: inception_crop_window(shape, crop_seed)
-        return lambda shape: center_crop_window(shape, image_size, eval_side)
-
-    load = loader(src)
-
-    def train_example(index, payload, label):
-        encoded, label = load(payload, label)
-        crop_seed, flip_seed, light_seed = split_seed(example_seed(stream_seed, index), 3)
-        image = decode_window(encoded, window_for(crop_seed))
-        offset = tf.zeros([3])
-        if augment != "none":
-            image = random_flip(image, flip_seed)  # on the uint8 window: the cheapest place
-            if lighting:
-                offset = lighting_offset(light_seed)
-        image = tf.image.resize(image, [image_size, image_size], method="bilinear")
-        # one pass over the pixels for lighting and mean
-        if per_channel_mean:
-            image = add_per_channel(image, offset - mean_t)
-        else:
-            image = image - add_per_channel(mean_t, -offset)
-        return tf.ensure_shape(finish(image), [image_size, image_size, 3]), label
-
+    example = _train_example(
+        loader(src), base_seed(seed, input_context), augment, lighting, image_size, eval_side, scale_range,
+        lambda image, offset: finish(_minus_mean(image, mean_t, per_channel_mean, offset)),
+    )  # fmt: skip
     train = src.records("train", shuffle=True, seed=seed, input_context=input_context)
     train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    train = guarded_map(train, train_example, skip_corrupt=skip_corrupt, counter=counter, repeat=True)
+    train = guarded_map(train, example, skip_corrupt=skip_corrupt, counter=counter, repeat=True)
     train = train.batch(per_replica, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE)
     train = train.prefetch(tf.data.AUTOTUNE)
 
@@ -349,8 +366,7 @@ def imagenet_datasets(
     if src.has_validation:
 
         def normalise(crop):
-            image = add_per_channel(crop, -mean_t) if per_channel_mean else crop - mean_t
-            return tf.ensure_shape(finish(image), [image_size, image_size, 3])
+            return tf.ensure_shape(finish(_minus_mean(crop, mean_t, per_channel_mean)), [image_size, image_size, 3])
 
         guard = dict(skip_corrupt=skip_corrupt, counter=counter)
         validation, validation_images = _validation_sets(

@@ -356,6 +356,14 @@ def _finish(model, inputs: _Inputs, config: RunConfig, model_dir: str | None, ch
     return predictor, final
 
 
+def _report(result: TrainResult, chief: bool, label: str | None) -> None:
+    """The run's report in its folder (the chief only, when the runtime asks for it)."""
+    if result.model_dir and chief and result.runtime.write_report:
+        from keras_resnet_paper.training.report import write_report
+
+        result.report = write_report(result, label=label)
+
+
 def train(
     run: RunConfig | Recipe | str = "cifar10_paper",
     model_name: str | None = None,
@@ -431,8 +439,5 @@ def train(
             earlier_wall_time_s=session.earlier_s,
             skipped_files=dict(getattr(inputs.data, "skipped_files", {}) or {}),
         )
-        if model_dir and chief and runtime.write_report:
-            from keras_resnet_paper.training.report import write_report
-
-            result.report = write_report(result, label=label)
+        _report(result, chief, label)
     return result
