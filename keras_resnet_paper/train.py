@@ -100,6 +100,11 @@ flags.DEFINE_string(
     None,
     "Checkpoints, logs, report (default runs/<recipe>/<model>, runs/<recipe>/<model>_<shortcut> with --shortcut; --offline runs are recipe cifar10_offline).",
 )
+flags.DEFINE_bool(
+    "restart",
+    False,
+    "Start the run afresh: move what --model_dir holds (checkpoints, logs, run.json) to <model_dir>/previous-<n>/ first.",
+)
 flags.DEFINE_bool("deterministic", False, "Deterministic ops and input order (repeatable runs on one machine).")
 flags.DEFINE_integer("seed", 0, lower_bound=0, upper_bound=2**31 - 1, help="Random seed.")
 flags.DEFINE_bool("holdout", None, "CIFAR: train on 45k and validate on the 5k holdout.")
@@ -200,6 +205,9 @@ def main(argv) -> int:
     existed = os.path.exists(model_dir)
     from keras_resnet_paper.training.trainer import train
 
+    if FLAGS.restart:
+        _set_aside(model_dir)
+
     try:
         result = train(config, model_dir=model_dir, runtime=runtime())
     except (NonFiniteLossError, NonFiniteStateError) as err:
@@ -224,6 +232,18 @@ def main(argv) -> int:
             _remove_if_empty(model_dir)
     print(_summary(result), flush=True)
     return 0
+
+
+def _set_aside(model_dir: str) -> None:
+    """--restart: the folder's earlier run moved whole to previous-<n>/ (one line says where)."""
+    from keras_resnet_paper.training.run_identity import set_aside_run
+
+    try:
+        moved = set_aside_run(model_dir)
+    except OSError as err:
+        raise cli.UsageError(f"--restart: cannot move the earlier run in {model_dir} aside ({err}).") from None
+    if moved:
+        print(f"Restarting: the earlier run of {model_dir} is now in {moved}.", flush=True)
 
 
 def _summary(result) -> str:

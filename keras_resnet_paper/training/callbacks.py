@@ -39,15 +39,27 @@ __all__ = [
 ]
 
 
-class NonFiniteLossError(RuntimeError):
-    """Raised by the trainer when the loss became NaN/inf; `.step` is the iteration."""
+#: A training loss above this many times the run's first one is an explosion (the default of the
+#: recipes' `explode_factor`): the run stops as on NaN, and nothing exploded is checkpointed.
+EXPLODE_FACTOR = 10.0
 
-    def __init__(self, step: int, value: float):
-        super().__init__(
-            f"Training stopped: the loss is {value} at step {step}. "
-            "Lower the learning rate (--lr), check the data, or use --precision=float32."
+
+class NonFiniteLossError(RuntimeError):
+    """Raised by the trainer when the loss became NaN/inf or exploded; `.step` is the iteration,
+    `.healthy_step` the last healthy checkpoint the next run resumes from (None: step 0)."""
+
+    def __init__(self, step: int, value: float, healthy_step: int | None = None, limit: float | None = None):
+        what = (
+            f"the loss is {value}"
+            if limit is None or not math.isfinite(value)
+            else (f"the loss exploded to {value:.4g} (over {limit:.4g}, {EXPLODE_FACTOR:g} times the first)")
         )
-        self.step, self.value = step, value
+        resume = f"the last healthy checkpoint is step {healthy_step}" if healthy_step else "no healthy checkpoint"
+        super().__init__(
+            f"Training stopped: {what} at step {step}; {resume}. Lower the learning rate (--lr) and run "
+            "again to resume from it, check the data, or use --precision=float32."
+        )
+        self.step, self.value, self.healthy_step = step, value, healthy_step
 
 
 def current_step(model) -> int:
@@ -56,19 +68,33 @@ def current_step(model) -> int:
 
 
 class NanStop(keras.callbacks.Callback):
-    """Stop at the first non-finite loss and remember the step (`nan_step`, `nan_value`)."""
+    """Stop at the first non-finite or exploded loss and remember the step (`nan_step`, `nan_value`).
 
-    def __init__(self):
+    Exploded: above `explode_factor` times the run's first training loss (`first_loss`, kept in
+    the checkpoints so a resumed run keeps its floor). `healthy` says whether the latest loss is
+    neither; checkpoints and the best weights are written only while it is."""
+
+    def __init__(self, explode_factor: float = EXPLODE_FACTOR):
         super().__init__()
         self.nan_step = None
         self.nan_value = None
+        self.explode_factor = float(explode_factor)
+        self.first_loss: float | None = None
+        self.healthy = True
+
+    @property
+    def limit(self) -> float | None:
+        return None if self.first_loss is None else self.explode_factor * self.first_loss
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is None:
             return
         loss = float(loss)
-        if not math.isfinite(loss):
+        if self.first_loss is None and math.isfinite(loss) and loss > 0:
+            self.first_loss = loss
+        self.healthy = math.isfinite(loss) and (self.limit is None or loss <= self.limit)
+        if not self.healthy:
             self.nan_step, self.nan_value = current_step(self.model), loss
             logging.error("Loss is %s at step %d: stopping the run.", loss, self.nan_step)
             self.model.stop_training = True
@@ -148,8 +174,11 @@ class StepCheckpoint(keras.callbacks.Callback):
     cannot be written stops it too (`checkpoints.CheckpointWriteError`), the previous one intact.
     """
 
-    def __init__(self, directory, save_freq=1000, monitor="val_top1_error", stateful=(), keep=2, write=True):
+    def __init__(
+        self, directory, save_freq=1000, monitor="val_top1_error", stateful=(), keep=2, write=True, health=None
+    ):
         super().__init__()
+        self.health = health  # a NanStop: nothing is saved while its latest loss is unhealthy
         self.directory = directory
         self.save_freq = int(save_freq)
         self.monitor = monitor
@@ -172,6 +201,8 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.best_step = state.get("best_step")
         self._last_saved = state["step"]
         self.earlier_training_s = float(state.get("training_time_s", 0.0))
+        if self.health is not None and state.get("first_loss") is not None:
+            self.health.first_loss = float(state["first_loss"])
         for cb, cb_state in zip(self.stateful, state.get("callbacks", [])):
             cb.set_state(cb_state)
 
@@ -183,12 +214,20 @@ class StepCheckpoint(keras.callbacks.Callback):
             "monitor": self.monitor,
             "callbacks": [cb.get_state() for cb in self.stateful],
             "training_time_s": round(self.training_time_s(), 3),
+            "first_loss": None if self.health is None else self.health.first_loss,
+            "healthy": True,
         }
 
     # saving ---------------------------------------------------------------------------------
+    @property
+    def last_saved(self) -> int | None:
+        return self._last_saved
+
     def save(self, step: int, force: bool = False) -> None:
         if not self.write or (step == self._last_saved and not force):
             return
+        if self.health is not None and not self.health.healthy:
+            return  # never checkpoint an exploded or diverged model
         ckpts.write_checkpoint(self.model, self.directory, step, self._state(step), keep=self.keep)
         self._last_saved = step
 
@@ -208,14 +247,16 @@ class StepCheckpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.model.stop_training and not math.isfinite(float((logs or {}).get("loss", 0.0))):
             return  # never checkpoint a diverged model
+        if self.health is not None and not self.health.healthy:
+            return
         step = current_step(self.model)
         if step - (self._last_saved or 0) >= self.save_freq:
             self.save(step)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if not math.isfinite(float(logs.get("loss", 0.0))):
-            return
+        if not math.isfinite(float(logs.get("loss", 0.0))) or (self.health is not None and not self.health.healthy):
+            return  # an exploded model is never the best one, nor checkpointed
         step = current_step(self.model)
         value = logs.get(self.monitor)
         if value is not None and float(value) < self.best and math.isfinite(float(value)):

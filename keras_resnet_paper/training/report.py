@@ -35,6 +35,43 @@ def _read_history(path: str) -> list[dict]:
     return [by_iteration[k] for k in sorted(by_iteration)]
 
 
+def truncate_history(path: str, last_iteration: int) -> None:
+    """Rewrite a run's history.csv whole with only its rows up to `last_iteration` (where a resumed
+    run goes on from), so no row of an abandoned stretch, and no torn last line, stays in it. A file
+    that cannot be read at all is set aside as `history.csv.damaged` (said on stderr) and begun anew."""
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields = list(reader.fieldnames or [])
+            rows = [row for row in reader if _complete(row, fields) and float(row["iteration"]) <= last_iteration]
+    except (OSError, ValueError, csv.Error) as err:
+        os.replace(path, path + ".damaged")
+        print(
+            f"{path} could not be read ({' '.join(str(err).split())[:120]}): set aside as {path}.damaged, "
+            "the history begins anew.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
+    with replacing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _complete(row: dict, fields: list[str]) -> bool:
+    """A whole row: every column present and a numeric iteration (a torn last line is not)."""
+    if None in row or any(row.get(k) in (None, "") for k in fields) or "iteration" not in row:
+        return False
+    try:
+        float(row["iteration"])
+    except ValueError:
+        return False
+    return True
+
+
 def _read_meta(run_dir: str) -> dict:
     for name in ("run.json", "recipe.json"):  # recipe.json: runs written before run.json existed
         path = os.path.join(run_dir, name)

@@ -30,7 +30,7 @@ import keras
 from absl import logging
 
 from keras_resnet_paper import compat
-from keras_resnet_paper.training import backends
+from keras_resnet_paper.training import backends, run_identity
 from keras_resnet_paper.training import callbacks as cbs
 from keras_resnet_paper.training import checkpoints as ckpts
 from keras_resnet_paper.training.bn_recalibration import recalibrate_bn as _recalibrate_bn
@@ -235,6 +235,8 @@ class _Session:
     start: int
     earlier_history: list[dict]
     earlier_s: float = 0.0
+    checkpoint: Any = None  # the StepCheckpoint (None without model_dir)
+    run_json: str | None = None  # written by the chief
 
 
 def _callbacks_and_resume(
@@ -254,7 +256,7 @@ def _callbacks_and_resume(
     the chief writes run.json: the resolved run, the runtime and this session's `environment`."""
     config = task.config
     stateful, lr_callbacks = task.build_lr_callbacks()
-    nan = cbs.NanStop()
+    nan = cbs.NanStop(config.recipe.explode_factor)
     callbacks = [cbs.IterationLogger(), *_progress(runtime.verbose, config.recipe.iterations), nan, *lr_callbacks]
     start, earlier, earlier_s, checkpoint = 0, [], 0.0, None
     if model_dir:
@@ -264,24 +266,35 @@ def _callbacks_and_resume(
             lock.acquire()
             ckpts.remove_stale_temporaries(model_dir, ckpt_dir)
         checkpoint = cbs.StepCheckpoint(
-            ckpt_dir, save_freq=config.recipe.checkpoint_every, monitor="val_top1_error", stateful=stateful, write=chief
+            ckpt_dir,
+            save_freq=config.recipe.checkpoint_every,
+            monitor="val_top1_error",
+            stateful=stateful,
+            write=chief,
+            health=nan,
         )
+        record = {**config.to_dict(), "runtime": runtime.to_dict()}
+        previous = run_identity.check_same_run(model_dir, record)  # another run: refused before anything changes
         state = cbs.restore_latest(model, ckpt_dir, owner=chief)
         if state is not None:
             checkpoint.set_state(state)
             start, earlier_s = int(state["step"]), checkpoint.earlier_training_s
+        if chief:  # rows past where this run goes on (an abandoned stretch, a torn line) leave the history
+            from keras_resnet_paper.training.report import truncate_history
+
+            truncate_history(os.path.join(model_dir, "history.csv"), start)
+        if state is not None:
             earlier = _earlier_history(model_dir, start)
             print(f"Resuming from step {start} of {config.recipe.iterations} ({ckpt_dir}).", flush=True)
         if chief:  # the log row before the checkpoint: a kill between them repeats a row, never loses one
             callbacks += _log_callbacks(model_dir, runtime)
-            cbs.atomic_write_text(
-                os.path.join(model_dir, "run.json"),
-                json.dumps({**config.to_dict(), "runtime": runtime.to_dict(), "environment": environment}, indent=1),
-            )
+            record.update(environment=environment, segments=run_identity.segments(previous, record, start))
+            cbs.atomic_write_text(os.path.join(model_dir, "run.json"), json.dumps(record, indent=1))
         callbacks.append(checkpoint)
     stop = cleanup.enter_context(cbs.SignalStop(checkpoint))
     callbacks += [stop, cbs.StopAtStep(config.recipe.iterations), *extra_callbacks]
-    return _Session(callbacks, nan, stop, start, earlier, earlier_s)
+    run_json = os.path.join(model_dir, "run.json") if model_dir and chief else None
+    return _Session(callbacks, nan, stop, start, earlier, earlier_s, checkpoint, run_json)
 
 
 def _earlier_history(model_dir: str, start: int) -> list[dict]:
@@ -333,8 +346,20 @@ def _fit(model, inputs: _Inputs, session: _Session, recipe: Recipe) -> list[dict
     if session.nan.nan_step is None:
         session.stop.stop_if_asked()  # a signal during the last evaluation
     else:
-        raise cbs.NonFiniteLossError(session.nan.nan_step, session.nan.nan_value)
+        _diverged(session)
     return history
+
+
+def _diverged(session: _Session) -> None:
+    """Record in run.json where the run diverged and its last healthy checkpoint (a lower --lr may
+    then resume from it: `run_identity`), and raise `NonFiniteLossError` saying so."""
+    healthy = session.checkpoint.last_saved if session.checkpoint is not None else None
+    healthy = healthy or None
+    if session.run_json and os.path.exists(session.run_json):
+        record = run_identity.read_run_record(os.path.dirname(session.run_json))
+        record["diverged"] = {"step": session.nan.nan_step, "loss": session.nan.nan_value, "healthy_step": healthy}
+        cbs.atomic_write_text(session.run_json, json.dumps(record, indent=1))
+    raise cbs.NonFiniteLossError(session.nan.nan_step, session.nan.nan_value, healthy, session.nan.limit)
 
 
 def _finish(model, inputs: _Inputs, config: RunConfig, model_dir: str | None, chief: bool) -> tuple[keras.Model, dict]:
