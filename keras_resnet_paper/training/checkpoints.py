@@ -49,6 +49,7 @@ __all__ = [
     "atomic_write_text",
     "checkpoint_steps",
     "set_aside_checkpoint",
+    "set_aside_unhealthy",
     "verify_checkpoint",
     "usable_checkpoints",
     "write_checkpoint",
@@ -150,6 +151,22 @@ def set_aside_checkpoint(path: str, reason: str) -> None:
     shutil.rmtree(target, ignore_errors=True)
     with contextlib.suppress(OSError):
         os.replace(path, target)
+
+
+def set_aside_unhealthy(directory: str, diverged_step: int) -> int | None:
+    """After a loss diverged at `diverged_step`: the checkpoints whose weights made it (steps from
+    `diverged_step - 1` on) are renamed `<name>.exploded` (kept, never loaded); the newest healthy
+    step left (None: none), which `checkpoint.json` then names."""
+    for step in checkpoint_steps(directory):
+        if step >= diverged_step - 1:
+            target = _folder(directory, step) + ".exploded"
+            shutil.rmtree(target, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                os.replace(_folder(directory, step), target)
+    healthy = checkpoint_steps(directory)
+    if healthy:
+        rebuild_index(directory, healthy[0])
+    return healthy[0] if healthy else None
 
 
 def usable_checkpoints(directory: str, set_aside: bool = False) -> Iterator[tuple[str, dict]]:

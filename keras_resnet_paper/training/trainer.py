@@ -274,7 +274,7 @@ def _callbacks_and_resume(
             health=nan,
         )
         record = {**config.to_dict(), "runtime": runtime.to_dict()}
-        previous = run_identity.check_same_run(model_dir, record)  # another run: refused before anything changes
+        previous = run_identity.read_run_record(model_dir)  # checked by `train` before anything began
         state = cbs.restore_latest(model, ckpt_dir, owner=chief)
         if state is not None:
             checkpoint.set_state(state)
@@ -285,7 +285,9 @@ def _callbacks_and_resume(
             truncate_history(os.path.join(model_dir, "history.csv"), start)
         if state is not None:
             earlier = _earlier_history(model_dir, start)
-            print(f"Resuming from step {start} of {config.recipe.iterations} ({ckpt_dir}).", flush=True)
+            diverged = (previous or {}).get("diverged")
+            after = f"; the run diverged at step {diverged['step']}" if diverged else ""
+            print(f"Resuming from step {start} of {config.recipe.iterations} ({ckpt_dir}{after}).", flush=True)
         if chief:  # the log row before the checkpoint: a kill between them repeats a row, never loses one
             callbacks += _log_callbacks(model_dir, runtime)
             record.update(environment=environment, segments=run_identity.segments(previous, record, start))
@@ -353,8 +355,9 @@ def _fit(model, inputs: _Inputs, session: _Session, recipe: Recipe) -> list[dict
 def _diverged(session: _Session) -> None:
     """Record in run.json where the run diverged and its last healthy checkpoint (a lower --lr may
     then resume from it: `run_identity`), and raise `NonFiniteLossError` saying so."""
-    healthy = session.checkpoint.last_saved if session.checkpoint is not None else None
-    healthy = healthy or None
+    healthy = None
+    if session.checkpoint is not None and session.checkpoint.write:  # the chief: its weights made the loss
+        healthy = ckpts.set_aside_unhealthy(session.checkpoint.directory, session.nan.nan_step)
     if session.run_json and os.path.exists(session.run_json):
         record = run_identity.read_run_record(os.path.dirname(session.run_json))
         record["diverged"] = {"step": session.nan.nan_step, "loss": session.nan.nan_value, "healthy_step": healthy}
@@ -419,6 +422,8 @@ def train(
     config, runtime = split_options(run, model_name, runtime, options)
     if model_dir and os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise ValueError(f"model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
+    if model_dir and os.path.isdir(model_dir):  # another run in the folder: refused before anything starts
+        run_identity.check_same_run(model_dir, {**config.to_dict(), "runtime": runtime.to_dict()})
     # the run's folder lock (taken as soon as the process knows it is the chief: a busy folder is
     # refused at once), the signal handlers and the backend's distribution scope, released on any exit
     with contextlib.ExitStack() as cleanup:

@@ -350,25 +350,30 @@ def test_signal_checkpoints_the_current_step_and_the_same_command_resumes(tmp_pa
     assert not [n for n in os.listdir(run_dir / "checkpoints") if n.startswith(".tmp")]
 
 
-def test_diverging_run_keeps_only_finite_checkpoints_and_resumes_from_the_newest(tmp_path, capsys):
+def test_a_diverged_run_resumes_from_its_last_healthy_checkpoint_at_a_lower_lr(tmp_path, capsys):
+    """--lr 1000 explodes (a finite loss far above the first is a divergence too: never checkpointed,
+    never the best); the same run at a lower lr resumes from the last healthy step and finishes."""
     run_dir = str(tmp_path / "run")
     options = dict(
-        model_dir=run_dir,
-        batch_size=16,
-        iterations=30,
-        eval_every=10,
-        verbose=0,
-        write_report=False,
-        overrides={"checkpoint_every": 1},
+        model_dir=run_dir, batch_size=16, iterations=30, eval_every=10, verbose=0, overrides={"checkpoint_every": 1}
     )
     directory = os.path.join(run_dir, "checkpoints")
-    for attempt in range(2):  # the weights ruined before the loss is NaN stay ruined: the re-run diverges too
-        with pytest.raises((NonFiniteLossError, ckpts.NonFiniteStateError)) as info:
-            train("cifar10_offline", "resnet8", lr=1e3, **options)
-        steps = ckpts.checkpoint_steps(directory)
-        assert steps and steps[0] < info.value.step
-        for step in steps:
-            ckpts.verify_checkpoint(os.path.join(directory, f"ckpt-{step:09d}"))  # all finite
-        if attempt == 0:
-            first = steps[0]
-    assert f"Resuming from step {first} of 30" in capsys.readouterr().out  # never from zero, never a NaN checkpoint
+    with pytest.raises((NonFiniteLossError, ckpts.NonFiniteStateError)) as info:
+        train("cifar10_offline", "resnet8", lr=1e3, write_report=False, **options)
+    healthy = ckpts.checkpoint_steps(directory)
+    assert all(step < info.value.step for step in healthy)
+    for step in healthy:
+        state = ckpts.verify_checkpoint(os.path.join(directory, f"ckpt-{step:09d}"))  # all finite
+        assert state["healthy"] and state["first_loss"] > 0
+    diverged = json.load(open(os.path.join(run_dir, "run.json")))["diverged"]
+    assert diverged["step"] == info.value.step and diverged["healthy_step"] == (max(healthy) if healthy else None)
+    assert "last healthy checkpoint" in str(info.value) or "no healthy checkpoint" in str(info.value)
+    result = train("cifar10_offline", "resnet8", lr=0.1, **options)
+    assert result.steps == 30 and result.resumed_from == (max(healthy) if healthy else 0)
+    if healthy:
+        assert f"Resuming from step {max(healthy)} of 30" in capsys.readouterr().out
+    record = json.load(open(os.path.join(run_dir, "run.json")))
+    assert "diverged" not in record and record["recipe"]["base_lr"] == 0.1
+    assert record["segments"] == [{"from_step": result.resumed_from, "base_lr": 0.1, "after_divergence": diverged}]
+    rows = [line.split(",") for line in open(os.path.join(run_dir, "history.csv")).read().splitlines()[1:]]
+    assert len(rows) == 3  # the exploded stretch's row left the history: one row per evaluation
