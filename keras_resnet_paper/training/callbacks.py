@@ -18,7 +18,6 @@ import time
 import keras
 from absl import logging
 
-from keras_resnet_paper.atomic_files import replacing
 from keras_resnet_paper.training import backends
 from keras_resnet_paper.training import checkpoints as ckpts
 from keras_resnet_paper.training.checkpoints import STATE, WEIGHTS, atomic_write_text
@@ -232,12 +231,7 @@ class StepCheckpoint(keras.callbacks.Callback):
         self._last_saved = step
 
     def _save_best(self) -> None:
-        try:
-            with replacing(os.path.join(self.directory, "best.weights.h5"), suffix=".weights.h5") as tmp:
-                with ckpts.outside_distribution():
-                    self.model.save_weights(tmp, overwrite=True)
-        except OSError as err:
-            raise ckpts.CheckpointWriteError(f"could not write best.weights.h5 in {self.directory} ({err})") from None
+        ckpts.save_weights_checked(self.model, os.path.join(self.directory, "best.weights.h5"))
 
     def on_train_begin(self, logs=None):
         self._began = time.monotonic()

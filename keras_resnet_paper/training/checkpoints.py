@@ -37,7 +37,7 @@ import keras
 import numpy as np
 from absl import logging
 
-from keras_resnet_paper.atomic_files import atomic_write_text
+from keras_resnet_paper.atomic_files import atomic_write_text, replacing
 
 __all__ = [
     "POINTER",
@@ -243,6 +243,19 @@ def _check_room(directory: str, model: keras.Model) -> None:
     free = shutil.disk_usage(directory).free
     if free < needed:
         raise CheckpointWriteError(f"no room for a checkpoint in {directory}: {free} bytes free, about {needed} needed")
+
+
+def save_weights_checked(model: keras.Model, path: str) -> None:
+    """`model.save_weights(path)` through the checkpoints' checked path: room checked first (HDF5
+    crashes the process when the disk fills under it), written beside and moved into place whole;
+    any failure is a `CheckpointWriteError` naming the file, the previous file intact."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        _check_room(directory, model)
+        with replacing(path, suffix=".weights.h5") as tmp, outside_distribution():
+            model.save_weights(tmp, overwrite=True)
+    except OSError as err:
+        raise CheckpointWriteError(f"could not write {path} ({' '.join(str(err).split())})") from None
 
 
 def _write_verified(model: keras.Model, directory: str, step: int, state: dict) -> str:

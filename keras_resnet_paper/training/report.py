@@ -113,7 +113,7 @@ def _sibling_runs(run_dir: str) -> list[dict]:
     for d in find_sibling_runs(run_dir)[1:]:
         try:
             out.append(load_run(d))
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, csv.Error) as err:
             logging.warning("Not overlaying %s: its history cannot be read (%s).", d, err)
     return out
 

@@ -260,11 +260,14 @@ def _callbacks_and_resume(
     callbacks = [cbs.IterationLogger(), *_progress(runtime.verbose, config.recipe.iterations), nan, *lr_callbacks]
     start, earlier, earlier_s, checkpoint = 0, [], 0.0, None
     if model_dir:
-        os.makedirs(model_dir, exist_ok=True)  # only now: a run refused on its arguments or data leaves nothing
         ckpt_dir = os.path.join(model_dir, "checkpoints")
-        if chief:  # only the chief writes, so only the chief locks and tidies
-            lock.acquire()
-            ckpts.remove_stale_temporaries(model_dir, ckpt_dir)
+        try:
+            os.makedirs(model_dir, exist_ok=True)  # only now: a run refused on its arguments or data leaves nothing
+            if chief:  # only the chief writes, so only the chief locks and tidies
+                lock.acquire()
+                ckpts.remove_stale_temporaries(model_dir, ckpt_dir)
+        except OSError as err:  # a read-only or vanished folder, no room: one line, exit 4
+            raise ckpts.CheckpointWriteError(f"cannot write in {model_dir} ({' '.join(str(err).split())})") from None
         checkpoint = cbs.StepCheckpoint(
             ckpt_dir,
             save_freq=config.recipe.checkpoint_every,
@@ -379,8 +382,7 @@ def _finish(model, inputs: _Inputs, config: RunConfig, model_dir: str | None, ch
         crops = evaluate_ten_crop(predictor, inputs.data.validation_images, mean=inputs.data.mean)
         final.update({f"ten_crop_{k}": float(v) for k, v in crops.items()})
     if model_dir and chief:
-        with ckpts.outside_distribution():
-            model.save_weights(os.path.join(model_dir, "final.weights.h5"))
+        ckpts.save_weights_checked(model, os.path.join(model_dir, "final.weights.h5"))
     return predictor, final
 
 
@@ -389,7 +391,12 @@ def _report(result: TrainResult, chief: bool, label: str | None) -> None:
     if result.model_dir and chief and result.runtime.write_report:
         from keras_resnet_paper.training.report import write_report
 
-        result.report = write_report(result, label=label)
+        try:
+            result.report = write_report(result, label=label)
+        except OSError as err:  # no room, a read-only or vanished folder: one line, exit 4
+            raise ckpts.CheckpointWriteError(
+                f"could not write the report in {result.model_dir} ({' '.join(str(err).split())})"
+            ) from None
 
 
 def train(

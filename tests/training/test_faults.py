@@ -246,6 +246,30 @@ def test_read_only_disk_is_a_write_error_with_the_previous_checkpoint_intact(tin
     assert restore_latest(_model(seed=1), str(tiny_tmpfs), owner=False)["step"] == 4
 
 
+@pytest.mark.parametrize("name", ["best.weights.h5", "final.weights.h5"])
+def test_best_and_final_weights_on_a_full_disk_are_a_write_error_not_a_crash(tiny_tmpfs, name):
+    """The best and final weights go through the checkpoints' checked path: HDF5 never meets the
+    full disk (it crashed the process there), the previous file stays whole."""
+    model = _model()
+    path = tiny_tmpfs / name
+    path.write_bytes(b"previous")
+    free = shutil.disk_usage(tiny_tmpfs).free
+    (tiny_tmpfs / "filler").write_bytes(b"\0" * (free - 8192))
+    with pytest.raises(ckpts.CheckpointWriteError, match="no room"):
+        ckpts.save_weights_checked(model, str(path))
+    assert path.read_bytes() == b"previous" and sorted(p.name for p in tiny_tmpfs.iterdir()) == sorted(["filler", name])
+
+
+def test_a_read_only_run_folder_is_one_line_and_exit_4(train_command, tiny_tmpfs):
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_tmpfs)], check=True)
+    out = train_command("--recipe", "cifar10_offline", "--model", "resnet8", "--iterations", "10", "--batch_size", "16",
+                        "--notensorboard", "--model_dir", tiny_tmpfs / "run")  # fmt: skip
+    assert out.returncode == 4, out.describe()
+    line = out.stderr.strip().splitlines()[-1]
+    assert line.startswith("Training stopped: cannot write in") and "Read-only file system" in line, line
+    assert "Traceback" not in out.stderr
+
+
 @pytest.mark.slow
 def test_busy_folder_refuses_a_second_run_at_once_and_a_killed_holder_frees_it(tmp_path):
     holder = subprocess.Popen(
