@@ -12,6 +12,7 @@ epoch size of the data set.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -99,6 +100,10 @@ class Recipe:
             raise ValueError(f"Recipe {self.name}: boundaries {self.boundaries} must be increasing.")
         if self.augment not in ("host", "device", "none"):
             raise ValueError(f"Recipe {self.name}: augment={self.augment!r} not in host/device/none.")
+        if not (math.isfinite(self.base_lr) and self.base_lr > 0):
+            raise ValueError(f"Recipe {self.name}: base_lr={self.base_lr!r} must be a finite number > 0.")
+        if not (math.isfinite(self.explode_factor) and self.explode_factor > 1):
+            raise ValueError(f"Recipe {self.name}: explode_factor={self.explode_factor!r} must be a finite number > 1.")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,6 +114,10 @@ class Recipe:
 
     def __str__(self) -> str:
         return self.describe()
+
+
+#: The largest integer a recipe field takes (iterations, batches: TensorFlow counts them in int32).
+MAX_INT = 2**31 - 1
 
 
 def _convert(value: Any, hint: Any, key: str) -> Any:
@@ -134,13 +143,16 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
     try:
         if hint is int:
             number = float(text) if "e" in text.lower() else int(text)
-            if number != int(number):
+            if number != int(number) or not 0 <= abs(number) <= MAX_INT:
                 raise ValueError
             return int(number)
         if hint is float:
-            return float(text)
-    except ValueError:
-        kind = "an integer" if hint is int else "a number"
+            number = float(text)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
+    except (ValueError, OverflowError):
+        kind = f"an integer of at most {MAX_INT}" if hint is int else "a finite number"
         raise ValueError(f"{key}={value!r} is not {kind}.") from None
     return text
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -103,8 +104,10 @@ RUN_OPTIONS = (
 
 
 def _check_int(name: str, value: Any, minimum: int = 1) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
-        raise ValueError(f"{name}={value!r}: use an integer >= {minimum}.")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= 2**31 - 1
+    ):
+        raise ValueError(f"{name}={value!r}: use an integer from {minimum} to {2**31 - 1}.")
 
 
 def _check_shortcut(shortcut: str | None, model: str) -> str | None:
@@ -167,8 +170,8 @@ def resolve_run(
         _check_int(name, value)
     _check_int("seed", seed, minimum=0)
     check_bool("skip_corrupt", skip_corrupt)
-    if lr is not None and not lr > 0:
-        raise ValueError(f"lr={lr!r}: use a positive learning rate.")
+    if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr={lr!r}: use a finite, positive learning rate.")
     base = get_recipe(recipe) if isinstance(recipe, str) else recipe
     changes = dict(overrides or {})
     if dataset is not None:

@@ -14,8 +14,9 @@
   A download is written to a temporary file beside its target and moved into place only once its
   hash matches, so a failed or mismatching download leaves nothing in the cache.
 - Bounded: a server that sends nothing for ``timeout`` seconds, or less than 1 KiB in any
-  ``timeout`` seconds (a trickle), is given up. ``timeout`` is 60 s, or
-  ``$KERAS_RESNET_PAPER_DOWNLOAD_TIMEOUT``.
+  ``timeout`` seconds (a trickle), is given up, and so is a download not finished after
+  ``deadline`` seconds. ``timeout`` is 60 s or ``$KERAS_RESNET_PAPER_DOWNLOAD_TIMEOUT``;
+  ``deadline`` 3600 s or ``$KERAS_RESNET_PAPER_DOWNLOAD_DEADLINE``.
 - On a terminal a download shows its progress (bytes, rate, time left) on one line of stderr;
   elsewhere (logs, tests, pipes) it is quiet.
 - Any failure is a `WeightsUnavailableError` whose message is one line naming the file and URL
@@ -38,13 +39,25 @@ from typing import IO
 from keras_resnet_paper.errors import WeightsUnavailableError
 from keras_resnet_paper.weights.releases import ReleaseFile, hash_kind
 
-__all__ = ["WEIGHTS_URL_ENV", "TIMEOUT_ENV", "cache_folder", "mirror_url", "file_digest", "fetch_file", "Progress"]
+__all__ = [
+    "WEIGHTS_URL_ENV",
+    "TIMEOUT_ENV",
+    "DEADLINE_ENV",
+    "cache_folder",
+    "mirror_url",
+    "file_digest",
+    "fetch_file",
+    "Progress",
+]
 
 #: Environment variable naming a mirror of the published files (a base URL).
 WEIGHTS_URL_ENV = "KERAS_RESNET_PAPER_WEIGHTS_URL"
 #: Environment variable overriding the download timeout (seconds).
 TIMEOUT_ENV = "KERAS_RESNET_PAPER_DOWNLOAD_TIMEOUT"
 TIMEOUT_S = 60.0
+#: Environment variable overriding the whole download's deadline (seconds).
+DEADLINE_ENV = "KERAS_RESNET_PAPER_DOWNLOAD_DEADLINE"
+DEADLINE_S = 3600.0
 MIN_BYTES_PER_TIMEOUT = 1024
 _CHUNK = 1 << 20
 
@@ -64,18 +77,29 @@ def mirror_url(default_base_url: str, base_url: str | None = None) -> str:
     return base_url or os.environ.get(WEIGHTS_URL_ENV) or default_base_url
 
 
-def download_timeout() -> float:
-    """$KERAS_RESNET_PAPER_DOWNLOAD_TIMEOUT (seconds, > 0), else 60; a bad value is a ValueError."""
-    text = os.environ.get(TIMEOUT_ENV)
+def _seconds(variable: str, default: float) -> float:
+    """$`variable` (seconds, > 0, finite), else `default`; a bad value is a ValueError naming it."""
+    text = os.environ.get(variable)
     if not text:
-        return TIMEOUT_S
+        return default
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if not 0 < value < float("inf"):
-        raise ValueError(f"{TIMEOUT_ENV}={text!r}: expected a number of seconds > 0.")
+        raise ValueError(f"{variable}={text!r}: expected a number of seconds > 0.")
     return value
+
+
+def download_timeout() -> float:
+    """$KERAS_RESNET_PAPER_DOWNLOAD_TIMEOUT, else 60 s: the longest silence, and the window in
+    which at least 1 KiB must arrive."""
+    return _seconds(TIMEOUT_ENV, TIMEOUT_S)
+
+
+def download_deadline() -> float:
+    """$KERAS_RESNET_PAPER_DOWNLOAD_DEADLINE, else 3600 s: the longest a whole download may take."""
+    return _seconds(DEADLINE_ENV, DEADLINE_S)
 
 
 def _algorithm(file_hash: str) -> str:
@@ -170,15 +194,17 @@ def _terminal() -> IO[str] | None:
         return None
 
 
-def _stream(response, out, digest, progress: Progress, timeout: float) -> None:
+def _stream(response, out, digest, progress: Progress, timeout: float, deadline: float) -> None:
     """Copy `response` into `out` chunk by chunk (as soon as bytes arrive), giving up when less
-    than 1 KiB came in the last `timeout` seconds (a trickling server)."""
+    than 1 KiB came in the last `timeout` seconds (a trickling server) or after `deadline` seconds."""
     mark_time, mark_bytes = time.monotonic(), 0
     while chunk := response.read1(_CHUNK):
         out.write(chunk)
         digest.update(chunk)
         progress.update(len(chunk))
         now = time.monotonic()
+        if now - progress.start > deadline:
+            raise TimeoutError(f"not finished after {deadline:g} s ({DEADLINE_ENV})")
         if now - mark_time >= timeout:
             if progress.done - mark_bytes < MIN_BYTES_PER_TIMEOUT:
                 raise TimeoutError(
@@ -195,14 +221,14 @@ def _stream(response, out, digest, progress: Progress, timeout: float) -> None:
 def _download(url: str, folder: str, file: ReleaseFile, algorithm: str) -> tuple[str, str]:
     """Stream `url` into a temporary file in `folder`; (temporary path, digest). Removed on failure."""
     digest = hashlib.new(algorithm)
-    timeout = download_timeout()
+    timeout, deadline = download_timeout(), download_deadline()
     fd, part = tempfile.mkstemp(prefix=file.file_name + ".", suffix=".part", dir=folder)
     progress = None
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = response.headers.get("Content-Length")
             progress = Progress(file.file_name, int(total) if total and total.isdigit() else None, _terminal())
-            _stream(response, out, digest, progress, timeout)
+            _stream(response, out, digest, progress, timeout, deadline)
     except (OSError, http.client.HTTPException, ValueError) as err:
         os.remove(part)
         raise WeightsUnavailableError(

@@ -177,10 +177,17 @@ def test_published_resnet56_cifar10_through_the_mirror(depth, sha, monkeypatch):
 
 @pytest.mark.parametrize(
     "misbehaviour, fragment",
-    [("silent", "timed out"), ("trickle", "stalled"), ("half", "closed after 2048 bytes, 2048 more")],
+    [
+        ("silent", "timed out"),
+        ("trickle", "stalled"),
+        ("half", "closed after 2048 bytes, 2048 more"),
+        ("trickle", "not finished after 1 s (KERAS_RESNET_PAPER_DOWNLOAD_DEADLINE)"),
+    ],
 )
 def test_a_server_that_stalls_is_one_line_after_a_bounded_time(misbehaviour, fragment, monkeypatch):
-    monkeypatch.setenv(weights_lib.TIMEOUT_ENV, "0.5")
+    deadline = "not finished" in fragment  # a server fast enough for the timeout, too slow for the deadline
+    monkeypatch.setenv(weights_lib.TIMEOUT_ENV, "10" if deadline else "0.5")
+    monkeypatch.setenv("KERAS_RESNET_PAPER_DOWNLOAD_DEADLINE", "1" if deadline else "60")
     name = "resnet18-f37072fd.pth"
     with Mirror({name: bytes(4096)}, misbehave={name: misbehaviour}) as mirror:
         monkeypatch.setenv(weights_lib.WEIGHTS_URL_ENV, mirror.url)
@@ -191,6 +198,7 @@ def test_a_server_that_stalls_is_one_line_after_a_bounded_time(misbehaviour, fra
     message = str(err.value)
     assert "\n" not in message and name in message and fragment in message, message
     assert elapsed < 5, elapsed  # 4 KiB at a byte per 0.2 s would take 14 minutes
+    assert "KERAS_RESNET_PAPER_WEIGHTS_URL" in message  # the mirror variable, as a way forward
     assert os.listdir(_cache()) == []  # no .part left behind
 
 
