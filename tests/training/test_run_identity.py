@@ -88,3 +88,20 @@ def test_a_damaged_run_json_names_itself(train_command, used_folder, damage):
     assert out.returncode == 2, out.describe()
     line = out.stderr.strip().splitlines()[-1]
     assert f"{used_folder / 'run.json'} is damaged" in line and "--restart" in line, line
+
+
+def test_a_torn_history_line_leaves_the_history_whole(train_command, used_folder):
+    history = used_folder / "history.csv"
+    rows = history.read_text().splitlines()
+    history.write_text("\n".join(rows) + "\n" + rows[-1].split(",", 1)[0][:1])  # a kill mid-line
+    out = train_command(*SAME, "--model_dir", used_folder)
+    assert out.returncode == 0, out.describe()
+    assert history.read_text().splitlines() == rows  # the torn line left; nothing glued to it
+
+
+def test_an_unreadable_history_is_set_aside_and_begun_anew(train_command, used_folder):
+    (used_folder / "history.csv").write_bytes(b"\xfd\xfe\x00garbage\n" * 3)
+    out = train_command(*SAME, "--model_dir", used_folder)
+    assert out.returncode == 0, out.describe()
+    assert "history.csv could not be read" in out.stderr and "history.csv.damaged" in out.stderr
+    assert (used_folder / "history.csv.damaged").read_bytes().startswith(b"\xfd\xfe")
