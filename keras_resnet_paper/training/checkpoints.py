@@ -153,6 +153,24 @@ def set_aside_checkpoint(path: str, reason: str) -> None:
         os.replace(path, target)
 
 
+def set_aside_damaged_best(directory: str) -> None:
+    """A `best.weights.h5` that cannot be read (a kill while it was copied elsewhere, a damaged
+    disk) is renamed `best.weights.h5.damaged`, said in one line; the next new best writes it again."""
+    path = os.path.join(directory, "best.weights.h5")
+    if not os.path.exists(path):
+        return
+    try:
+        with h5py.File(path, "r"):
+            return
+    except OSError as err:
+        os.replace(path, path + ".damaged")
+        print(
+            f"{path} could not be read ({' '.join(str(err).split())[:100]}): set aside as best.weights.h5.damaged; "
+            "the next new best writes it again.",
+            flush=True,
+        )
+
+
 def set_aside_unhealthy(directory: str, diverged_step: int) -> int | None:
     """After a loss diverged at `diverged_step`: the checkpoints whose weights made it (steps from
     `diverged_step - 1` on) are renamed `<name>.exploded` (kept, never loaded); the newest healthy

@@ -164,6 +164,25 @@ def plot_error_curves(runs: Sequence[Mapping], path: str, title: str | None = No
     return path
 
 
+def _segments(run_dir: str) -> list[dict]:
+    """The run's segments from its run.json (where it resumed with other iterations or a lower lr)."""
+    try:
+        with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
+            return list(json.load(f).get("segments") or [])
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def _segment_line(segment: Mapping) -> str:
+    """'Resumed at step 5 with base_lr 0.1, rolled back after the loss diverged at step 9 (1.8e+10).'"""
+    changes = ", ".join(f"{k} {v}" for k, v in segment.items() if k not in ("from_step", "after_divergence"))
+    line = f"Resumed at step {segment.get('from_step')} with {changes}"
+    diverged = segment.get("after_divergence")
+    if diverged:
+        line += f", rolled back after the loss diverged at step {diverged.get('step')} ({diverged.get('loss'):.4g})"
+    return line + "."
+
+
 def write_report(result, label: str | None = None) -> dict:
     """Write report.json, report.md and error_curves.png for a `TrainResult`; return the report."""
     run_dir = result.model_dir
@@ -203,6 +222,8 @@ def write_report(result, label: str | None = None) -> dict:
             f"10-crop (Sec. 3.4): top-1 error {100 * report['ten_crop_top1_error']:.2f}%, "
             f"top-5 error {100 * report['ten_crop_top5_error']:.2f}%\n\n"
         )
+    report["segments"] = _segments(run_dir)
+    md += "".join(f"{_segment_line(segment)}\n\n" for segment in report["segments"])
     md += "![error curves](error_curves.png)\n"
     atomic_write_text(os.path.join(run_dir, "report.md"), md)
     # last: report.json marks a finished run (a grid never trains it again), so it comes after the rest

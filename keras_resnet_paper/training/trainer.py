@@ -282,7 +282,8 @@ def _callbacks_and_resume(
         if state is not None:
             checkpoint.set_state(state)
             start, earlier_s = int(state["step"]), checkpoint.earlier_training_s
-        if chief:  # rows past where this run goes on (an abandoned stretch, a torn line) leave the history
+        if chief:  # a damaged best set aside; rows past where this run goes on (an abandoned stretch, a torn
+            ckpts.set_aside_damaged_best(ckpt_dir)  # line) leave the history
             from keras_resnet_paper.training.report import truncate_history
 
             truncate_history(os.path.join(model_dir, "history.csv"), start)

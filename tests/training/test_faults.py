@@ -401,3 +401,7 @@ def test_a_diverged_run_resumes_from_its_last_healthy_checkpoint_at_a_lower_lr(t
     assert record["segments"] == [{"from_step": result.resumed_from, "base_lr": 0.1, "after_divergence": diverged}]
     rows = [line.split(",") for line in open(os.path.join(run_dir, "history.csv")).read().splitlines()[1:]]
     assert len(rows) == 3  # the exploded stretch's row left the history: one row per evaluation
+    report = open(os.path.join(run_dir, "report.md")).read()
+    assert (
+        f"Resumed at step {result.resumed_from} with base_lr 0.1, rolled back after the loss diverged at step" in report
+    )

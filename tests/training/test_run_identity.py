@@ -105,3 +105,12 @@ def test_an_unreadable_history_is_set_aside_and_begun_anew(train_command, used_f
     assert out.returncode == 0, out.describe()
     assert "history.csv could not be read" in out.stderr and "history.csv.damaged" in out.stderr
     assert (used_folder / "history.csv.damaged").read_bytes().startswith(b"\xfd\xfe")
+
+
+def test_a_damaged_best_weights_file_is_set_aside_saying_so(train_command, used_folder):
+    best = used_folder / "checkpoints" / "best.weights.h5"
+    best.write_bytes(best.read_bytes()[:100])  # truncated
+    out = train_command(*SAME, "--model_dir", used_folder)
+    assert out.returncode == 0, out.describe()
+    assert "best.weights.h5 could not be read" in out.stdout and (best.parent / "best.weights.h5.damaged").exists()
+    assert "best.weights.h5   " not in out.stdout  # no longer listed as if it were usable
