@@ -24,6 +24,7 @@ from absl import flags, logging
 
 from keras_resnet_paper import cli
 from keras_resnet_paper.models.variants import variant_names
+from keras_resnet_paper.training import run_options
 from keras_resnet_paper.training.callbacks import NonFiniteLossError, TrainingInterrupted
 from keras_resnet_paper.training.checkpoints import CheckpointWriteError, NonFiniteStateError, RunFolderBusyError
 
@@ -47,44 +48,7 @@ flags.DEFINE_string(
     f"Model: {', '.join(variant_names())}, or cifar_resnet<6n+2> / cifar_plain<6n+2> for any CIFAR depth "
     "(the short resnet<6n+2> too where no ImageNet net has that name). Default: the recipe's.",
 )
-flags.DEFINE_enum(
-    "shortcut",
-    None,
-    ["A", "B", "C"],
-    "Shortcut option (Sec. 3.3, Table 3): A zero-padding identity, B projections where dimensions increase, C all projections. Default: the model's (A for CIFAR nets, B for ImageNet nets).",
-    case_sensitive=False,
-)
-flags.DEFINE_string(
-    "dataset",
-    None,
-    "Data set (default: the recipe's): cifar10, cifar100, digits, imagenet (tfds imagenet2012), or for "
-    "ImageNet-style training another tfds name (imagenette, tf_flowers), a TFRecord pattern or a folder.",
-)
-flags.DEFINE_string(
-    "data_dir",
-    None,
-    "tensorflow-datasets data directory, or for CIFAR the original binary files (cifar-10-binary.tar.gz, cifar-100-binary.tar.gz or their extracted folders).",
-)
-flags.DEFINE_bool(
-    "skip_corrupt",
-    False,
-    "Image folders and TFRecords: skip unreadable image files (and folder entries that are not images), counted in the log, instead of stopping with an error naming them.",
-)
-flags.DEFINE_bool(
-    "offline",
-    False,
-    "Train on scikit-learn's digits upsampled to 32x32 (no network); shortens the schedule at the same fractions.",
-)
-flags.DEFINE_integer(
-    "batch_size",
-    None,
-    lower_bound=1,
-    help="Global batch (the lr scales linearly, with gradual warm-up, when it differs from the recipe's).",
-)
-flags.DEFINE_float("lr", None, lower_bound=0, help="Base learning rate for the recipe's batch size.")
-flags.DEFINE_integer(
-    "iterations", None, lower_bound=1, help="Total iterations; the lr boundaries move to the same fractions."
-)
+run_options.define_flags(__name__)  # the run's options, defined once (training/run_options.py)
 flags.DEFINE_enum(
     "strategy",
     "auto",
@@ -106,13 +70,6 @@ flags.DEFINE_bool(
     "Start the run afresh: move what --model_dir holds (checkpoints, logs, run.json) to <model_dir>/previous-<n>/ first.",
 )
 flags.DEFINE_bool("deterministic", False, "Deterministic ops and input order (repeatable runs on one machine).")
-flags.DEFINE_integer("seed", 0, lower_bound=0, upper_bound=2**31 - 1, help="Random seed.")
-flags.DEFINE_bool("holdout", None, "CIFAR: train on 45k and validate on the 5k holdout.")
-flags.DEFINE_bool("augment_on_device", False, "Run the pad/crop/flip augmentation on the accelerator.")
-flags.DEFINE_bool("recalibrate_bn", None, "Re-estimate BN statistics over training batches after training.")
-flags.DEFINE_integer("eval_every", None, lower_bound=1, help="Iterations between evaluations/log rows.")
-flags.DEFINE_multi_string("override", [], "Recipe field override key=value (repeatable), e.g. boundaries=400,600.")
-flags.DEFINE_bool("ten_crop", False, "ImageNet: also report the 10-crop validation error at the end (Sec. 3.4).")
 flags.DEFINE_bool(
     "sync_bn", False, "BN statistics over the global batch across replicas (default: per replica, as in the paper)."
 )
@@ -128,30 +85,11 @@ flags.DEFINE_enum(
 def resolve(flag_values=FLAGS):
     """The run the flags describe (`RunConfig`), exactly what `--print_recipe` prints and what
     trains; a bad value is a `cli.UsageError` naming it."""
-    from keras_resnet_paper.training.recipes import parse_overrides
     from keras_resnet_paper.training.run_config import resolve_run
 
     f = flag_values
     try:
-        return resolve_run(
-            f.recipe,
-            f.model,
-            offline=f.offline,
-            dataset=f.dataset,
-            overrides=parse_overrides(f.override),
-            iterations=f.iterations,
-            lr=f.lr,
-            batch_size=f.batch_size,
-            holdout=f.holdout,
-            augment="device" if f.augment_on_device else None,
-            recalibrate_bn=f.recalibrate_bn,
-            eval_every=f.eval_every,
-            seed=f.seed,
-            data_dir=f.data_dir,
-            ten_crop=f.ten_crop,
-            shortcut=f.shortcut,
-            skip_corrupt=f.skip_corrupt,
-        )
+        return resolve_run(f.recipe, f.model, **run_options.from_flags(f))
     except ValueError as err:
         message = str(err)
         if message.startswith(("model=", "shortcut=")):

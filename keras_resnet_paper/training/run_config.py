@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from keras_resnet_paper.models.variants import find_variant
 from keras_resnet_paper.models.zoo import resolve_model_name
+from keras_resnet_paper.training import run_options
 from keras_resnet_paper.training.recipes import Recipe, get_recipe, offline_variant
 from keras_resnet_paper.training.schedules import schedule_for_recipe
-from keras_resnet_paper.validation import check_bool
 
 __all__ = ["RunConfig", "resolve_run", "RUN_OPTIONS"]
 
@@ -84,30 +83,7 @@ class RunConfig:
 
 
 #: Keyword arguments of `resolve_run` besides the recipe and the model (what `train()` forwards).
-RUN_OPTIONS = (
-    "offline",
-    "dataset",
-    "overrides",
-    "iterations",
-    "lr",
-    "batch_size",
-    "holdout",
-    "augment",
-    "recalibrate_bn",
-    "eval_every",
-    "seed",
-    "data_dir",
-    "ten_crop",
-    "shortcut",
-    "skip_corrupt",
-)
-
-
-def _check_int(name: str, value: Any, minimum: int = 1) -> None:
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= 2**31 - 1
-    ):
-        raise ValueError(f"{name}={value!r}: use an integer from {minimum} to {2**31 - 1}.")
+RUN_OPTIONS = tuple(option.name for option in run_options.RUN_OPTIONS)
 
 
 def _check_shortcut(shortcut: str | None, model: str) -> str | None:
@@ -166,12 +142,12 @@ def resolve_run(
     skip_corrupt: bool = False,
 ) -> RunConfig:
     """The frozen configuration of a run; a bad value is a ValueError naming it (module doc)."""
-    for name, value in (("iterations", iterations), ("batch_size", batch_size), ("eval_every", eval_every)):
-        _check_int(name, value)
-    _check_int("seed", seed, minimum=0)
-    check_bool("skip_corrupt", skip_corrupt)
-    if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr={lr!r}: use a finite, positive learning rate.")
+    run_options.check(
+        dict(
+            offline=offline, iterations=iterations, lr=lr, batch_size=batch_size, holdout=holdout, augment=augment,
+            recalibrate_bn=recalibrate_bn, eval_every=eval_every, seed=seed, ten_crop=ten_crop, skip_corrupt=skip_corrupt,
+        )
+    )  # fmt: skip
     base = get_recipe(recipe) if isinstance(recipe, str) else recipe
     changes = dict(overrides or {})
     if dataset is not None:
