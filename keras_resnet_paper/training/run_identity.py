@@ -62,7 +62,7 @@ def _differences(previous: dict, current: dict) -> list[str]:
     diverged = previous.get("diverged") is not None
     out = []
     for key in old:
-        if old[key] == new[key]:
+        if old[key] == new[key] or old[key] is None:  # None: a record written before it was recorded
             continue
         if key == "base lr" and diverged and None not in (old[key], new[key]) and new[key] < old[key]:
             continue  # a lower lr after a divergence: the run's own change
