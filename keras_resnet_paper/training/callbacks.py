@@ -38,8 +38,8 @@ __all__ = [
 ]
 
 
-#: A training loss above this many times the run's first one is an explosion (the default of the
-#: recipes' `explode_factor`): the run stops as on NaN, and nothing exploded is checkpointed.
+#: A training loss above this many times the run's first one (or 1, if larger) is an explosion (the
+#: default of the recipes' `explode_factor`): the run stops as on NaN, nothing exploded is checkpointed.
 EXPLODE_FACTOR = 10.0
 
 
@@ -69,8 +69,8 @@ def current_step(model) -> int:
 class NanStop(keras.callbacks.Callback):
     """Stop at the first non-finite or exploded loss and remember the step (`nan_step`, `nan_value`).
 
-    Exploded: above `explode_factor` times the run's first training loss (`first_loss`, kept in
-    the checkpoints so a resumed run keeps its floor). `healthy` says whether the latest loss is
+    Exploded: above `explode_factor` times the run's first training loss, or times 1 if that was
+    smaller (`first_loss`, kept in the checkpoints so a resumed run keeps its floor). `healthy` says whether the latest loss is
     neither; checkpoints and the best weights are written only while it is."""
 
     def __init__(self, explode_factor: float = EXPLODE_FACTOR):
@@ -83,7 +83,9 @@ class NanStop(keras.callbacks.Callback):
 
     @property
     def limit(self) -> float | None:
-        return None if self.first_loss is None else self.explode_factor * self.first_loss
+        """`explode_factor` times the run's first loss, or times 1 where that was below 1 (a lucky
+        first batch of an easy task must not make an ordinary loss look exploded)."""
+        return None if self.first_loss is None else self.explode_factor * max(self.first_loss, 1.0)
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")

@@ -52,7 +52,7 @@ class Recipe:
     checkpoint_every: int = 1000  # iterations between resumable checkpoints
     recalibrate_bn: bool = False  # re-estimate BN statistics after training
     recalibrate_bn_batches: int = 100
-    explode_factor: float = 10.0  # a training loss above this many times the run's first stops it as NaN does
+    explode_factor: float = 10.0  # a training loss above this many times the run's first (or 1) stops it as NaN does
 
     # ----------------------------------------------------------------- derived values
     def scaled_lr(self, global_batch: int | None = None) -> float:
