@@ -200,6 +200,14 @@ def _authors(depth: int, top_md5: str, notop_md5: str, top1: float, top5: float)
 TORCHVISION_ARCHITECTURE = Architecture(stride_in_1x1=False, shortcut="B", bn_epsilon=1e-5)
 TORCHVISION_V1 = dataclasses.replace(TORCH, name="torchvision_v1")  # resize 256, centre 224, bilinear
 TORCHVISION_V2 = dataclasses.replace(TORCH, name="torchvision_v2", resize_size=232)
+#: What every torchvision-layout ImageNet release shares (torchvision's and timm's).
+_TORCHVISION_LAYOUT = dict(
+    notop_file=None,
+    layout="torchvision",
+    architecture=TORCHVISION_ARCHITECTURE,
+    num_classes=1000,
+    label_set="imagenet-1k",
+)
 
 
 def _torchvision(
@@ -213,13 +221,9 @@ def _torchvision(
         model=model,
         tag=tag or f"imagenet1k_v{version}",
         top_file=ReleaseFile(file_name, file_name.rsplit("-", 1)[1].split(".")[0]),
-        notop_file=None,
         base_url=TORCHVISION_BASE_URL,
-        layout="torchvision",
-        architecture=TORCHVISION_ARCHITECTURE,
         preprocessing=TORCHVISION_V1 if version == 1 else TORCHVISION_V2,
-        num_classes=1000,
-        label_set="imagenet-1k",
+        **_TORCHVISION_LAYOUT,
         top1=top1,
         top5=top5,
         **(paper if wide else _paper_imagenet(depth)),
@@ -242,13 +246,9 @@ def _timm(depth: int, timm_tag: str, top1: float, top5: float, crop_pct: float =
         model=f"resnet{depth}",
         tag="timm",
         top_file=ReleaseFile(f"timm-{name}.safetensors", None, f"timm/{name}/resolve/main/model.safetensors"),
-        notop_file=None,
         base_url=HUGGINGFACE_BASE_URL,
-        layout="torchvision",
-        architecture=TORCHVISION_ARCHITECTURE,
         preprocessing=preprocessing,
-        num_classes=1000,
-        label_set="imagenet-1k",
+        **_TORCHVISION_LAYOUT,
         top1=top1,
         top5=top5,
         **_paper_imagenet(depth),
