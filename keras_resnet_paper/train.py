@@ -186,9 +186,15 @@ def _set_aside(model_dir: str) -> None:
 
 def _summary(result) -> str:
     """The closing lines: errors, wall time and where the logs, plots and weights are."""
+    head = (
+        f"Already finished: {result.model_name}, recipe {result.recipe.name}, {result.steps} iterations, "
+        f"{result.wall_time_s:.0f} s; nothing trained or rewritten (more --iterations go on, --restart starts afresh)."
+        if result.already_finished
+        else f"Done: {result.model_name}, recipe {result.recipe.name}, {result.steps} iterations"
+        f"{f' (resumed at {result.resumed_from})' if result.resumed_from else ''}, {result.wall_time_s:.0f} s."
+    )
     lines = [
-        f"Done: {result.model_name}, recipe {result.recipe.name}, {result.steps} iterations"
-        f"{f' (resumed at {result.resumed_from})' if result.resumed_from else ''}, {result.wall_time_s:.0f} s.",
+        head,
         f"  test top-1 error {100 * result.final['top1_error']:.2f}%, top-5 error {100 * result.final['top5_error']:.2f}%",
     ]
     for fallback in result.fallbacks:

@@ -60,6 +60,7 @@ class TrainResult:
     training_model: keras.Model | None = None  # the same weights, outputting logits
     earlier_wall_time_s: float = 0.0  # earlier sessions of a resumed run, each up to its last checkpoint
     skipped_files: dict[str, int] = dataclasses.field(default_factory=dict)  # skip_corrupt: file -> times skipped
+    already_finished: bool = False  # the folder's run had finished: nothing was trained or rewritten
 
     @property
     def total_wall_time_s(self) -> float:
@@ -387,6 +388,43 @@ def _finish(model, inputs: _Inputs, config: RunConfig, model_dir: str | None, ch
     return predictor, final
 
 
+def _finished_report(model_dir: str | None, start: int, iterations: int) -> dict | None:
+    """The report of a run that had already finished (resumed at its last iteration), else None."""
+    path = os.path.join(model_dir, "report.json") if model_dir else None
+    if start < iterations or path is None or not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            report = json.load(f)
+        return report if isinstance(report, dict) and report.get("test_top1_error") is not None else None
+    except (OSError, ValueError):
+        return None  # a damaged report: the run is evaluated and reported again
+
+
+def _finished_result(report: dict, model, config, runtime, model_dir, session, options_) -> TrainResult:
+    """A finished run's result from its report: its final errors and its own total time."""
+    final = {
+        "top1_error": report["test_top1_error"],
+        "top5_error": report.get("test_top5_error"),
+        "loss": report.get("test_loss"),
+    }
+    return TrainResult(
+        model=inference_model(model),
+        config=config,
+        runtime=runtime,
+        model_dir=model_dir,
+        history=session.earlier_history,
+        final={k: v for k, v in final.items() if v is not None},
+        steps=cbs.current_step(model),
+        resumed_from=session.start,
+        wall_time_s=float(report.get("total_wall_time_s") or report.get("wall_time_s") or 0.0),
+        fallbacks=options_.fallbacks,
+        report=report,
+        training_model=model,
+        already_finished=True,
+    )
+
+
 def _report(result: TrainResult, chief: bool, label: str | None) -> None:
     """The run's report in its folder (the chief only, when the runtime asks for it)."""
     if result.model_dir and chief and result.runtime.write_report:
@@ -460,6 +498,9 @@ def train(
             cleanup,
             environment=backends.run_environment(strategy) if model_dir and chief else {},
         )
+        finished = _finished_report(model_dir, session.start, config.recipe.iterations)
+        if finished is not None:  # run again when done: nothing is trained, evaluated or rewritten
+            return _finished_result(finished, model, config, runtime, model_dir, session, options_)
         history = session.earlier_history + _fit(model, inputs, session, config.recipe)
         predictor, final = _finish(model, inputs, config, model_dir, chief)
         result = TrainResult(

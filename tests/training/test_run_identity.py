@@ -114,3 +114,13 @@ def test_a_damaged_best_weights_file_is_set_aside_saying_so(train_command, used_
     assert out.returncode == 0, out.describe()
     assert "best.weights.h5 could not be read" in out.stdout and (best.parent / "best.weights.h5.damaged").exists()
     assert "best.weights.h5   " not in out.stdout  # no longer listed as if it were usable
+
+
+def test_a_finished_run_run_again_changes_nothing_and_says_so(train_command, used_folder):
+    reports = {name: (used_folder / name).read_bytes() for name in ("report.md", "report.json", "final.weights.h5")}
+    out = train_command(*SAME, "--model_dir", used_folder)
+    assert out.returncode == 0, out.describe()
+    first = out.stdout.strip().splitlines()
+    assert any(line.startswith("Already finished: resnet8, recipe cifar10_offline, 100 iterations") for line in first)
+    assert "nothing trained or rewritten" in out.stdout and "Done:" not in out.stdout
+    assert {name: (used_folder / name).read_bytes() for name in reports} == reports
