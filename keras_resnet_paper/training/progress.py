@@ -72,7 +72,8 @@ class TrainingProgress(keras.callbacks.Callback):
         self.min_interval_s = min_interval_s
         self.monitor = monitor
         self.best = math.inf
-        self._t0 = self._last_draw = 0.0
+        self.earlier_s = 0.0  # a resumed run's training time before this session: times never go back
+        self._t0 = self._session_t0 = self._last_draw = 0.0
         self._drawn = False
         self._first_step = 0
 
@@ -91,9 +92,15 @@ class TrainingProgress(keras.callbacks.Callback):
             self._out.flush()
             self._drawn = False
 
+    def resume(self, earlier_s: float, best: float) -> None:
+        """Go on from a resumed run: its training time so far and its best value."""
+        self.earlier_s, self.best = float(earlier_s), float(best)
+
     def on_train_begin(self, logs=None):
-        self._t0 = time.time()
-        self._first_step = current_step(self.model)
+        if not self._session_t0:  # once per session (a run's fit may come in two segments)
+            self._session_t0 = time.time()
+            self._t0 = self._session_t0 - self.earlier_s
+            self._first_step = current_step(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         loss = float((logs or {}).get("loss", 0.0))
@@ -104,7 +111,7 @@ class TrainingProgress(keras.callbacks.Callback):
         if not self._live() or now - self._last_draw < self.min_interval_s:
             return
         step = current_step(self.model)
-        rate = (step - self._first_step) / max(now - self._t0, 1e-9)
+        rate = (step - self._first_step) / max(now - self._session_t0, 1e-9)
         done = int(30 * step / max(self.total_steps, 1))
         bar = "#" * done + "." * (30 - done)
         self._out.write(f"{_CLEAR}[{bar}] {step}/{self.total_steps}  loss {loss:.4f}  {rate:.1f} it/s")

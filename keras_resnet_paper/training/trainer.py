@@ -283,6 +283,9 @@ def _callbacks_and_resume(
         if state is not None:
             checkpoint.set_state(state)
             start, earlier_s = int(state["step"]), checkpoint.earlier_training_s
+            for callback in callbacks:
+                if isinstance(callback, TrainingProgress):
+                    callback.resume(earlier_s, checkpoint.best)
         if chief:  # a damaged best set aside; rows past where this run goes on (an abandoned stretch, a torn
             ckpts.set_aside_damaged_best(ckpt_dir)  # line) leave the history
             from keras_resnet_paper.training.report import truncate_history

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -124,3 +125,16 @@ def test_a_finished_run_run_again_changes_nothing_and_says_so(train_command, use
     assert any(line.startswith("Already finished: resnet8, recipe cifar10_offline, 100 iterations") for line in first)
     assert "nothing trained or rewritten" in out.stdout and "Done:" not in out.stdout
     assert {name: (used_folder / name).read_bytes() for name in reports} == reports
+
+
+def test_times_never_go_back_over_a_resume(train_command, used_folder):
+    """More iterations on a finished run (the run's own change): its evaluation lines and report
+    count the run's time across sessions, not this session's."""
+    state = json.load(open(used_folder / "checkpoints" / "ckpt-000000100" / "state.json"))
+    earlier = float(state["training_time_s"])
+    out = train_command(*_with({"--iterations": "150"}), "--model_dir", used_folder)
+    assert out.returncode == 0, out.describe()
+    line = next(line for line in out.stdout.splitlines() if line.startswith("iteration 150/150"))
+    assert int(re.search(r"(\d+) s( +best)?$", line)[1]) >= int(earlier), line
+    record = json.load(open(used_folder / "run.json"))
+    assert record["segments"][-1]["from_step"] == 100 and record["segments"][-1]["iterations"] == 150
