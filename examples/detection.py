@@ -116,7 +116,7 @@ def _release_exists(values: dict[str, Any]) -> bool:
         return True
     model = values["model"] or DEFAULTS["synthetic" if values["synthetic"] else "online"]["model"]
     tags = sorted(weights_lib.available_weights(model)[model])
-    if values["weights"] in tags and weights_lib.get_release(model, values["weights"]).label_set == "imagenet-1k":
+    if model in weights_lib.released_models(values["weights"], "imagenet-1k"):
         return True
     raise flags.ValidationError(
         f"--weights={values['weights']} does not exist for --model={model} (its ImageNet weights: {tags}); "

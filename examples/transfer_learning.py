@@ -151,7 +151,7 @@ def _release_exists(values: dict[str, Any]) -> bool:
         )
     model = values["model"] or DEFAULTS["online"]["model"]
     tags = sorted(weights_lib.available_weights(model)[model])
-    if weights in tags and weights_lib.get_release(model, weights).label_set == "imagenet-1k":
+    if model in weights_lib.released_models(weights, "imagenet-1k"):
         return True
     raise flags.ValidationError(
         f"--weights={weights} does not exist for --model={model} (its ImageNet weights: {tags}); "

@@ -13,7 +13,7 @@ from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.spec import BASIC, CIFAR_WIDTHS, cifar_blocks_per_stage
 from keras_resnet_paper.weights.architecture import Architecture, resolve_arguments
 from keras_resnet_paper.weights.loading import ResolvedWeights, resolve_weights
-from keras_resnet_paper.weights.releases import available_weights, get_release, is_registered_tag
+from keras_resnet_paper.weights.releases import get_release, is_registered_tag, released_models
 
 #: The CIFAR builder's defaults where neither the caller nor the weights decide: option A (Sec. 4.2),
 #: its zero channels after the input's, BN epsilon 1e-5.
@@ -97,11 +97,7 @@ def _resolve(depth: int, residual: bool, weights: Any) -> ResolvedWeights:
 
 def _release(depth: int, residual: bool, weights: str):
     """The CIFAR release `weights` of ResNet-`depth`; a ValueError naming the depths it exists for."""
-    released = sorted(
-        int(model[len("resnet") :])
-        for model, tags in available_weights().items()
-        if weights in tags and get_release(model, weights).label_set == CIFAR_LABELS
-    )
+    released = sorted(int(model[len("resnet") :]) for model in released_models(weights, CIFAR_LABELS))
     if not residual or depth not in released:
         where = f"exists for the CIFAR ResNet-{'/'.join(map(str, released))}" if released else "is no CIFAR release"
         raise ValueError(

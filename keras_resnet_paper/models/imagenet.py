@@ -21,7 +21,7 @@ from keras_resnet_paper.models.spec import (
 from keras_resnet_paper.validation import ArgumentTypeError, check_bool, check_float, check_int
 from keras_resnet_paper.weights.architecture import Architecture, resolve_arguments
 from keras_resnet_paper.weights.loading import resolve_weights
-from keras_resnet_paper.weights.releases import available_weights, get_release, is_registered_tag
+from keras_resnet_paper.weights.releases import get_release, is_registered_tag, released_models
 
 #: The builder's own defaults where neither the caller nor the weights decide: option B (Sec. 3.3),
 #: the stride on the first 1x1 as in the authors' models, Keras/Caffe-style BN epsilon.
@@ -189,12 +189,7 @@ def _resolve_depth(depth, block, blocks) -> tuple[int, str, tuple[int, ...]]:
 
 def _check_pretrained(weights_name: str, kind: str, include_top: bool, classes: int, weights: str) -> None:
     """A release exists for this net (the registry decides) and fits the requested head."""
-    released = [
-        model
-        for model, tags in available_weights().items()
-        if weights in tags and get_release(model, weights).label_set == IMAGENET_LABELS
-    ]
-    released.sort(key=lambda m: (len(m), m))
+    released = released_models(weights, IMAGENET_LABELS)
     if kind != weights_name or weights_name not in released:
         where = f"exists for the ImageNet {', '.join(released)} only" if released else "is no ImageNet release"
         raise ValueError(

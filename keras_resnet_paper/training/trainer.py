@@ -367,7 +367,10 @@ def _diverged(session: _Session) -> None:
     if session.checkpoint is not None and session.checkpoint.write:  # the chief: its weights made the loss
         healthy = ckpts.set_aside_unhealthy(session.checkpoint.directory, session.nan.nan_step)
     if session.run_json and os.path.exists(session.run_json):
-        record = run_identity.read_run_record(os.path.dirname(session.run_json))
+        try:
+            record = run_identity.read_run_record(os.path.dirname(session.run_json))
+        except ValueError:  # damaged meanwhile: the divergence still stops the run with its own exit
+            record = {}
         record["diverged"] = {"step": session.nan.nan_step, "loss": session.nan.nan_value, "healthy_step": healthy}
         cbs.atomic_write_text(session.run_json, json.dumps(record, indent=1))
     raise cbs.NonFiniteLossError(session.nan.nan_step, session.nan.nan_value, healthy, session.nan.limit)

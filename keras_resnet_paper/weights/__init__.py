@@ -45,6 +45,7 @@ from keras_resnet_paper.weights.releases import (
     hash_kind,
     is_registered_tag,
     registered,
+    released_models,
 )
 from keras_resnet_paper.weights.torch_checkpoint import (
     SOURCE_LAYOUTS,
@@ -93,6 +94,7 @@ __all__ = [
     "preprocessing_for",
     "read_torch_file",
     "registered",
+    "released_models",
     "required_architecture",
     "resize_and_center_crop",
     "resolve_weights",

@@ -43,6 +43,7 @@ __all__ = [
     "get_release",
     "get_label_set",
     "available_weights",
+    "released_models",
     "summary",
     "is_registered_tag",
     "get_pretrained_config",
@@ -384,6 +385,13 @@ def available_weights(model_name: str | None = None) -> dict[str, dict[str, str]
         if key is None or normalize_model_name(release.model) == key:
             table.setdefault(release.model if key is None else model_name, {}).setdefault(release.tag, summary(release))
     return table if key is None else {model_name: table.get(model_name, {})}
+
+
+def released_models(tag: str, label_set: str | None = None) -> list[str]:
+    """The models with a release `tag` (of `label_set` only, if given: "imagenet-1k", "cifar-10"),
+    shallowest first: `released_models("imagenet1k_v2")` -> ["resnet50", "resnet101", ...]."""
+    models = {r.model for r in _all_releases() if r.tag == tag and label_set in (None, r.label_set)}
+    return sorted(models, key=lambda m: (len(m), m))
 
 
 def is_registered_tag(weights: Any) -> bool:
