@@ -6,7 +6,7 @@ with drop_remainder. Test: the original images, same mean. The 45k/5k train/vali
 chose the schedule is `holdout=True`. The images come from tensorflow-datasets, from the original
 binary archives (`cifar_binary`), from the offline digits, or from arrays.
 
-    data = cifar_datasets("cifar10", batch_size=128, augment="device", seed=0)
+    data = cifar_datasets("cifar10", batch_size=128, augment_on="device", seed=0)
     data = cifar_datasets("cifar10", data_dir="/data/cifar-10-binary.tar.gz")   # no tfds needed
     model = keras.Sequential([data.augmentation, ResNet20()])
 """
@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_resnet_paper.data.augment import PadCropFlip, example_seed, pad_crop_flip
+from keras_resnet_paper.data.augmentations import AUGMENT_PLACES
 from keras_resnet_paper.data.cifar_binary import (
     CIFAR_BINARY_FORMATS,
     find_cifar_binary,
@@ -33,9 +34,10 @@ from keras_resnet_paper.data.pipeline import base_seed, resolve_seed, shard_for,
 from keras_resnet_paper.data.tfds_prepare import prepared_builder
 from keras_resnet_paper.validation import check_bool, check_choice, check_finite_array, check_int, check_labels
 
-__all__ = ["CifarData", "cifar_datasets", "load_cifar_arrays", "pixel_mean", "holdout_split", "AUGMENT_MODES"]
+__all__ = ["CifarData", "cifar_datasets", "load_cifar_arrays", "pixel_mean", "holdout_split", "CIFAR_AUGMENTATIONS"]
 
-AUGMENT_MODES = ("host", "device", "none")
+#: The `data.augmentations.AUGMENTATIONS` a CIFAR pipeline has (Sec. 4.2's pad/crop/flip, or none).
+CIFAR_AUGMENTATIONS = ("paper", "none")
 CIFAR_HOLDOUT = 5000  # Sec. 4.2: "45k/5k train/val split"
 HOLDOUT_SEED = 0
 CifarSource = Union[str, "os.PathLike[str]", Sequence[np.ndarray]]
@@ -166,8 +168,8 @@ def pixel_mean(images: np.ndarray) -> np.ndarray:
     return np.mean(np.asarray(images, np.float64), axis=0).astype(np.float32)
 
 
-def _train_set(x_train, y_train, normalise, augment: str, seed, input_context, per_replica: int) -> tf.data.Dataset:
-    """The endless, shuffled training stream of Sec. 4.2: on the host each example padded, cropped
+def _train_set(x_train, y_train, normalise, on_host: bool, seed, input_context, per_replica: int) -> tf.data.Dataset:
+    """The endless, shuffled training stream of Sec. 4.2: `on_host` each example padded, cropped
     and flipped with its own seed (seed, worker, position), else whole batches only normalised."""
     stream_seed = base_seed(seed, input_context)
 
@@ -177,7 +179,7 @@ def _train_set(x_train, y_train, normalise, augment: str, seed, input_context, p
 
     train = shard_for(tf.data.Dataset.from_tensor_slices((x_train, y_train)), input_context)
     train = train.cache().shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True).repeat()
-    if augment == "host":
+    if on_host:
         train = train.enumerate().map(host_augment, num_parallel_calls=tf.data.AUTOTUNE)
         train = train.batch(per_replica, drop_remainder=True)
     else:  # nothing per example: normalise whole batches
@@ -191,7 +193,8 @@ def cifar_datasets(
     batch_size: int = 128,
     *,
     holdout: bool = False,
-    augment: str = "host",
+    augment: str = "paper",
+    augment_on: str = "host",
     seed: int | None = None,
     input_context: tf.distribute.InputContext | None = None,
     deterministic: bool = False,
@@ -201,11 +204,13 @@ def cifar_datasets(
     """CIFAR pipelines of Sec. 4.2 for `source` (see `load_cifar_arrays`).
 
     `batch_size` is the global batch; with an `input_context` each worker reads its shard and
-    batches `input_context.get_per_replica_batch_size(batch_size)`. `augment`: "host" (tf.data),
-    "device" (`CifarData.augmentation`, a `PadCropFlip` layer to put in front of the model; the
-    train stream is then not augmented) or "none". `seed` fixes shuffling and augmentation.
+    batches `input_context.get_per_replica_batch_size(batch_size)`. `augment`: "paper" (pad 4,
+    random 32x32 crop, random flip) or "none"; `augment_on`: "host" (tf.data) or "device"
+    (`CifarData.augmentation`, a `PadCropFlip` layer to put in front of the model; the train
+    stream is then not augmented). `seed` fixes shuffling and augmentation.
     """
-    check_choice("augment", augment, AUGMENT_MODES)
+    check_choice("augment", augment, CIFAR_AUGMENTATIONS)
+    check_choice("augment_on", augment_on, AUGMENT_PLACES)
     check_int("batch_size", batch_size, minimum=1)
     check_bool("holdout", holdout)
     check_bool("deterministic", deterministic)
@@ -226,7 +231,8 @@ def cifar_datasets(
     def normalise(image):
         return tf.cast(image, tf.float32) - mean_t
 
-    train = _train_set(x_train, y_train, normalise, augment, seed, input_context, per_replica)
+    augment_on = None if augment == "none" else augment_on
+    train = _train_set(x_train, y_train, normalise, augment_on == "host", seed, input_context, per_replica)
 
     def evaluation(x, y):
         ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(eval_batch).cache()
@@ -240,5 +246,5 @@ def cifar_datasets(
         num_classes=num_classes or int(max(y_train.max(), y_test.max())) + 1,
         train_size=len(x_train),
         mean=mean,
-        augmentation=PadCropFlip(4, seed=seed, name="pad_crop_flip") if augment == "device" else None,
+        augmentation=PadCropFlip(4, seed=seed, name="pad_crop_flip") if augment_on == "device" else None,
     )

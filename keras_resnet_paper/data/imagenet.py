@@ -36,6 +36,7 @@ from keras_resnet_paper.data.augment import (
     scale_augmentation_window,
     split_seed,
 )
+from keras_resnet_paper.data.augmentations import AUGMENTATIONS, SCALE_RANGE
 from keras_resnet_paper.data.crops import center_crop, center_crop_window, resize_shorter_side
 from keras_resnet_paper.data.decode import CorruptCounter, decode_rgb, decode_window, guarded_map
 from keras_resnet_paper.data.pipeline import base_seed, resolve_seed, with_options
@@ -45,11 +46,10 @@ from keras_resnet_paper.weights.conventions import Preprocessing, as_preprocessi
 
 __all__ = ["ImageData", "imagenet_datasets", "mean_image", "IMAGENET_CHANNEL_MEAN", "TRAIN_AUGMENTATIONS"]
 
-TRAIN_AUGMENTATIONS = ("paper", "inception", "none")
+TRAIN_AUGMENTATIONS = AUGMENTATIONS
 MEAN_MODES = ("channel", "pixel")
 # RGB mean of the ImageNet training set on the 0..255 scale (the usual constants).
 IMAGENET_CHANNEL_MEAN = np.array([123.675, 116.28, 103.53], np.float32)
-SCALE_RANGE = (256, 480)  # Sec. 3.4 scale augmentation
 EVAL_SIDE = 256  # Sec. 3.4: test crops come from the image with shorter side 256
 
 

@@ -18,6 +18,7 @@ on the whole image; the tests check this.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, TypedDict, Unpack
 
 import keras
 import numpy as np
@@ -111,17 +112,19 @@ def multi_scale_scores(
     return np.stack(scores), np.asarray(labels)
 
 
+class MultiScaleOptions(TypedDict, total=False):
+    """The options of `multi_scale_scores` that `evaluate_multi_scale` passes on."""
+
+    scales: Sequence[int]
+    mean: Any
+    preprocessing: Any
+    flip: bool
+
+
 def evaluate_multi_scale(
-    model: keras.Model,
-    dataset: tf.data.Dataset,
-    *,
-    scales: Sequence[int] = TEST_SCALES,
-    mean=None,
-    preprocessing=None,
-    flip: bool = False,
+    model: keras.Model, dataset: tf.data.Dataset, **options: Unpack[MultiScaleOptions]
 ) -> dict[str, float]:
-    """{"top1_error", "top5_error"} of fully-convolutional multi-scale testing (Sec. 3.4, Table 4)."""
-    scores, labels = multi_scale_scores(
-        model, dataset, scales=scales, mean=mean, preprocessing=preprocessing, flip=flip
-    )
+    """{"top1_error", "top5_error"} of fully-convolutional multi-scale testing (Sec. 3.4, Table 4);
+    `options` as in `multi_scale_scores`."""
+    scores, labels = multi_scale_scores(model, dataset, **options)
     return top1_top5_error(scores, labels)

@@ -1,7 +1,7 @@
 """The one parameterised builder behind every named model (Table 1, Sec. 4.2).
 
-`build_resnet` takes a stem function and a list of stages and does everything the two
-families share: argument checks, input handling, the stage/block loop (flat, or nested one
+`build_resnet` takes a `Network` (stem, stages, block options) and the `ModelArguments` and does
+everything the two families share: input handling, the stage/block loop (flat, or nested one
 Keras model per stage and per block for very deep nets), the head, and weight loading: a
 release's file is fetched before anything is built, so a missing network fails at once; the
 model gets `model.preprocessing`, the input convention of its weights (None without weights).
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import keras
 
-from keras_resnet_paper.models.blocks import make_block
+from keras_resnet_paper.models.blocks import BlockOptions, make_block
 from keras_resnet_paper.models.layers import LayerFactory
-from keras_resnet_paper.models.shortcuts import ZERO_PADDING_PLACEMENTS, validate_shortcut
 from keras_resnet_paper.models.spec import BLOCK_TYPES
 from keras_resnet_paper.validation import check_bool, check_float, check_float_dtype, check_int, check_shape
 from keras_resnet_paper.weights.loading import ResolvedWeights, load_weights
@@ -79,36 +78,104 @@ def resolve_input_shape(
     return input_shape
 
 
-def check_builder_arguments(
-    *,
-    residual: Any,
-    include_top: Any,
-    classes: Any,
-    bn_momentum: Any,
-    bn_epsilon: Any,
-    zero_init_residual: Any,
-    nested: Any,
-    dtype: Any,
-    name: Any,
-) -> None:
-    """The arguments every builder shares, checked before anything is built (see `validation`).
+class ModelArguments(TypedDict, total=False):
+    """The arguments every builder takes (`imagenet_resnet`, `cifar_resnet`), documented once.
 
-    BN momentum is Keras's (the weight of the old moving average), so it lies in [0, 1).
+    include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation:
+        as in keras.applications. `weights` is None, a release tag ("imagenet", "imagenet1k_v1",
+        "imagenet1k_v2", "timm", "cifar10": `keras_resnet_paper.weights.available_weights()`;
+        fetched once, see `keras_resnet_paper.weights.download` for the cache, KERAS_HOME and the
+        mirror variable KERAS_RESNET_PAPER_WEIGHTS_URL) or a path to a weights file. Weights decide
+        the arguments they need (a release its shortcut option, stride placement and BN epsilon):
+        leave those unset; an explicit contradicting value is a ValueError.
+    bn_momentum: BatchNormalization momentum (Keras convention: the old average's weight, in [0, 1)).
+    zero_init_residual: zero gamma in each residual branch's last BN (not in the paper).
+    kernel_initializer: conv initialiser; He initialisation as in Sec. 3.4.
+    nested: build one Keras sub-model per stage and block (None: only for very deep nets).
+    dtype: dtype policy for every layer, e.g. "mixed_float16" (None: the global policy).
+    name: model name; default "resnet50", "plain34", "resnet20_cifar", ...
     """
-    for flag, value in (
-        ("residual", residual),
-        ("include_top", include_top),
-        ("zero_init_residual", zero_init_residual),
-    ):
-        check_bool(flag, value)
-    check_bool("nested", nested, allow_none=True)
-    if include_top:
-        check_int("classes", classes, minimum=1)
-    check_float("bn_momentum", bn_momentum, minimum=0.0, maximum=1.0, high_open=True)
-    check_float("bn_epsilon", bn_epsilon, minimum=0.0, low_open=True)
-    check_float_dtype("dtype", dtype)
+
+    include_top: bool
+    weights: Any
+    input_tensor: Any
+    input_shape: Sequence[int | None] | None
+    pooling: str | None
+    classes: int
+    classifier_activation: Any
+    bn_momentum: float
+    zero_init_residual: bool
+    kernel_initializer: Any
+    nested: bool | None
+    dtype: Any
+    name: str | None
+
+
+#: The defaults of `ModelArguments` (keras.applications' where it has the argument).
+MODEL_ARGUMENT_DEFAULTS: dict[str, Any] = dict(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    bn_momentum=0.9,
+    zero_init_residual=False,
+    kernel_initializer="he_normal",
+    nested=None,
+    dtype=None,
+    name=None,
+)
+
+
+def model_arguments(given: Mapping[str, Any], caller: str, **defaults: Any) -> dict[str, Any]:
+    """`given` over the defaults (`MODEL_ARGUMENT_DEFAULTS`, then the family's `defaults`), each
+    shared argument checked once; an unknown name is the TypeError Python gives for a keyword."""
+    unknown = sorted(set(given) - set(MODEL_ARGUMENT_DEFAULTS))
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
+    arguments = {**MODEL_ARGUMENT_DEFAULTS, **defaults, **given}
+    for flag in ("include_top", "zero_init_residual"):
+        check_bool(flag, arguments[flag])
+    check_bool("nested", arguments["nested"], allow_none=True)
+    if arguments["include_top"]:
+        arguments["classes"] = check_int("classes", arguments["classes"], minimum=1)
+    check_float("bn_momentum", arguments["bn_momentum"], minimum=0.0, maximum=1.0, high_open=True)
+    check_float_dtype("dtype", arguments["dtype"])
+    name = arguments["name"]
     if name is not None and (not isinstance(name, str) or not name):
         raise ValueError(f"name={name!r} must be None or a non-empty string.")
+    validate_pooling(arguments["pooling"])
+    return arguments
+
+
+def block_options(
+    residual: bool, arguments: Mapping[str, Any], architecture: Mapping[str, Any], **more: Any
+) -> BlockOptions:
+    """The `BlockOptions` of a net: `residual`, the shared `zero_init_residual`, what the caller and
+    the weights agreed on (`architecture`: its fields that are set, but the BN epsilon) and the family's `more`."""
+    agreed = {key: value for key, value in architecture.items() if key != "bn_epsilon" and value is not None}
+    return BlockOptions(residual=residual, zero_init_residual=arguments["zero_init_residual"], **agreed, **more)
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """What a family's builder decides about a net: its stem, stages, block type and options, BN
+    epsilon, the input size of its head (`default_size`) and its total stride (`min_size`)."""
+
+    stem: Callable
+    stages: Sequence[Stage]
+    block: str
+    options: BlockOptions
+    bn_epsilon: float
+    default_size: int
+    min_size: int
+
+    def __post_init__(self):
+        if self.block not in BLOCK_TYPES:
+            raise ValueError(f"block={self.block!r} is not a block type; allowed: 'basic', 'bottleneck'.")
+        check_float("bn_epsilon", self.bn_epsilon, minimum=0.0, low_open=True)
 
 
 def _head_dtype(dtype: Any) -> Any:
@@ -134,9 +201,9 @@ def _image_input(input_tensor: Any, input_shape: tuple):
     return keras.Input(tensor=input_tensor, shape=input_shape)
 
 
-def _stages(x, stages: Sequence[Stage], block: str, factory: LayerFactory, options: dict, nested: bool):
+def _stages(x, network: Network, factory: LayerFactory, nested: bool):
     """conv2_x ... : the blocks of every stage, the first of each with the stage's stride."""
-    for stage in stages:
+    for stage in network.stages:
 
         def run_stage(x, stage=stage):
             for b in range(1, stage.blocks + 1):
@@ -144,7 +211,7 @@ def _stages(x, stages: Sequence[Stage], block: str, factory: LayerFactory, optio
                 strides = stage.strides if b == 1 else 1
 
                 def run_block(x, prefix=prefix, strides=strides):
-                    return make_block(block, x, stage.width, strides, prefix, factory, **options)
+                    return make_block(network.block, x, stage.width, strides, prefix, factory, network.options)
 
                 x = _as_submodel(x, run_block, prefix) if nested else run_block(x)
             return x
@@ -169,121 +236,43 @@ def _head(
     return x
 
 
-#: The arguments `imagenet_resnet` and `cifar_resnet` relay to `build_resnet` unchanged: the
-#: keras.applications ones and the options every net shares (documented once, in `imagenet_resnet`).
-SHARED_ARGUMENTS = (
-    "include_top",
-    "weights",
-    "input_tensor",
-    "input_shape",
-    "pooling",
-    "classes",
-    "classifier_activation",
-    "bn_momentum",
-    "zero_init_residual",
-    "kernel_initializer",
-    "nested",
-    "dtype",
-    "name",
-)
-
-
-def shared_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The `SHARED_ARGUMENTS` of a builder's arguments (its `locals()`), to relay to `build_resnet`."""
-    return {key: arguments[key] for key in SHARED_ARGUMENTS}
-
-
-def build_resnet(
-    *,
-    stem: Callable,
-    stages: Sequence[Stage],
-    block: str,
-    residual: bool,
-    shortcut: str,
-    stride_in_1x1: bool,
-    include_top: bool,
-    weights: Any,
-    input_tensor: Any,
-    input_shape: Sequence[int | None] | None,
-    pooling: str | None,
-    classes: int,
-    classifier_activation: Any,
-    bn_momentum: float,
-    bn_epsilon: float,
-    zero_init_residual: bool,
-    kernel_initializer: Any,
-    nested: bool | None,
-    dtype: Any,
-    name: str,
-    default_size: int,
-    min_size: int,
-    resolved: ResolvedWeights,
-    zero_padding: str = "after",
-    bottleneck_width_factor: int = 1,
-) -> keras.Model:
-    """Build a ResNet/plain net from its stem and stages; see `imagenet_resnet` for the arguments.
-    `resolved` is what `weights` means (`weights.loading.resolve_weights`, worked out once by the
-    family's builder). Every argument is checked, and a release's file fetched, before a layer is built."""
-    check_builder_arguments(
-        residual=residual,
-        include_top=include_top,
-        classes=classes,
-        bn_momentum=bn_momentum,
-        bn_epsilon=bn_epsilon,
-        zero_init_residual=zero_init_residual,
-        nested=nested,
-        dtype=dtype,
-        name=name,
-    )
-    shortcut, weights = _check_network_arguments(
-        block, shortcut, zero_padding, pooling, weights, include_top, classifier_activation
-    )
+def build_resnet(network: Network, arguments: Mapping[str, Any], resolved: ResolvedWeights) -> keras.Model:
+    """Build the net `network` describes with the `ModelArguments` `arguments` (`model_arguments`)
+    and the weights `resolved` (`weights.loading.resolve_weights`, worked out once by the family's
+    builder). The file of a release is fetched before a layer is built."""
+    include_top, classes = arguments["include_top"], arguments["classes"]
+    _check_head(arguments)
     data_format = keras.config.image_data_format()
     input_shape = resolve_input_shape(
-        input_shape,
-        input_tensor,
+        arguments["input_shape"],
+        arguments["input_tensor"],
         include_top=include_top,
-        default_size=default_size,
-        min_size=min_size,
-        pretrained=weights is not None,
+        default_size=network.default_size,
+        min_size=network.min_size,
+        pretrained=arguments["weights"] is not None,
         data_format=data_format,
     )
     resolved = resolved.fetched(include_top)  # before anything is built: no network fails at once
-    factory = LayerFactory(data_format, dtype, bn_momentum, bn_epsilon, kernel_initializer)
-    options = dict(
-        residual=residual,
-        shortcut=shortcut,
-        stride_in_1x1=stride_in_1x1,
-        zero_init_residual=zero_init_residual,
-        zero_padding=zero_padding,
-        bottleneck_width_factor=check_int("bottleneck_width_factor", bottleneck_width_factor, minimum=1),
+    dtype = arguments["dtype"]
+    factory = LayerFactory(
+        data_format, dtype, arguments["bn_momentum"], network.bn_epsilon, arguments["kernel_initializer"]
     )
-    img_input = _image_input(input_tensor, input_shape)
-    nested = sum(stage.blocks for stage in stages) > NESTED_BLOCK_THRESHOLD if nested is None else nested
-    x = _stages(stem(img_input, factory), stages, block, factory, options, nested)
-    x = _head(
-        x, include_top, pooling, int(classes) if include_top else classes, classifier_activation, data_format, dtype
-    )
+    img_input = _image_input(arguments["input_tensor"], input_shape)
+    nested = arguments["nested"]
+    nested = sum(stage.blocks for stage in network.stages) > NESTED_BLOCK_THRESHOLD if nested is None else nested
+    x = _stages(network.stem(img_input, factory), network, factory, nested)
+    x = _head(x, include_top, arguments["pooling"], classes, arguments["classifier_activation"], data_format, dtype)
+    input_tensor = arguments["input_tensor"]
     inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else img_input
-    model = keras.Model(inputs, x, name=name)
+    model = keras.Model(inputs, x, name=arguments["name"])
     model.preprocessing = None
     return load_weights(model, resolved, include_top=include_top)
 
 
-def _check_network_arguments(
-    block, shortcut, zero_padding, pooling, weights, include_top, classifier_activation
-) -> tuple[str, Any]:
-    """The block type, shortcut option, option A's placement, pooling, and the head `weights` allow:
-    (the shortcut option upper-cased, `weights`)."""
-    if block not in BLOCK_TYPES:
-        raise ValueError(f"block={block!r} is not a block type; allowed: 'basic', 'bottleneck'.")
-    shortcut = validate_shortcut(shortcut)
-    if zero_padding not in ZERO_PADDING_PLACEMENTS:
-        raise ValueError(f"zero_padding={zero_padding!r} is not allowed; allowed: 'after', 'both'.")
-    validate_pooling(pooling)
-    if weights is not None and include_top and classifier_activation not in (None, "softmax"):
+def _check_head(arguments: Mapping[str, Any]) -> None:
+    """Pretrained weights with a head allow only a softmax (or no) classifier activation."""
+    activation = arguments["classifier_activation"]
+    if arguments["weights"] is not None and arguments["include_top"] and activation not in (None, "softmax"):
         raise ValueError(
-            f"classifier_activation={classifier_activation!r}: with pretrained weights only None or "
-            "'softmax' are allowed."
+            f"classifier_activation={activation!r}: with pretrained weights only None or 'softmax' are allowed."
         )
-    return shortcut, weights

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import keras
 
-from keras_resnet_paper.models.builder import Stage, build_resnet, shared_arguments
+from keras_resnet_paper.models import builder
+from keras_resnet_paper.models.builder import ModelArguments, Network, Stage
 from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.spec import BASIC, CIFAR_WIDTHS, cifar_blocks_per_stage
+from keras_resnet_paper.validation import check_bool
 from keras_resnet_paper.weights.architecture import Architecture, resolve_arguments
 from keras_resnet_paper.weights.loading import ResolvedWeights, resolve_weights
 from keras_resnet_paper.weights.releases import get_release, is_registered_tag, released_models
@@ -32,59 +33,39 @@ def cifar_resnet(
     residual: bool = True,
     *,
     shortcut: str | None = None,
-    include_top: bool = True,
-    weights: str | None = None,
-    input_tensor: Any = None,
-    input_shape: Sequence[int | None] | None = None,
-    pooling: str | None = None,
-    classes: int = 10,
-    classifier_activation: Any = "softmax",
-    bn_momentum: float = 0.9,
     bn_epsilon: float | None = None,
-    zero_init_residual: bool = False,
-    kernel_initializer: Any = "he_normal",
-    nested: bool | None = None,
-    dtype: Any = None,
-    name: str | None = None,
     zero_padding: str | None = None,
+    **arguments: Unpack[ModelArguments],
 ) -> keras.Model:
     """A CIFAR ResNet (or plain net) of depth 6n+2 (Sec. 4.2).
 
     3x3 conv (16) then three stages of n basic blocks with 16, 32, 64 filters on 32², 16², 8²
-    maps, subsampling by stride-2 convs, global average pooling and a `classes`-way fc.
-    All shortcuts are option A by default, as in the paper. ResNet-1202 and other nets of more
-    than 100 blocks are built nested (one sub-model per stage and per block).
+    maps, subsampling by stride-2 convs, global average pooling and a `classes`-way fc (10 by
+    default). All shortcuts are option A by default, as in the paper. ResNet-1202 and other nets
+    of more than 100 blocks are built nested (one sub-model per stage and per block).
 
-    The arguments are those of `imagenet_resnet`; `weights` is None, "cifar10" (ResNet-20/32/44/56/
-    110/1202 as trained by akamaster/pytorch_resnet_cifar10, fetched once and hash-checked), a
-    weights file saved by this package, or a CIFAR checkpoint in akamaster's layout (the file
-    `torch.save` wrote, or its state dict as .safetensors/.npz: `conv1`, `layer1..3`, `linear`).
-    `shortcut` (default "A") and `bn_epsilon` (default 1e-5) as there; `zero_padding` places
-    option A's zero channels "after" the input's (the default) or on "both" sides (how those
-    checkpoints were trained). Left unset, they take what `weights` need; a contradiction is a
-    ValueError.
+    `arguments` are the `ModelArguments` (keras.applications' and the options every net shares);
+    `weights` is None, "cifar10" (ResNet-20/32/44/56/110/1202 as trained by
+    akamaster/pytorch_resnet_cifar10, fetched once and hash-checked), a weights file saved by this
+    package, or a CIFAR checkpoint in akamaster's layout (the file `torch.save` wrote, or its state
+    dict as .safetensors/.npz: `conv1`, `layer1..3`, `linear`). `shortcut` (default "A") and
+    `bn_epsilon` (default 1e-5) as in `imagenet_resnet`; `zero_padding` places option A's zero
+    channels "after" the input's (the default) or on "both" sides (how those checkpoints were
+    trained). Left unset, they take what `weights` need; a contradiction is a ValueError.
     """
     n = cifar_blocks_per_stage(depth)
+    check_bool("residual", residual)
+    arguments = builder.model_arguments(arguments, "cifar_resnet", classes=10)
+    weights = arguments["weights"]
     resolved = _resolve(depth, residual, weights)
     given = dict(shortcut=shortcut, bn_epsilon=bn_epsilon, zero_padding=zero_padding)
     required = dataclasses.replace(resolved.architecture, stride_in_1x1=None)  # basic blocks: one geometry
     arch = resolve_arguments(given, required, DEFAULT_ARCHITECTURE, f"weights={weights!r}")
+    options = builder.block_options(residual, arguments, arch)
     stages = [Stage(index=i + 2, width=w, blocks=n, strides=1 if i == 0 else 2) for i, w in enumerate(CIFAR_WIDTHS)]
-    name = name or f"{'resnet' if residual else 'plain'}{depth}_cifar"
-    return build_resnet(
-        stem=cifar_stem,
-        stages=stages,
-        block=BASIC,
-        residual=residual,
-        shortcut=arch["shortcut"],
-        stride_in_1x1=True,
-        bn_epsilon=arch["bn_epsilon"],
-        default_size=32,
-        min_size=4,
-        resolved=resolved,
-        zero_padding=arch["zero_padding"],
-        **shared_arguments(locals()),
-    )
+    network = Network(cifar_stem, stages, BASIC, options, arch["bn_epsilon"], default_size=32, min_size=4)
+    arguments["name"] = arguments["name"] or f"{'resnet' if residual else 'plain'}{depth}_cifar"
+    return builder.build_resnet(network, arguments, resolved)
 
 
 def _resolve(depth: int, residual: bool, weights: Any) -> ResolvedWeights:

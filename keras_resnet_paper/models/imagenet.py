@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Unpack
 
 import keras
 
-from keras_resnet_paper.models.builder import Stage, build_resnet, shared_arguments
+from keras_resnet_paper.models.builder import (
+    ModelArguments,
+    Network,
+    Stage,
+    block_options,
+    build_resnet,
+    model_arguments,
+)
 from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.spec import (
     BLOCK_TYPES,
@@ -20,7 +27,7 @@ from keras_resnet_paper.models.spec import (
 )
 from keras_resnet_paper.validation import ArgumentTypeError, check_bool, check_float, check_int
 from keras_resnet_paper.weights.architecture import Architecture, resolve_arguments
-from keras_resnet_paper.weights.loading import resolve_weights
+from keras_resnet_paper.weights.loading import ResolvedWeights, resolve_weights
 from keras_resnet_paper.weights.releases import get_release, is_registered_tag, released_models
 
 #: The builder's own defaults where neither the caller nor the weights decide: option B (Sec. 3.3),
@@ -56,23 +63,11 @@ def imagenet_resnet(
     block: str | None = None,
     shortcut: str | None = None,
     stride_in_1x1: bool | None = None,
-    include_top: bool = True,
-    weights: str | None = None,
-    input_tensor: Any = None,
-    input_shape: Sequence[int | None] | None = None,
-    pooling: str | None = None,
-    classes: int = 1000,
-    classifier_activation: Any = "softmax",
-    bn_momentum: float = 0.9,
     bn_epsilon: float | None = None,
-    zero_init_residual: bool = False,
-    kernel_initializer: Any = "he_normal",
-    nested: bool | None = None,
-    dtype: Any = None,
-    name: str | None = None,
     source_layout: str | None = None,
     bottleneck_width_factor: int = 1,
     widths: Sequence[int] | None = None,
+    **arguments: Unpack[ModelArguments],
 ) -> keras.Model:
     """An ImageNet ResNet (or plain net) of Table 1, or ResNet-200, or a wide ResNet.
 
@@ -86,67 +81,56 @@ def imagenet_resnet(
             paper's choice for ImageNet, the default), "C" projection everywhere (Sec. 3.3, Table 3).
         stride_in_1x1: stride a downsampling bottleneck on its first 1x1 conv as the authors'
             released models do (the default); False puts it on the 3x3 ("v1.5").
-        include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation:
-            as in keras.applications. `weights` is None, a release tag ("imagenet",
-            "imagenet1k_v1", "imagenet1k_v2", "timm": `keras_resnet_paper.weights.available_weights()`;
-            fetched once, see `keras_resnet_paper.weights.download` for the cache, KERAS_HOME and
-            the mirror variable KERAS_RESNET_PAPER_WEIGHTS_URL) or a path to a weights file. Weights decide the arguments they need (a release its shortcut
-            option, stride placement and BN epsilon; a torchvision checkpoint its stride
-            placement): leave those unset; an explicit contradicting value is a ValueError.
-        bn_momentum, bn_epsilon: BatchNormalization settings (Keras momentum convention; epsilon
-            1e-5 by default).
-        zero_init_residual: zero gamma in each residual branch's last BN (not in the paper).
-        kernel_initializer: conv initialiser; He initialisation as in Sec. 3.4.
-        nested: build one Keras sub-model per stage and block (None: only for very deep nets).
-        dtype: dtype policy for every layer, e.g. "mixed_float16" (None: the global policy).
-        name: model name; default "resnet50", "plain34", ...
+        bn_epsilon: BatchNormalization epsilon (1e-5 by default).
         source_layout: for a torchvision/timm checkpoint in `weights`: "torchvision" (stride on
             the 3x3, every torchvision and timm ResNet) or "caffe" (a port of the authors' models).
         bottleneck_width_factor: the 1x1 and 3x3 inside each bottleneck have this many times w
             filters, the output keeps 4w (2: torchvision's Wide ResNet-50-2 / 101-2; not in the paper).
         widths: the stage widths w, one per stage (default Table 1's 64, 128, 256, 512).
+        **arguments: the `ModelArguments` (keras.applications' include_top, weights, input_tensor,
+            input_shape, pooling, classes, classifier_activation, name; and bn_momentum,
+            zero_init_residual, kernel_initializer, nested, dtype). Weights decide the arguments
+            they need (a release its shortcut option, stride placement and BN epsilon; a
+            torchvision checkpoint its stride placement): leave those unset.
     """
     _check_arguments(depth, residual, stride_in_1x1, bn_epsilon)
+    arguments = model_arguments(arguments, "imagenet_resnet", classes=1000)
     depth, block, blocks = _resolve_depth(depth, block, blocks)
     factor = check_int("bottleneck_width_factor", bottleneck_width_factor, minimum=1)
     weights_name = f"wide_resnet{depth}_{factor}" if factor != 1 else f"resnet{depth}"
+    weights = arguments["weights"]
+    resolved = _resolve(weights_name, depth, residual, blocks, arguments, source_layout)
+    required = dataclasses.replace(resolved.architecture, zero_padding=None)
+    if block != BOTTLENECK:  # basic blocks have one geometry: no stride placement to agree on
+        required = dataclasses.replace(required, stride_in_1x1=None)
+    given = dict(shortcut=shortcut, stride_in_1x1=stride_in_1x1, bn_epsilon=bn_epsilon)
+    arch = resolve_arguments(given, required, DEFAULT_ARCHITECTURE, f"weights={weights!r}")
+    options = block_options(residual, arguments, arch, bottleneck_width_factor=factor)
+    network = Network(imagenet_stem, _stages(blocks, widths), block, options, arch["bn_epsilon"], 224, 32)
+    arguments["name"] = arguments["name"] or (weights_name if residual else f"plain{depth}")
+    return build_resnet(network, arguments, resolved)
+
+
+def _resolve(weights_name: str, depth: int, residual: bool, blocks, arguments, source_layout) -> ResolvedWeights:
+    """What `weights` mean for this net: a release (which must exist for it and fit its head) or a file."""
+    weights = arguments["weights"]
     if is_registered_tag(weights):
         known = {**IMAGENET_SPECS, **IMAGENET_SPECS_BEYOND_PAPER}
         custom = depth not in known or tuple(blocks) != known[depth].blocks
         kind = f"plain-{depth}" if not residual else ("a custom ResNet" if custom else weights_name)
-        _check_pretrained(weights_name, kind, include_top, classes, weights)
-    resolved = resolve_weights(weights, weights_name, source_layout=source_layout)
-    required = dataclasses.replace(resolved.architecture, zero_padding=None)
-    if block != BOTTLENECK:  # basic blocks have one geometry: no stride placement to agree on
-        required = dataclasses.replace(required, stride_in_1x1=None)
-    arch = resolve_arguments(
-        dict(shortcut=shortcut, stride_in_1x1=stride_in_1x1, bn_epsilon=bn_epsilon),
-        required,
-        DEFAULT_ARCHITECTURE,
-        f"weights={weights!r}",
-    )
+        _check_pretrained(weights_name, kind, arguments["include_top"], arguments["classes"], weights)
+    return resolve_weights(weights, weights_name, source_layout=source_layout)
+
+
+def _stages(blocks: Sequence[int], widths: Sequence[int] | None) -> list[Stage]:
+    """conv2_x..: `blocks[i]` blocks of width `widths[i]` (Table 1's by default), stride 2 from conv3_x."""
     widths = IMAGENET_WIDTHS if widths is None else tuple(check_int("widths[]", w, minimum=1) for w in widths)
     if len(widths) != len(blocks):
         raise ValueError(f"widths={widths!r} must give one width per stage ({len(blocks)}).")
-    stages = [
+    return [
         Stage(index=i + 2, width=w, blocks=n, strides=1 if i == 0 else 2)
         for i, (w, n) in enumerate(zip(widths, blocks))
     ]
-    name = name or (weights_name if residual else f"plain{depth}")
-    return build_resnet(
-        stem=imagenet_stem,
-        stages=stages,
-        block=block,
-        residual=residual,
-        shortcut=arch["shortcut"],
-        stride_in_1x1=arch["stride_in_1x1"],
-        bn_epsilon=arch["bn_epsilon"],
-        default_size=224,
-        min_size=32,
-        resolved=resolved,
-        bottleneck_width_factor=factor,
-        **shared_arguments(locals()),
-    )
 
 
 def _check_arguments(depth, residual, stride_in_1x1, bn_epsilon) -> None:

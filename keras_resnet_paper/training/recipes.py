@@ -17,6 +17,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from keras_resnet_paper.data.augmentations import AUGMENT_PLACES, AUGMENTATIONS, SCALE_RANGE
 from keras_resnet_paper.names import normalize_model_name
 
 __all__ = ["Recipe", "RECIPES", "list_recipes", "get_recipe", "parse_overrides", "offline_variant", "OFFLINE_DATASET"]
@@ -47,7 +48,10 @@ class Recipe:
     warmup_models: tuple[str, ...] = ()  # models that use the low-lr warm-up (empty: all)
     scaling_warmup_iterations: int = 0  # gradual warm-up when the lr is scaled up linearly
     holdout: bool = False  # CIFAR: train on 45k, validate on 5k
-    augment: str = "host"  # "host", "device" or "none"
+    augment: str = "paper"  # what is done to each image: "paper", "inception" (ImageNet-style) or "none"
+    augment_on: str = "host"  # where CIFAR's pad/crop/flip runs: "host" (tf.data) or "device"
+    image_size: int | None = None  # ImageNet-style training crop (None: 224, or the weights')
+    scale_range: tuple[int, ...] = SCALE_RANGE  # ImageNet-style shorter side range (Sec. 3.4)
     eval_every: int = 1000  # iterations between evaluations (one Keras "epoch")
     checkpoint_every: int = 1000  # iterations between resumable checkpoints
     recalibrate_bn: bool = False  # re-estimate BN statistics after training
@@ -98,12 +102,30 @@ class Recipe:
             raise ValueError(f"Recipe {self.name}: batch_size, iterations and eval_every must be > 0.")
         if list(self.boundaries) != sorted(self.boundaries):
             raise ValueError(f"Recipe {self.name}: boundaries {self.boundaries} must be increasing.")
-        if self.augment not in ("host", "device", "none"):
-            raise ValueError(f"Recipe {self.name}: augment={self.augment!r} not in host/device/none.")
+        for key, allowed in (("augment", AUGMENTATIONS), ("augment_on", AUGMENT_PLACES)):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"Recipe {self.name}: {key}={getattr(self, key)!r} not in {'/'.join(allowed)}.")
+        if self.image_size is not None and not (isinstance(self.image_size, int) and self.image_size >= 32):
+            raise ValueError(f"Recipe {self.name}: image_size={self.image_size!r} must be None or an int >= 32.")
+        low_high = self.scale_range
+        if len(low_high) != 2 or not 0 < low_high[0] <= low_high[1]:
+            raise ValueError(
+                f"Recipe {self.name}: scale_range={low_high!r} must be two sides (min, max), e.g. 256,480."
+            )
         if not (math.isfinite(self.base_lr) and self.base_lr > 0):
             raise ValueError(f"Recipe {self.name}: base_lr={self.base_lr!r} must be a finite number > 0.")
         if not (math.isfinite(self.explode_factor) and self.explode_factor > 1):
             raise ValueError(f"Recipe {self.name}: explode_factor={self.explode_factor!r} must be a finite number > 1.")
+
+    def data_options(self) -> dict[str, Any]:
+        """The data part of the recipe, as `data.training_data` takes it (`data.augmentations`)."""
+        return dict(
+            augment=self.augment,
+            augment_on=self.augment_on,
+            image_size=self.image_size,
+            scale_range=self.scale_range,
+            holdout=self.holdout,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

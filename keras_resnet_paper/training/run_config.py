@@ -2,7 +2,7 @@
 
 `resolve_run` applies, in this order, and once: the recipe by name, `--offline` (the recipe's
 offline variant, `offline_variant`), `--dataset` and `--override key=value`, `--iterations` (lr
-boundaries at the same fractions, Sec. 4.2's 32k/48k of 64k), `--lr`, `--holdout`, `--augment`,
+boundaries at the same fractions, Sec. 4.2's 32k/48k of 64k), `--lr`, `--holdout`, `--augment_on_device`,
 `--recalibrate_bn`, `--eval_every`, and the global batch (linear lr scaling with a gradual
 warm-up when it differs from the recipe's). The command line's `--print_recipe` prints exactly
 `RunConfig.describe()`, `train()` runs exactly that configuration, and the run writes it to
@@ -111,9 +111,14 @@ def _fit_eval_every(recipe: Recipe) -> Recipe:
     )
 
 
-def _with_flags(recipe: Recipe, *, lr, holdout, augment, recalibrate_bn, eval_every) -> Recipe:
+def _with_flags(recipe: Recipe, *, lr, holdout, augment_on, recalibrate_bn, eval_every) -> Recipe:
     changes: dict[str, Any] = {}
-    for key, value in (("base_lr", lr), ("holdout", holdout), ("augment", augment), ("recalibrate_bn", recalibrate_bn)):
+    for key, value in (
+        ("base_lr", lr),
+        ("holdout", holdout),
+        ("augment_on", augment_on),
+        ("recalibrate_bn", recalibrate_bn),
+    ):
         if value is not None:
             changes[key] = value
     if eval_every is not None:
@@ -132,7 +137,7 @@ def resolve_run(
     lr: float | None = None,
     batch_size: int | None = None,
     holdout: bool | None = None,
-    augment: str | None = None,
+    augment_on: str | None = None,
     recalibrate_bn: bool | None = None,
     eval_every: int | None = None,
     seed: int = 0,
@@ -144,7 +149,7 @@ def resolve_run(
     """The frozen configuration of a run; a bad value is a ValueError naming it (module doc)."""
     run_options.check(
         dict(
-            offline=offline, iterations=iterations, lr=lr, batch_size=batch_size, holdout=holdout, augment=augment,
+            offline=offline, iterations=iterations, lr=lr, batch_size=batch_size, holdout=holdout, augment_on=augment_on,
             recalibrate_bn=recalibrate_bn, eval_every=eval_every, seed=seed, ten_crop=ten_crop, skip_corrupt=skip_corrupt,
         )
     )  # fmt: skip
@@ -160,7 +165,7 @@ def resolve_run(
     if iterations is not None and iterations != resolved.iterations:
         resolved = resolved.shortened(iterations)
     resolved = _with_flags(
-        resolved, lr=lr, holdout=holdout, augment=augment, recalibrate_bn=recalibrate_bn, eval_every=eval_every
+        resolved, lr=lr, holdout=holdout, augment_on=augment_on, recalibrate_bn=recalibrate_bn, eval_every=eval_every
     )
     name = resolve_model_name(model or resolved.model)
     return RunConfig(

@@ -54,8 +54,7 @@ class ImageClassificationTask:
         return training_data(
             self.data_source if self.data_source is not None else recipe.dataset,
             self.config.global_batch,
-            holdout=recipe.holdout,
-            augment=recipe.augment,
+            **recipe.data_options(),
             seed=self.config.seed,
             input_context=input_context,
             deterministic=deterministic,

@@ -131,7 +131,7 @@ def _find_source(out, images):
 
 
 def test_augmented_train_images_are_crops_of_padded_images():
-    d = data.cifar_datasets("digits", 8, seed=1, augment="host", deterministic=True)
+    d = data.cifar_datasets("digits", 8, seed=1, augment="paper", augment_on="host", deterministic=True)
     x_train = data.load_digits_32()[0].astype(np.float32) - d.mean
     for out in next(iter(d.train))[0].numpy():
         source = _find_source(out, x_train)
@@ -139,7 +139,7 @@ def test_augmented_train_images_are_crops_of_padded_images():
 
 
 def test_device_augmentation_layer():
-    d = data.cifar_datasets("digits", 16, seed=2, augment="device")
+    d = data.cifar_datasets("digits", 16, seed=2, augment_on="device")
     layer = d.augmentation
     assert isinstance(layer, data.PadCropFlip)
     x, _ = next(iter(d.train))
@@ -185,8 +185,10 @@ def test_tuple_source_and_bad_arguments():
     d = data.cifar_datasets((x, y, x[:6], y[:6]), 4, seed=0, augment="none")
     first = next(iter(d.train))[0]
     assert first.shape == (4, 16, 16, 3) and d.num_classes == 4
-    with pytest.raises(ValueError, match="augment='gpu'"):
-        data.cifar_datasets("digits", 8, augment="gpu")
+    with pytest.raises(ValueError, match="augment_on='gpu'"):
+        data.cifar_datasets("digits", 8, augment_on="gpu")
+    with pytest.raises(ValueError, match="augment='inception'"):
+        data.cifar_datasets("digits", 8, augment="inception")
     with pytest.raises(ValueError, match="source="):
         data.cifar_datasets(42, 8)
     with pytest.raises(ValueError, match="batch_size"):

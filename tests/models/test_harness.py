@@ -197,6 +197,26 @@ def test_bad_arguments_raise_value_error(call, match):
         call()
 
 
+def test_an_unknown_keyword_is_a_type_error_as_in_python():
+    for build in (krp.imagenet_resnet, krp.cifar_resnet):
+        with pytest.raises(TypeError, match="unexpected keyword argument 'include_tpo'"):
+            build(20 if build is krp.cifar_resnet else 18, include_tpo=False)
+
+
+def test_block_options_are_checked_once_where_they_are_made():
+    from keras_resnet_paper.models.blocks import BlockOptions
+
+    assert BlockOptions(shortcut="a").shortcut == "A"
+    for bad, match in (
+        (dict(shortcut="D"), "shortcut='D'"),
+        (dict(zero_padding="before"), "zero_padding='before'"),
+        (dict(bottleneck_width_factor=0), "bottleneck_width_factor"),
+        (dict(residual="yes"), "residual"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            BlockOptions(**bad)
+
+
 def test_named_constructors_cover_the_paper():
     assert set(krp.MODELS) == {
         *(f"resnet{d}" for d in (18, 34, 50, 101, 152, 20, 32, 44, 56, 110, 1202)),

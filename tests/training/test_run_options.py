@@ -31,7 +31,7 @@ def test_the_command_defines_one_flag_per_option_and_resolve_run_takes_each():
         ("batch_size", 0, "batch_size=0: use an integer from 1 to"),
         ("seed", -1, "seed=-1: use an integer from 0 to"),
         ("holdout", "yes", "holdout='yes': use True or False"),
-        ("augment", "gpu", "augment='gpu': use one of host, device, none"),
+        ("augment_on", "gpu", "augment_on='gpu': use one of host, device"),
     ],
 )
 def test_resolve_run_refuses_what_the_command_line_refuses(keyword, value, fragment):
