@@ -23,6 +23,10 @@ from keras_resnet_paper.names import normalize_model_name
 __all__ = ["Recipe", "RECIPES", "list_recipes", "get_recipe", "parse_overrides", "offline_variant", "OFFLINE_DATASET"]
 
 
+#: The fields of a recipe's data part (`Recipe.data_options`).
+DATA_FIELDS = ("augment", "augment_on", "image_size", "scale_range", "holdout")
+
+
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """One training recipe. Every number is counted in iterations of `batch_size` images."""
@@ -119,13 +123,7 @@ class Recipe:
 
     def data_options(self) -> dict[str, Any]:
         """The data part of the recipe, as `data.training_data` takes it (`data.augmentations`)."""
-        return dict(
-            augment=self.augment,
-            augment_on=self.augment_on,
-            image_size=self.image_size,
-            scale_range=self.scale_range,
-            holdout=self.holdout,
-        )
+        return {key: getattr(self, key) for key in DATA_FIELDS}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
