@@ -22,8 +22,10 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from absl import app, flags
+from absl import logging as absl_logging
 
 from keras_resnet_paper.errors import ResourceUnavailableError
+from keras_resnet_paper.terminal import PlainLogFormatter
 
 __all__ = ["UsageError", "USAGE_EXIT", "run", "call", "help_text", "fail"]
 
@@ -99,10 +101,15 @@ def _parser(prog: str, doc: str | None, modules: Sequence[str]) -> Callable[[lis
     return parse
 
 
-def _guarded(main: Callable[[list[str]], int | None], prog: str) -> Callable[[list[str]], NoReturn]:
-    """`main` with its mistakes turned into one line and exit 2, and its status into `sys.exit`."""
+def _guarded(
+    main: Callable[[list[str]], int | None], prog: str, plain_logs: bool = False
+) -> Callable[[list[str]], NoReturn]:
+    """`main` with its mistakes turned into one line and exit 2, and its status into `sys.exit`;
+    with `plain_logs` (a command's own process) its log lines as the user reads them (`terminal`)."""
 
     def guarded(argv: list[str]) -> NoReturn:
+        if plain_logs:  # after absl's app.run has made its handler: replace its prefix, not its levels
+            absl_logging.get_absl_handler().setFormatter(PlainLogFormatter())
         try:
             status = main(argv)
         except (UsageError, ResourceUnavailableError) as err:
@@ -127,7 +134,7 @@ def run(
     such as examples/train_cifar10.py lists `keras_resnet_paper.train`'s).
     """
     prog = prog or _prog(sys.argv)
-    app.run(_guarded(main, prog), flags_parser=_parser(prog, doc, modules))
+    app.run(_guarded(main, prog, plain_logs=True), flags_parser=_parser(prog, doc, modules))
 
 
 def call(

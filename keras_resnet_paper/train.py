@@ -22,11 +22,9 @@ import sys
 
 from absl import flags, logging
 
-from keras_resnet_paper import cli
+from keras_resnet_paper import cli, startup, terminal
 from keras_resnet_paper.models.variants import variant_names
 from keras_resnet_paper.training import run_options
-from keras_resnet_paper.training.callbacks import NonFiniteLossError, TrainingInterrupted
-from keras_resnet_paper.training.checkpoints import CheckpointWriteError, NonFiniteStateError, RunFolderBusyError
 
 #: Exit status when the loss or the weights became NaN/inf.
 NON_FINITE_EXIT = 3
@@ -74,6 +72,11 @@ flags.DEFINE_bool(
     "sync_bn", False, "BN statistics over the global batch across replicas (default: per replica, as in the paper)."
 )
 flags.DEFINE_bool("tensorboard", True, "Write TensorBoard logs (needs the tensorboard package).")
+flags.DEFINE_bool(
+    "framework_logs",
+    False,
+    "Show TensorFlow's own start-up and C++ log lines (hidden by default; also shown with TF_CPP_MIN_LOG_LEVEL=0).",
+)
 flags.DEFINE_enum(
     "verbose",
     "auto",
@@ -146,22 +149,26 @@ def main(argv) -> int:
     if FLAGS.restart:
         _set_aside(model_dir)
 
+    from keras_resnet_paper.training.callbacks import NonFiniteLossError, TrainingInterrupted
+    from keras_resnet_paper.training.checkpoints import CheckpointWriteError, NonFiniteStateError, RunFolderBusyError
+
     try:
         result = train(config, model_dir=model_dir, runtime=runtime())
     except (NonFiniteLossError, NonFiniteStateError) as err:
-        print(str(err), file=sys.stderr, flush=True)
+        terminal.say(str(err))
         return NON_FINITE_EXIT
     except TrainingInterrupted as err:
-        print(str(err), file=sys.stderr, flush=True)
+        terminal.say(str(err))
         return err.exit_status
     except CheckpointWriteError as err:
-        print(f"Training stopped: {err}.", file=sys.stderr, flush=True)
+        terminal.say(f"Training stopped: {err}.")
         return WRITE_FAILED_EXIT
     except RunFolderBusyError as err:
         raise cli.UsageError(err) from None
-    except KeyboardInterrupt:  # before training started (during it, SIGINT checkpoints: TrainingInterrupted)
-        print("Stopped by SIGINT before training started: nothing to save.", file=sys.stderr, flush=True)
-        return 128 + signal.SIGINT
+    except KeyboardInterrupt as err:  # outside training (during it, a signal checkpoints: TrainingInterrupted)
+        signum = getattr(err, "signum", signal.SIGINT)
+        terminal.say(_stopped_outside_training(signal.Signals(signum).name, model_dir, existed))
+        return 128 + signum
     except ValueError as err:
         logging.debug("Run stopped on a ValueError", exc_info=True)
         raise cli.UsageError(err) from None
@@ -170,6 +177,16 @@ def main(argv) -> int:
             _remove_if_empty(model_dir)
     print(_summary(result), flush=True)
     return 0
+
+
+def _stopped_outside_training(signal_name: str, model_dir: str, existed: bool) -> str:
+    """What a SIGINT or SIGTERM before or after training did: nothing trained yet, or the run kept."""
+    checkpoints = os.path.join(model_dir, "checkpoints")
+    if not existed and not (os.path.isdir(checkpoints) and os.listdir(checkpoints)):
+        return f"Stopped by {signal_name} before training started: nothing was trained."
+    return (
+        f"Stopped by {signal_name}: the run is kept in {model_dir}; the same command goes on from its last checkpoint."
+    )
 
 
 def _set_aside(model_dir: str) -> None:
@@ -213,8 +230,15 @@ def _summary(result) -> str:
 
 def run() -> None:
     """Entry point of `python -m keras_resnet_paper.train`, `keras-resnet-paper-train` and the
-    example wrappers: `--help` lists every flag; a mistake is one line and exit status 2."""
-    cli.run(main, doc=__doc__, modules=(__name__, "keras_resnet_paper.train"))
+    example wrappers: a quiet, interruptible start (`startup`); `--help` lists every flag; a
+    mistake is one line and exit status 2."""
+    try:
+        startup.quiet_start()
+        cli.run(main, doc=__doc__, modules=(__name__, "keras_resnet_paper.train"))
+    except KeyboardInterrupt as err:  # SIGINT or SIGTERM before `main` could answer it (startup.Interrupted)
+        signum = getattr(err, "signum", signal.SIGINT)
+        terminal.say(f"Stopped by {signal.Signals(signum).name} during start-up: nothing was trained.")
+        sys.exit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -37,6 +38,7 @@ import keras
 import numpy as np
 from absl import logging
 
+from keras_resnet_paper import terminal
 from keras_resnet_paper.atomic_files import atomic_write_text, replacing
 
 __all__ = [
@@ -146,7 +148,9 @@ def verify_checkpoint(path: str) -> dict:
 def set_aside_checkpoint(path: str, reason: str) -> None:
     """Rename an unusable checkpoint to `<name>.corrupt` (kept for inspection, never loaded)."""
     logging.warning("Checkpoint %s is unusable (%s): set aside, trying the previous one.", path, reason)
-    print(f"Checkpoint {os.path.basename(path)} is unusable ({reason}); falling back to the previous one.", flush=True)
+    terminal.say(
+        f"Checkpoint {os.path.basename(path)} is unusable ({reason}); falling back to the previous one.", sys.stdout
+    )
     target = path + ".corrupt"
     shutil.rmtree(target, ignore_errors=True)
     with contextlib.suppress(OSError):
@@ -164,10 +168,10 @@ def set_aside_damaged_best(directory: str) -> None:
             return
     except OSError as err:
         os.replace(path, path + ".damaged")
-        print(
+        terminal.say(
             f"{path} could not be read ({' '.join(str(err).split())[:100]}): set aside as best.weights.h5.damaged; "
             "the next new best writes it again.",
-            flush=True,
+            sys.stdout,
         )
 
 
@@ -211,9 +215,9 @@ def rebuild_index(directory: str, step: int) -> None:
             if json.load(f)["step"] == step:
                 return
     except (OSError, ValueError, KeyError, TypeError) as err:
-        print(
+        terminal.say(
             f"{POINTER} was missing or unreadable ({type(err).__name__}); rebuilt from the checkpoint folders.",
-            flush=True,
+            sys.stdout,
         )
     atomic_write_text(pointer, json.dumps({"latest": os.path.basename(_folder(directory, step)), "step": step}))
 

@@ -17,11 +17,12 @@ from typing import TextIO
 
 import keras
 
+from keras_resnet_paper import terminal
 from keras_resnet_paper.training.callbacks import current_step
 
 __all__ = ["TrainingProgress", "format_evaluation"]
 
-_CLEAR = "\r\x1b[K"
+_CLEAR = terminal.CLEAR_LINE
 
 
 def _pct(value) -> str:
@@ -91,6 +92,7 @@ class TrainingProgress(keras.callbacks.Callback):
             self._out.write(_CLEAR)
             self._out.flush()
             self._drawn = False
+            terminal.cleared(self._out)
 
     def resume(self, earlier_s: float, best: float) -> None:
         """Go on from a resumed run: its training time so far and its best value."""
@@ -117,6 +119,7 @@ class TrainingProgress(keras.callbacks.Callback):
         self._out.write(f"{_CLEAR}[{bar}] {step}/{self.total_steps}  loss {loss:.4f}  {rate:.1f} it/s")
         self._out.flush()
         self._drawn, self._last_draw = True, now
+        terminal.drawn(self._out)  # a message written now erases the line first (terminal.say)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

@@ -34,6 +34,7 @@ def test_help_lists_the_flags(run_command, command):
     ):
         assert f"  {flag}" in out.stdout or f"  --[no]{flag[2:]}" in out.stdout, (flag, out.stdout)
     assert "Try --helpfull" not in out.stdout
+    assert out.stdout.startswith("usage: ") and out.stderr == "", out.describe()  # no framework line before it
 
 
 BAD_ARGUMENTS = [

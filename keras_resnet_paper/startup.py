@@ -1,0 +1,109 @@
+"""How a command of this package starts: without the framework's start-up notices, and
+interruptible from its first second.
+
+TensorFlow writes notices while its libraries load (oneDNN, the CUDA stubs, CPU features) and
+when it first looks for a GPU (`failed call to cuInit` on a machine without one). They come from
+its C++ logging before any setting is read, so `TF_CPP_MIN_LOG_LEVEL` alone does not hide them
+(TensorFlow 2.21). `quiet_start` loads TensorFlow and lists its devices once with the process's
+standard error captured, drops exactly the notices in `START_UP_NOTICES`, and writes every other
+line back; it also sets `TF_CPP_MIN_LOG_LEVEL=2` for the command's process (the framework's
+errors are still shown, its info and warnings not, e.g. the tf.data notices written into the
+progress bar); a level the user set is kept. Whoever wants the framework's own logs passes
+`--framework_logs` or sets `TF_CPP_MIN_LOG_LEVEL=0`: then nothing is hidden.
+
+A SIGTERM or SIGINT before training has started ends the command with one line and 128 + the
+signal number (`interrupted_before_training`). Only the command line calls this module: the
+library itself changes no process-wide setting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+
+__all__ = ["FRAMEWORK_LOGS_FLAG", "START_UP_NOTICES", "is_start_up_notice", "quiet_start", "Interrupted"]
+
+#: The command-line switch that shows the framework's logs.
+FRAMEWORK_LOGS_FLAG = "--framework_logs"
+
+#: The switches that ask a command for its help.
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
+
+#: Fragments of the lines TensorFlow writes at every start, whatever the machine: not for the user.
+START_UP_NOTICES = (
+    "All log messages before absl::InitializeLog() is called are written to STDERR",
+    "oneDNN custom operations are on",
+    "Could not find cuda drivers on your machine",
+    "cpu_feature_guard.cc",
+    "To enable the following instructions:",
+    "failed call to cuInit",
+    "Unable to register cuDNN factory",
+    "Unable to register cuFFT factory",
+    "Unable to register cuBLAS factory",
+    "computation_placer.cc",
+    "TF-TRT Warning",
+)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT before training started (`signum`); raised by the start-up handler."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+def is_start_up_notice(line: str) -> bool:
+    """Whether `line` is one of TensorFlow's start-up notices (`START_UP_NOTICES`)."""
+    return any(fragment in line for fragment in START_UP_NOTICES)
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def quiet_start(argv: Sequence[str] | None = None) -> None:
+    """Start a command: SIGTERM and SIGINT raise `Interrupted` until training installs its own
+    handlers, and TensorFlow is loaded without its start-up notices (module docstring)."""
+    argv = sys.argv if argv is None else argv
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _raise_interrupted)
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0" or FRAMEWORK_LOGS_FLAG in argv:
+        return  # the user asked for the framework's logs: nothing hidden
+    if any(arg in HELP_FLAGS for arg in argv):  # help needs no framework: answered at once
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _standard_error_filtered():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # the first look for a GPU: cuInit's notice, inside the filter
+
+
+@contextlib.contextmanager
+def _standard_error_filtered() -> Iterator[None]:
+    """Capture file descriptor 2 (C++ and Python writers alike); on leaving, write back every line
+    that is not a start-up notice."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", errors="replace")
+            kept = [line for line in text.splitlines(keepends=True) if not is_start_up_notice(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()

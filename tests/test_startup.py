@@ -1,0 +1,55 @@
+"""A command's start (startup.py): TensorFlow's start-up notices are dropped, every other line
+written to standard error at that time is kept; the commands' log lines lose absl's prefix and
+never continue a live progress line (terminal.py)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+
+from keras_resnet_paper import startup, terminal
+
+# What TensorFlow 2.21 writes at every start on a machine without a GPU (and on one with CUDA).
+REAL_NOTICES = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1796479541.698714   16551 port.cc:153] oneDNN custom operations are on. You may see "
+    "slightly different numerical results due to floating-point round-off errors",
+    "I0000 00:00:1796479541.699089   16551 cudart_stub.cc:31] Could not find cuda drivers on your machine, "
+    "GPU will not be used.",
+    "I0000 00:00:1796479541.744763   16551 cpu_feature_guard.cc:227] This TensorFlow binary is optimized",
+    "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow",
+    "E0000 00:00:1796479547.061878   16551 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error",
+]
+
+
+def test_only_the_start_up_notices_are_dropped(capfd):
+    with startup._standard_error_filtered():
+        for line in REAL_NOTICES:
+            os.write(2, (line + "\n").encode())
+        os.write(2, b"E0000 some_op.cc:12] a real error of the framework\n")
+        os.write(2, b"a line of a Python warning\n")
+    err = capfd.readouterr().err
+    assert err == "E0000 some_op.cc:12] a real error of the framework\na line of a Python warning\n"
+    assert all(startup.is_start_up_notice(line) for line in REAL_NOTICES)
+
+
+def test_an_interruption_at_start_up_carries_its_signal():
+    stop = startup.Interrupted(15)
+    assert isinstance(stop, KeyboardInterrupt) and stop.exit_status == 143 and str(stop) == "SIGTERM"
+
+
+def test_a_log_line_clears_the_live_line_and_has_no_prefix():
+    bar, log = io.StringIO(), io.StringIO()
+    bar.write("\r\x1b[K[###...] 3/10  loss 1.0")
+    terminal.drawn(bar)
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(terminal.PlainLogFormatter())
+    record = logging.LogRecord("absl", logging.WARNING, "callbacks.py", 1, "SIGINT received: %s", ("stopping",), None)
+    handler.emit(record)
+    assert log.getvalue() == "SIGINT received: stopping\n"
+    assert bar.getvalue().endswith(terminal.CLEAR_LINE)  # the bar is erased before the line is written
+    error = logging.LogRecord("absl", logging.ERROR, "x.py", 1, "Loss is nan", (), None)
+    assert terminal.PlainLogFormatter().format(error) == "error: Loss is nan"
+    terminal.say("nothing drawn: no clearing", log)
+    assert bar.getvalue().count(terminal.CLEAR_LINE) == 2  # the one drawn, the one erasing it
