@@ -16,9 +16,8 @@ def lazy_names(
     package: str, names: Mapping[str, str], namespace: dict
 ) -> tuple[Callable[[str], Any], Callable[[], list]]:
     """`__getattr__` and `__dir__` for `package`: each public name of `names` (name -> the
-    submodule defining it, relative to `package`, or a whole "keras_resnet_paper...." module name)
-    imported on first use and kept in `namespace` (the package's globals); any other attribute is a
-    submodule (`data.cifar`), imported on first use, or an AttributeError."""
+    submodule defining it) imported on first use and kept in `namespace` (the package's globals);
+    any other attribute is a submodule (`data.cifar`), imported on first use, or an AttributeError."""
 
     def __getattr__(name: str) -> Any:
         module = names.get(name)
@@ -26,8 +25,7 @@ def lazy_names(
             if importlib.util.find_spec(f"{package}.{name}") is None:
                 raise AttributeError(f"module {package!r} has no attribute {name!r}")
             return importlib.import_module(f"{package}.{name}")
-        where = module if module.startswith("keras_resnet_paper.") else f"{package}.{module}"
-        value = getattr(importlib.import_module(where), name)
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
         namespace[name] = value
         return value
 

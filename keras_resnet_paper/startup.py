@@ -12,8 +12,9 @@ progress bar); a level the user set is kept. Whoever wants the framework's own l
 `--framework_logs` or sets `TF_CPP_MIN_LOG_LEVEL=0`: then nothing is hidden.
 
 A SIGTERM or SIGINT before training has started ends the command with one line and 128 + the
-signal number (`interrupted_before_training`). Only the command line calls this module: the
-library itself changes no process-wide setting.
+signal number. Only a command calls `quiet_start` (the package's `__init__` when `run_as_command`,
+and the commands' entry points): the library itself changes no process-wide setting, and an
+import of it only drops the load-time notices while Keras loads (`load_time_notices_dropped`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,18 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 
-__all__ = ["FRAMEWORK_LOGS_FLAG", "START_UP_NOTICES", "is_start_up_notice", "quiet_start", "Interrupted"]
+__all__ = [
+    "FRAMEWORK_LOGS_FLAG",
+    "START_UP_NOTICES",
+    "Interrupted",
+    "is_start_up_notice",
+    "load_time_notices_dropped",
+    "quiet_start",
+    "run_as_command",
+]
+
+#: The console scripts of the package (pyproject.toml).
+COMMAND_SCRIPTS = ("keras-resnet-paper-train", "keras-resnet-paper-reproduce")
 
 #: The command-line switch that shows the framework's logs.
 FRAMEWORK_LOGS_FLAG = "--framework_logs"
@@ -66,17 +78,52 @@ def is_start_up_notice(line: str) -> bool:
     return any(fragment in line for fragment in START_UP_NOTICES)
 
 
+def run_as_command(argv: Sequence[str] | None = None) -> bool:
+    """Whether this process is a command of the package: `python -m keras_resnet_paper.<command>`
+    (Python sets `sys.argv[0]` to "-m" while it imports the command's package) or a console script."""
+    argv = sys.argv if argv is None else argv
+    return bool(argv) and (argv[0] == "-m" or os.path.basename(argv[0]) in COMMAND_SCRIPTS)
+
+
+def _framework_logs_asked(argv: Sequence[str]) -> bool:
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0" or FRAMEWORK_LOGS_FLAG in argv
+
+
+@contextlib.contextmanager
+def load_time_notices_dropped() -> Iterator[None]:
+    """While TensorFlow loads for the first time in this process (inside the block), drop its
+    load-time notices from standard error and keep every other line; changes no setting."""
+    if "tensorflow" in sys.modules or _framework_logs_asked(sys.argv):
+        yield
+        return
+    with _standard_error_filtered():
+        yield
+
+
 def _raise_interrupted(signum, frame):
     raise Interrupted(signum)
 
 
+def _stopped_at_start_up(kind, value, traceback) -> None:
+    """`sys.excepthook` of a command: an `Interrupted` that no code answered (it came while modules
+    were still being imported) is one line and 128 + the signal number, not a traceback."""
+    if not isinstance(value, Interrupted):
+        sys.__excepthook__(kind, value, traceback)
+        return
+    print(f"Stopped by {value} during start-up: nothing was trained.", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(value.exit_status)
+
+
 def quiet_start(argv: Sequence[str] | None = None) -> None:
     """Start a command: SIGTERM and SIGINT raise `Interrupted` until training installs its own
-    handlers, and TensorFlow is loaded without its start-up notices (module docstring)."""
+    handlers (one line if nothing answers it), and TensorFlow is loaded without its start-up
+    notices (module docstring)."""
     argv = sys.argv if argv is None else argv
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _raise_interrupted)
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0" or FRAMEWORK_LOGS_FLAG in argv:
+    sys.excepthook = _stopped_at_start_up
+    if _framework_logs_asked(argv):
         return  # the user asked for the framework's logs: nothing hidden
     if any(arg in HELP_FLAGS for arg in argv):  # help needs no framework: answered at once
         return

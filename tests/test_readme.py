@@ -3,9 +3,6 @@
 import pathlib
 import re
 
-import numpy as np
-import pytest
-
 from keras_resnet_paper import paper
 from keras_resnet_paper.models import spec
 
@@ -52,16 +49,4 @@ def test_commands_are_the_ci_commands():
     assert "python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet20 --offline" in README
 
 
-def _python_block(heading: str) -> str:
-    section = README.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    return section.split("```python\n", 1)[1].split("```", 1)[0]
-
-
-@pytest.mark.slow
-def test_api_snippet_runs():
-    """The README's API block, as written (it builds ResNet-1202, hence slow)."""
-    namespace = {"images": np.zeros((1, 64, 64, 3), "float32")}
-    exec(compile(_python_block("API"), "README.md:API", "exec"), namespace)
-    maps = namespace["features"](namespace["images"])
-    assert {k: v.shape[1] for k, v in maps.items()} == {"conv2_x": 16, "conv3_x": 8, "conv4_x": 4, "conv5_x": 2}
-    assert namespace["krp"].count_params(namespace["model"]) == paper.IMAGENET_PARAMS[50]
+# The README's Python blocks run as pasted in journeys/test_readme_python.py.

@@ -45,7 +45,7 @@ def _downloads(builder) -> bool:
     return not getattr(method, "__module__", "").startswith("tensorflow_datasets.testing")
 
 
-def _check_reachable(name: str, builder, hint: str, timeout_s: float = 10.0) -> None:
+def _check_reachable(name: str, builder, hint: str, where: str | None = None, timeout_s: float = 10.0) -> None:
     """Fail in seconds, not minutes of retries, when the set's download hosts cannot be reached.
 
     The hosts come from the set's registered download URLs (`builder.url_infos`); a set without
@@ -60,9 +60,16 @@ def _check_reachable(name: str, builder, hint: str, timeout_s: float = 10.0) -> 
         why = _unreachable(url, timeout_s)
         if why:
             raise DatasetUnavailableError(
-                f"the tensorflow-datasets set {name!r} is not prepared in {builder.data_dir} and its download "
-                f"{why}; {hint}."
+                f"the tensorflow-datasets set {name!r} is not prepared in {where or builder.data_dir} and its "
+                f"download {why}; {hint}."
             )
+
+
+def _builder(tfds, name: str, data_dir: str | None):
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError as err:
+        raise ValueError(f"{name!r} is not a tensorflow-datasets set ({_cause(err)}).") from None
 
 
 def prepared_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None, hint: str = OFFLINE_HINT):
@@ -75,10 +82,11 @@ def prepared_builder(name: str, data_dir: str | None = None, manual_dir: str | N
     import tensorflow_datasets as tfds
 
     data_dir = os.path.expanduser(data_dir) if data_dir else None
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError as err:
-        raise ValueError(f"{name!r} is not a tensorflow-datasets set ({_cause(err)}).") from None
+    if data_dir and not os.path.exists(data_dir):  # nothing prepared there: say so, and whether it can be fetched
+        builder = _builder(tfds, name, None)
+        if manual_dir is None and _downloads(builder):
+            _check_reachable(name, builder, hint, where=f"data_dir {data_dir} (no such folder)")
+    builder = _builder(tfds, name, data_dir)
     if manual_dir is None and _downloads(builder) and not builder.is_prepared():
         _check_reachable(name, builder, hint)
     config = None

@@ -49,15 +49,12 @@ def ten_crop_scores(
     if len(dataset.element_spec) != 2 or dataset.element_spec[0].shape.rank != 3:
         raise ValueError(f"dataset must yield (image [H, W, C], label); got {dataset.element_spec}.")
     convention = input_convention(mean, preprocessing)
-    normalise = (lambda x: x) if convention is None else (lambda x: convention.normalize(x, "channels_last"))
-    crops = (
-        dataset.map(
-            lambda image, label: (normalise(ten_crop(image, crop_size, resize_side)), label),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        .batch(batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+
+    def crops_of(image, label):  # one named function: AutoGraph reads its source unambiguously
+        crops = ten_crop(image, crop_size, resize_side)
+        return (crops if convention is None else convention.normalize(crops, "channels_last")), label
+
+    crops = dataset.map(crops_of, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
     scores, labels = [], []
     for batch, label in crops:
         n = int(batch.shape[0])

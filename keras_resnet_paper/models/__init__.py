@@ -1,38 +1,41 @@
-"""Models of the paper: builders, named constructors, blocks, shortcuts, graph helpers.
+"""Models of the paper: builders, named constructors, blocks, shortcuts, graph helpers."""
 
-Names are imported on first use (`lazy_imports`): `models.ResNet50` brings in Keras, while the
-registry of networks (`models.variants`) and the tables (`models.spec`) need nothing but Python,
-so a command can list its models and start quietly before the framework loads.
-"""
+from keras_resnet_paper.graph import feature_extractor, find_layer, iter_layers, stage_outputs
+from keras_resnet_paper.models import zoo
+from keras_resnet_paper.models.blocks import BlockOptions, basic_block, bottleneck_block
+from keras_resnet_paper.models.cifar import cifar_resnet
+from keras_resnet_paper.models.imagenet import imagenet_resnet
+from keras_resnet_paper.models.shortcuts import ZeroPaddingShortcut
+from keras_resnet_paper.models.transfer import (
+    backbone_stages,
+    freeze_backbone,
+    frozen_stages,
+    parameter_counts,
+    recompute_bn_statistics,
+    unfreeze,
+)
+from keras_resnet_paper.models.variants import Variant, find_variant, register_variant
+from keras_resnet_paper.models.zoo import *  # noqa: F403 - one constructor per registered network
 
-from __future__ import annotations
-
-from keras_resnet_paper.lazy_imports import lazy_names
-from keras_resnet_paper.models.variants import VARIANTS, Variant, find_variant, register_variant
-
-#: public name -> the module that defines it (relative to this package, or the whole name)
-_NAMES = {
-    **{
-        name: "keras_resnet_paper.graph" for name in ("feature_extractor", "find_layer", "iter_layers", "stage_outputs")
-    },
-    **{name: "blocks" for name in ("BlockOptions", "basic_block", "bottleneck_block")},
-    "cifar_resnet": "cifar",
-    "imagenet_resnet": "imagenet",
-    "ZeroPaddingShortcut": "shortcuts",
-    **{
-        name: "transfer"
-        for name in (
-            "backbone_stages",
-            "freeze_backbone",
-            "frozen_stages",
-            "parameter_counts",
-            "recompute_bn_statistics",
-            "unfreeze",
-        )
-    },
-    **{name: "zoo" for name in ("MODELS", "build_variant", "constructor_of", "get_model", "resolve_model_name")},
-    **{variant.constructor: "zoo" for variant in VARIANTS.values()},  # one constructor per registered network
-}
-
-__all__ = ["Variant", "find_variant", "register_variant", *sorted(_NAMES)]  # noqa: PLE0604
-__getattr__, __dir__ = lazy_names(__name__, _NAMES, globals())
+__all__ = [
+    "BlockOptions",
+    "Variant",
+    "ZeroPaddingShortcut",
+    "backbone_stages",
+    "basic_block",
+    "bottleneck_block",
+    "cifar_resnet",
+    "feature_extractor",
+    "find_layer",
+    "find_variant",
+    "freeze_backbone",
+    "frozen_stages",
+    "imagenet_resnet",
+    "iter_layers",
+    "parameter_counts",
+    "recompute_bn_statistics",
+    "register_variant",
+    "stage_outputs",
+    "unfreeze",
+]
+__all__ += zoo.__all__

@@ -78,6 +78,7 @@ def mistakes(run_commands):
         "nowhere/cifar-10-binary.tar.gz",
     ]
     runs["corrupt image"] = folder_run
+    runs["missing data_dir"] = ["--recipe", "cifar10_paper", "--model", "resnet8", "--data_dir", "no/such/dir"]
     setups = {
         "model_dir file": lambda cwd: (cwd / "taken").write_text("not a folder"),
         "corrupt image": lambda cwd: _folder_with_a_corrupt_image(cwd / "images"),
@@ -97,6 +98,12 @@ def test_bad_arguments_are_one_line(mistakes, args, fragments):
 
 def test_model_dir_that_is_a_file(mistakes):
     assert_one_line_error(mistakes["model_dir file"], "--model_dir='taken'", "is a file")
+
+
+def test_a_data_dir_that_does_not_exist_is_called_missing(mistakes):
+    out = mistakes["missing data_dir"]
+    assert_one_line_error(out, "'cifar10' is not prepared in data_dir no/such/dir (no such folder)", "--offline")
+    assert "dataset_info.json" not in out.stdout + out.stderr and not (out.cwd / "runs").exists()
 
 
 def test_missing_cifar_archive(mistakes):

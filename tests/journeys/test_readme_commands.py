@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import pathlib
 import re
-import sys
 
 import pytest
 from journey import REPO, assert_one_line_error
@@ -267,17 +266,4 @@ def test_benchmarks_run_shortened(run_command):
     assert "resnet20" in out.stdout
 
 
-def _python_block(heading: str) -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    return section.split("```python\n", 1)[1].split("```", 1)[0]
-
-
-@pytest.mark.slow
-def test_training_api_snippet(run_command):
-    """The README's Python training snippet, as written, in a fresh interpreter."""
-    snippet = _python_block("Training on one GPU, many GPUs and many machines")
-    code = snippet + "\nassert result.steps == 100 and 0 <= result.final['top1_error'] < 0.5, result.final\n"
-    out = run_command([sys.executable, "-c", code], timeout=1500)
-    assert out.returncode == 0, out.describe()
-    assert "iterations" in out.stdout and (run_command.work / "runs" / "r20" / "run.json").exists()
+# The README's Python blocks, the training one among them: test_readme_python.py.
