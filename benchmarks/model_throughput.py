@@ -1,11 +1,13 @@
-"""Inference throughput of our ImageNet models against keras.applications, in the same run.
+"""Inference throughput of our ImageNet models (as built, and with BatchNorm folded into the
+convolutions: `deploy.fold_batchnorm`) against keras.applications, in the same run.
 
     python benchmarks/model_throughput.py --depths 50 --batch_size 32 --image_size 224
     python benchmarks/model_throughput.py --jit_compile --precision mixed_float16   # on a GPU
 
 Both models are compiled the same way (`tf.function`, optional XLA) and timed in interleaved
 rounds after warm-up; the figure is the median round, and the ratio ours / keras.applications is
-what RESULTS.md records (absolute numbers depend on the machine and its load).
+what RESULTS.md records (absolute numbers depend on the machine and its load), for our model as
+built and folded.
 """
 
 from __future__ import annotations
@@ -48,18 +50,23 @@ def _round(step, x, steps: int) -> float:
 def measure(
     depth: int, batch_size: int, image_size: int, steps: int, rounds: int, jit_compile: bool, precision: str
 ) -> dict[str, float]:
-    """Median images/s of ours and keras.applications' ResNet-`depth`, interleaved."""
+    """Median images/s of ours, ours folded and keras.applications' ResNet-`depth`, interleaved."""
     import keras
     import tensorflow as tf
 
     import keras_resnet_paper as krp
+    from keras_resnet_paper.deploy import fold_batchnorm
 
     keras.mixed_precision.set_global_policy(precision)
     shape = (image_size, image_size, 3)
     ours = krp.imagenet_resnet(depth, weights=None, input_shape=shape)
     peer = getattr(keras.applications, _PEERS[depth])(weights=None, input_shape=shape)
     x = tf.random.uniform((batch_size, *shape), 0, 255)
-    steps_fn = {"ours": _forward(ours, jit_compile), "keras.applications": _forward(peer, jit_compile)}
+    steps_fn = {
+        "ours": _forward(ours, jit_compile),
+        "ours folded": _forward(fold_batchnorm(ours), jit_compile),
+        "keras.applications": _forward(peer, jit_compile),
+    }
     for fn in steps_fn.values():  # trace, compile and warm up
         _round(fn, x, 2)
     rates: dict[str, list[float]] = {k: [] for k in steps_fn}
@@ -68,6 +75,7 @@ def measure(
             rates[name].append(_round(fn, x, steps))
     result = {k: statistics.median(v) for k, v in rates.items()}
     result["ratio"] = result["ours"] / result["keras.applications"]
+    result["folded ratio"] = result["ours folded"] / result["keras.applications"]
     keras.mixed_precision.set_global_policy("float32")
     return result
 
@@ -88,8 +96,8 @@ def main(argv):
             depth, FLAGS.batch_size, FLAGS.image_size, FLAGS.steps, FLAGS.rounds, FLAGS.jit_compile, FLAGS.precision
         )
         print(
-            f"ResNet-{depth}: ours {r['ours']:.1f} img/s, keras.applications "
-            f"{r['keras.applications']:.1f} img/s, ratio {r['ratio']:.3f}"
+            f"ResNet-{depth}: ours {r['ours']:.1f} img/s, folded {r['ours folded']:.1f} img/s, keras.applications "
+            f"{r['keras.applications']:.1f} img/s, ratio {r['ratio']:.3f}, folded ratio {r['folded ratio']:.3f}"
         )
 
 

@@ -24,8 +24,8 @@ with _startup.load_time_notices_dropped():
     from keras_resnet_paper.models import *  # noqa: F403
     from keras_resnet_paper.models import __all__ as _models_all
     from keras_resnet_paper.version import __version__
-    from keras_resnet_paper import weights
+    from keras_resnet_paper import deploy, weights
     from keras_resnet_paper.weights import load_weights
     # isort: on
 
-__all__ = ["__version__", "count_flops", "count_params", "load_weights", "weights", *_models_all]  # noqa: PLE0604
+__all__ = ["__version__", "deploy", "count_flops", "count_params", "load_weights", "weights", *_models_all]  # noqa: PLE0604

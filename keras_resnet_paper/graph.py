@@ -81,3 +81,15 @@ def graph_inputs(model: keras.Model):
     """The model's input tensor (a list only for a multi-input model), for building a model on its
     graph without Keras' warning about an input structure of ``[tensor]``."""
     return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
+def option_a_placement(layer) -> str | None:
+    """Where an option-A shortcut layer puts its zero channels ("after" or "both"), or None for
+    any other layer: the ZeroPadding2D `..._0_shortcut` of `models.shortcuts.option_a_shortcut`,
+    or the `ZeroPaddingShortcut` layer of files saved before it (matched by name: a leaf module)."""
+    if type(layer).__name__ == "ZeroPaddingShortcut":
+        return layer.placement
+    if isinstance(layer, keras.layers.ZeroPadding2D) and layer.name.endswith("_0_shortcut"):
+        channels = layer.padding[0] if layer.data_format == "channels_first" else layer.padding[1]
+        return "both" if channels[0] > 0 else "after"
+    return None

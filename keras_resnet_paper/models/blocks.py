@@ -14,8 +14,8 @@ import keras
 from keras_resnet_paper.models.layers import LayerFactory
 from keras_resnet_paper.models.shortcuts import (
     ZERO_PADDING_PLACEMENTS,
-    ZeroPaddingShortcut,
     needs_projection,
+    option_a_shortcut,
     validate_shortcut,
 )
 from keras_resnet_paper.models.spec import BASIC, BOTTLENECK, BOTTLENECK_EXPANSION
@@ -38,14 +38,7 @@ def _shortcut(x, factory: LayerFactory, out_channels: int, strides: int, prefix:
         return factory.conv_bn(x, out_channels, 1, strides, f"{prefix}_0")
     if dims_change:
         # Option A: identity with subsampling and zero channels, no parameters.
-        return ZeroPaddingShortcut(
-            out_channels,
-            strides,
-            data_format=factory.data_format,
-            placement=zero_padding,
-            dtype=factory.dtype,
-            name=f"{prefix}_0_shortcut",
-        )(x)
+        return option_a_shortcut(x, out_channels, strides, factory.data_format, zero_padding, factory.dtype, prefix)
     return x
 
 

@@ -87,6 +87,32 @@ class ZeroPaddingShortcut(keras.layers.Layer):
         return config
 
 
+def option_a_shortcut(x, filters: int, strides: int, data_format: str, placement: str, dtype, prefix: str):
+    """Option A built from Keras' own layers, so a saved net loads with nothing but Keras.
+
+    `{prefix}_0_subsample`: a 1x1 max-pool with stride `strides` keeps pixels 0, s, 2s, ... (the
+    grid of a strided 1x1 conv); `{prefix}_0_shortcut`: the zero channels, a ZeroPadding2D on the
+    channel axis turned into a spatial one by the Permute layers `{prefix}_0_to_rows` and
+    `{prefix}_0_from_rows`. The same function as `ZeroPaddingShortcut` (which earlier files hold).
+    """
+    if placement not in ZERO_PADDING_PLACEMENTS:
+        raise ValueError(f"zero_padding={placement!r} is not allowed; allowed: 'after', 'both'.")
+    channels_first = data_format == "channels_first"
+    if strides > 1:
+        x = keras.layers.MaxPooling2D(1, strides, data_format=data_format, dtype=dtype, name=f"{prefix}_0_subsample")(x)
+    extra = filters - x.shape[1 if channels_first else -1]
+    if extra < 0:
+        raise ValueError(f"option A cannot shrink {filters + extra} channels to {filters}.")
+    if extra == 0:
+        return x
+    before = extra // 2 if placement == "both" else 0
+    swap = (2, 1, 3) if channels_first else (1, 3, 2)  # channels to the second padded axis and back
+    pad = ((before, extra - before), (0, 0)) if channels_first else ((0, 0), (before, extra - before))
+    x = keras.layers.Permute(swap, dtype=dtype, name=f"{prefix}_0_to_rows")(x)
+    x = keras.layers.ZeroPadding2D(pad, data_format=data_format, dtype=dtype, name=f"{prefix}_0_shortcut")(x)
+    return keras.layers.Permute(swap, dtype=dtype, name=f"{prefix}_0_from_rows")(x)
+
+
 def validate_shortcut(shortcut: str) -> str:
     """Return the option letter, upper-cased; ValueError if it is not A, B or C."""
     option = shortcut.upper() if isinstance(shortcut, str) else shortcut

@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_resnet_paper.graph import option_a_placement
 from keras_resnet_paper.weights.architecture import detect_stride_in_1x1, leaf_layers, short_name
 from keras_resnet_paper.weights.assign import assign_all
 from keras_resnet_paper.weights.errors import WeightsFileError, WeightsMismatchError
@@ -290,11 +291,7 @@ def checkpoint_zero_padding(weights) -> str | None:
 def _cifar_names(model, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """A CIFAR-layout state dict under torchvision's names (`linear` -> `fc`), after checking that
     `model`'s option-A shortcuts put their zero channels on both sides as those nets were trained."""
-    after = [
-        layer.name
-        for layer in leaf_layers(model)
-        if type(layer).__name__ == "ZeroPaddingShortcut" and getattr(layer, "placement", "after") != "both"
-    ]
+    after = [layer.name for layer in leaf_layers(model) if option_a_placement(layer) == "after"]
     if after:
         raise WeightsMismatchError(
             f"A CIFAR checkpoint of akamaster/pytorch_resnet_cifar10's layout was trained with option A's zero "

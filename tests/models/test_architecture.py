@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import keras_resnet_paper as krp
+from keras_resnet_paper.graph import option_a_placement
 
 
 def inbound(layer):
@@ -48,7 +49,7 @@ def test_relu_follows_addition(resnet50):
 
 def test_plain_nets_have_no_shortcuts():
     plain = krp.Plain34(input_shape=(32, 32, 3), include_top=False)
-    assert not any(isinstance(l, (keras.layers.Add, krp.ZeroPaddingShortcut)) for l in plain.layers)
+    assert not any(isinstance(l, keras.layers.Add) or option_a_placement(l) for l in plain.layers)
     resnet = krp.ResNet34(input_shape=(32, 32, 3), include_top=False)
     names = lambda m: {l.name for l in m.layers if "_add" not in l.name and "_0_" not in l.name}  # noqa: E731
     assert names(plain) == names(resnet)  # same layers, minus shortcuts
@@ -121,7 +122,8 @@ def test_residual_block_adds_its_input():
 def test_deep_nets_nest_stages_and_blocks():
     model = krp.cifar_resnet(8, nested=True)
     assert [l.name for l in model.layers if isinstance(l, keras.Model)] == ["conv2_x", "conv3_x", "conv4_x"]
-    assert krp.find_layer(model, "conv3_block1_0_shortcut").strides == 2
+    assert krp.find_layer(model, "conv3_block1_0_subsample").strides == (2, 2)
+    assert option_a_placement(krp.find_layer(model, "conv3_block1_0_shortcut")) == "after"
     flat = krp.cifar_resnet(8)
     assert [l.name for l in krp.iter_layers(model)] == [l.name for l in krp.iter_layers(flat)]
     flat.set_weights(model.get_weights())

@@ -42,21 +42,24 @@ def test_config_and_json_round_trip(name):
     assert krp.count_params(from_json) == krp.count_params(model)
 
 
-FRESH_NAMES = ["resnet20_A", "resnet26_nested"]
+FRESH_NAMES = ["resnet20_A", "resnet26_nested", "resnet50_C_v15"]
 #: One fresh process for every check that needs one: what `import keras_resnet_paper` imports,
 #: then each saved `.keras` file loaded (the option-A layer registered by that import alone).
 FRESH_SCRIPT = """
 import json, sys
 import numpy as np
-import keras_resnet_paper  # registers the option-A layer
-lazy = not any(m.startswith(("keras_resnet_paper.data", "keras_resnet_paper.training", "tensorflow_datasets"))
-               for m in sys.modules)
 import keras
 folder = sys.argv[1]
 x = np.load(folder + "/x.npy")
-for name in sys.argv[2:]:
+for name in sys.argv[2:]:  # nothing but Keras: every net of the zoo is made of Keras' own layers
     model = keras.models.load_model(f"{folder}/{name}.keras")
     np.save(f"{folder}/{name}.npy", np.asarray(model(x, training=False)))
+assert not any(m.startswith("keras_resnet_paper") for m in sys.modules)
+import keras_resnet_paper  # registers the option-A layer of files saved by earlier versions
+lazy = not any(m.startswith(("keras_resnet_paper.data", "keras_resnet_paper.training", "tensorflow_datasets"))
+               for m in sys.modules)
+old = keras.models.load_model(f"{folder}/old_option_a.keras")
+np.save(f"{folder}/old_option_a.npy", np.asarray(old(x, training=False)))
 print(json.dumps({"lazy": lazy}))
 """
 
@@ -71,6 +74,9 @@ def fresh_process(tmp_path_factory):
     models = {name: SMALL[name]() for name in FRESH_NAMES}
     for name, model in models.items():
         model.save(folder / f"{name}.keras")
+    inputs = keras.Input((32, 32, 3))  # option A as earlier versions saved it: the package's own layer
+    models["old_option_a"] = keras.Model(inputs, krp.ZeroPaddingShortcut(8, 2, placement="both")(inputs))
+    models["old_option_a"].save(folder / "old_option_a.keras")
     out = subprocess.run(
         [sys.executable, "-c", FRESH_SCRIPT, str(folder), *FRESH_NAMES], capture_output=True, text=True, timeout=300
     )
@@ -78,7 +84,7 @@ def fresh_process(tmp_path_factory):
     return folder, json.loads(out.stdout.strip().splitlines()[-1]), models, x
 
 
-@pytest.mark.parametrize("name", FRESH_NAMES)
+@pytest.mark.parametrize("name", [*FRESH_NAMES, "old_option_a"])
 def test_keras_file_loads_in_a_fresh_process(name, fresh_process):
     folder, _, models, x = fresh_process
     np.testing.assert_allclose(np.load(folder / f"{name}.npy"), models[name](x, training=False), rtol=1e-5, atol=1e-6)
