@@ -245,7 +245,9 @@ class StepCheckpoint(keras.callbacks.Callback):
             return  # never checkpoint a diverged model
         if self.health is not None and not self.health.healthy:
             return
-        step = current_step(self.model)
+        if batch + 1 == (self.params or {}).get("steps"):
+            return  # an evaluation ends this step: `on_epoch_end` checkpoints after it, so a kill in between
+        step = current_step(self.model)  # resumes before the step and evaluates it again (no lost history row)
         if step - (self._last_saved or 0) >= self.save_freq:
             self.save(step)
 

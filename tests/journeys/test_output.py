@@ -15,7 +15,7 @@ from journey import argv_of, offline_env
 
 COMMAND = (
     "python -m keras_resnet_paper.train --recipe cifar10_paper --model resnet8 --offline "
-    "--iterations 20 --eval_every 10 --notensorboard --model_dir run"
+    "--iterations 10 --eval_every 5 --notensorboard --model_dir run"
 )
 #: A line of the framework's: absl's prefix (I1205 07:22:31.93 or I0000 00:00:17...), its start-up notices.
 FRAMEWORK_LINE = re.compile(r"(^|[\r\n\x1b\[K])[IWEF]\d{4} \d\d:\d\d|absl::InitializeLog|oneDNN|cuda|cuInit", re.I)
@@ -62,7 +62,7 @@ def test_terminal_shows_our_lines_only_and_a_ctrl_c_on_its_own_line(run_command)
     assert not FRAMEWORK_LINE.search(screen), screen[:3000]
     assert "\r\x1b[K[" in screen, "a live progress line on a terminal"
     lines = screen.replace("\r\n", "\n").split("\n")
-    evaluations = [l for l in lines if "iteration 10/20" in l or "iteration 20/20" in l]
+    evaluations = [l for l in lines if "iteration  5/10" in l or "iteration 10/10" in l]
     assert 1 <= len(evaluations) <= 2, screen[-3000:]
     for line in evaluations:  # each replaces the live line: nothing of the bar is left before it
         assert line.rsplit("\x1b[K", 1)[-1].startswith("iteration "), repr(line)

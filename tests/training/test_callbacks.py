@@ -114,3 +114,24 @@ def test_checkpoint_state_carries_the_training_time_over_sessions(tmp_path):
     checkpoint.on_train_begin()
     assert checkpoint.earlier_training_s == 125.5
     assert 125.5 <= checkpoint._state(41)["training_time_s"] < 135.5
+
+
+def test_a_step_that_ends_an_evaluation_is_checkpointed_after_the_evaluation(tmp_path):
+    """A kill between the step and its evaluation resumes before the step: the evaluation (and its
+    history row) is made again, never lost."""
+    calls = []
+
+    class Recording(StepCheckpoint):
+        def on_epoch_end(self, epoch, logs=None):
+            calls.append(("evaluated", int(self.model.optimizer.iterations.numpy())))
+            super().on_epoch_end(epoch, logs)
+
+        def save(self, step, force=False):
+            calls.append(("saved", step))
+            super().save(step, force)
+
+    model = _model()
+    model.fit(
+        _data().repeat(), epochs=2, steps_per_epoch=4, callbacks=[Recording(str(tmp_path), save_freq=2)], verbose=0
+    )
+    assert calls == [("saved", 2), ("evaluated", 4), ("saved", 4), ("saved", 6), ("evaluated", 8), ("saved", 8)]
