@@ -21,14 +21,9 @@ from typing import Any, Union
 import numpy as np
 import tensorflow as tf
 
+from keras_resnet_paper.data import cifar_binary
 from keras_resnet_paper.data.augment import PadCropFlip, example_seed, pad_crop_flip
 from keras_resnet_paper.data.augmentations import AUGMENT_PLACES
-from keras_resnet_paper.data.cifar_binary import (
-    CIFAR_BINARY_FORMATS,
-    find_cifar_binary,
-    is_cifar_binary_path,
-    load_cifar_binary,
-)
 from keras_resnet_paper.data.digits import load_digits_32
 from keras_resnet_paper.data.pipeline import base_seed, resolve_seed, shard_for, with_options
 from keras_resnet_paper.data.tfds_prepare import prepared_builder
@@ -73,22 +68,24 @@ def _binary_source(source: str, data_dir: str | None) -> tuple[str, str | None] 
     """(path, dataset) of the CIFAR binary data to read for `source`, or None for tensorflow-datasets:
     `source` is a path, or "cifar10"/"cifar100" with a `data_dir` that holds the binary archive or
     its folder (or is named like them) rather than a tfds cache."""
-    if source not in CIFAR_BINARY_FORMATS:
-        is_path = source.startswith(("/", "~", ".")) or os.path.exists(source) or is_cifar_binary_path(source)
+    if source not in cifar_binary.CIFAR_BINARY_FORMATS:
+        is_path = (
+            source.startswith(("/", "~", ".")) or os.path.exists(source) or cifar_binary.is_cifar_binary_path(source)
+        )
         return (source, None) if is_path else None
     if data_dir is None:
         return None
-    if find_cifar_binary(data_dir, source) is not None:
+    if cifar_binary.find_cifar_binary(data_dir, source) is not None:
         return data_dir, source
     if os.path.isdir(os.path.join(os.path.expanduser(data_dir), source)):
         return None  # a tfds cache
-    other = find_cifar_binary(data_dir)
+    other = cifar_binary.find_cifar_binary(data_dir)
     if other is not None:
         raise ValueError(
             f"data_dir={data_dir!r} holds {other.format.dataset} binary data ({other.path}), not {source}; "
             f"use source={other.format.dataset!r}, or a data_dir with {source}'s."
         )
-    return (data_dir, source) if is_cifar_binary_path(data_dir) else None
+    return (data_dir, source) if cifar_binary.is_cifar_binary_path(data_dir) else None
 
 
 def _load(source: CifarSource, data_dir: str | None) -> tuple[tuple, int | None]:
@@ -100,8 +97,8 @@ def _load(source: CifarSource, data_dir: str | None) -> tuple[tuple, int | None]
             return load_digits_32(), 10
         binary = _binary_source(source, data_dir)
         if binary is not None:
-            arrays = load_cifar_binary(*binary)  # one line naming the file if absent or malformed
-            return arrays, find_cifar_binary(*binary).format.labels["fine"][1]
+            arrays = cifar_binary.load_cifar_binary(*binary)  # one line naming the file if absent or malformed
+            return arrays, cifar_binary.find_cifar_binary(*binary).format.labels["fine"][1]
         builder = prepared_builder(source, data_dir, hint=_OFFLINE_HINT)
         splits = [builder.as_dataset(split=s, as_supervised=True) for s in ("train", "test")]
         return tuple(a for split in splits for a in _to_arrays(split)), None

@@ -161,9 +161,7 @@ def _resolve_mean(mean, source, source_arg, image_size, eval_side, skip_corrupt)
     return array
 
 
-def _check_options(
-    *, batch_size, augment, lighting, deterministic, skip_corrupt, shuffle_buffer, eval_batch_size
-) -> None:
+def _check_options(batch_size, augment, lighting, deterministic, skip_corrupt, shuffle_buffer, eval_batch_size) -> None:
     """`imagenet_datasets`' plain options, checked where they enter (see `validation`)."""
     check_int("batch_size", batch_size, minimum=1)
     check_choice("augment", augment, TRAIN_AUGMENTATIONS)
@@ -221,12 +219,16 @@ def _validation_sets(
     src, input_context, normalise, image_size: int, eval_side: int, batch_size: int, guard: dict
 ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """(validation batches of the Sec. 3.4 single-crop view, `normalise`d; the decoded full images
-    for 10-crop and multi-scale testing), both guarded as `guard` says (`decode.guarded_map`)."""
+    for 10-crop and multi-scale testing), both guarded as `guard` says (`decode.guarded_map`);
+    (None, None) for a source without a validation split."""
+    if not src.has_validation:
+        return None, None
     load = loader(src)
 
     def eval_example(number, payload, label):
         encoded, label = load(payload, label)
-        return normalise(_eval_crop(encoded, image_size, eval_side)), label
+        crop = normalise(_eval_crop(encoded, image_size, eval_side))
+        return tf.ensure_shape(crop, [image_size, image_size, 3]), label
 
     def full_image(number, payload, label):
         encoded, label = load(payload, label)
@@ -237,6 +239,16 @@ def _validation_sets(
     validation = guarded_map(records, eval_example, **guard).batch(batch_size).prefetch(tf.data.AUTOTUNE)
     images = guarded_map(records, full_image, **guard)
     return with_options(validation, deterministic=True), with_options(images, deterministic=True)
+
+
+def _train_set(src, example, seed, input_context, shuffle_buffer: int, per_replica: int, guard: dict):
+    """The endless training stream of Sec. 3.4: this worker's records, shuffled, each made into
+    its `example` view (guarded as `guard` says), batched per replica."""
+    train = src.records("train", shuffle=True, seed=seed, input_context=input_context)
+    train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    train = guarded_map(train, example, repeat=True, **guard)
+    train = train.batch(per_replica, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE)
+    return train.prefetch(tf.data.AUTOTUNE)
 
 
 def _minus_mean(image, mean_t, per_channel_mean: bool, offset=None):
@@ -291,6 +303,17 @@ def _geometry(preprocessing, mean, image_size, eval_side, scale_range):
     return prep, image_size, eval_side, scale_range
 
 
+def _normaliser(mean_array: np.ndarray, prep):
+    """image (, offset of its crop in a per-pixel mean) -> the mean subtracted, then the weights'
+    convention `prep`: the same normalisation for training and validation images."""
+    mean_t, per_channel, finish = tf.constant(mean_array), mean_array.shape == (3,), _convention_ops(prep)
+
+    def normalise(image, offset=None):
+        return finish(_minus_mean(image, mean_t, per_channel, offset))
+
+    return normalise
+
+
 def imagenet_datasets(
     source="imagenet2012",
     batch_size: int = 256,
@@ -326,61 +349,28 @@ def imagenet_datasets(
     readable image is an error. EXIF orientation is ignored (`decode`). `label_offset` applies to
     TFRecord shards only; `num_classes` must agree with a folder's or tfds set's own.
     """
-    _check_options(
-        batch_size=batch_size,
-        augment=augment,
-        lighting=lighting,
-        deterministic=deterministic,
-        skip_corrupt=skip_corrupt,
-        shuffle_buffer=shuffle_buffer,
-        eval_batch_size=eval_batch_size,
-    )
+    _check_options(batch_size, augment, lighting, deterministic, skip_corrupt, shuffle_buffer, eval_batch_size)
     prep, image_size, eval_side, scale_range = _geometry(preprocessing, mean, image_size, eval_side, scale_range)
     seed = resolve_seed(seed)
     src = make_source(
-        source,
-        data_dir=data_dir,
-        manual_dir=manual_dir,
-        label_offset=label_offset,
-        num_classes=num_classes,
+        source, data_dir=data_dir, manual_dir=manual_dir, label_offset=label_offset, num_classes=num_classes,
         skip_corrupt=skip_corrupt,
-    )
+    )  # fmt: skip
     wanted = prep.rgb_mean() if prep is not None else ("channel" if mean is None else mean)
     mean_array = _resolve_mean(wanted, src, source, image_size, eval_side, skip_corrupt)
-    finish = _convention_ops(prep)
-    mean_t = tf.constant(mean_array)
-    per_channel_mean = mean_array.shape == (3,)
+    normalise = _normaliser(mean_array, prep)
     per_replica = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
-    counter = CorruptCounter() if skip_corrupt else None
+    guard = dict(skip_corrupt=skip_corrupt, counter=CorruptCounter() if skip_corrupt else None)
     example = _train_example(
-        loader(src), base_seed(seed, input_context), augment, lighting, image_size, eval_side, scale_range,
-        lambda image, offset: finish(_minus_mean(image, mean_t, per_channel_mean, offset)),
-    )  # fmt: skip
-    train = src.records("train", shuffle=True, seed=seed, input_context=input_context)
-    train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    train = guarded_map(train, example, skip_corrupt=skip_corrupt, counter=counter, repeat=True)
-    train = train.batch(per_replica, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE)
-    train = train.prefetch(tf.data.AUTOTUNE)
-
-    validation = validation_images = None
-    if src.has_validation:
-
-        def normalise(crop):
-            return tf.ensure_shape(finish(_minus_mean(crop, mean_t, per_channel_mean)), [image_size, image_size, 3])
-
-        guard = dict(skip_corrupt=skip_corrupt, counter=counter)
-        validation, validation_images = _validation_sets(
-            src, input_context, normalise, image_size, eval_side, eval_batch_size or per_replica, guard
-        )
+        loader(src), base_seed(seed, input_context), augment, lighting, image_size, eval_side, scale_range, normalise
+    )
+    train = _train_set(src, example, seed, input_context, shuffle_buffer, per_replica, guard)
+    validation, validation_images = _validation_sets(
+        src, input_context, normalise, image_size, eval_side, eval_batch_size or per_replica, guard
+    )
 
     return ImageData(
-        train=with_options(train, deterministic),
-        validation=validation,
-        num_classes=int(src.num_classes),
-        train_size=src.size("train"),
-        mean=mean_array,
-        validation_images=validation_images,
-        corrupt=counter,
-        preprocessing=prep,
-        excluded_files=dict(getattr(src, "excluded", {})),
-    )
+        train=with_options(train, deterministic), validation=validation, num_classes=int(src.num_classes),
+        train_size=src.size("train"), mean=mean_array, validation_images=validation_images,
+        corrupt=guard["counter"], preprocessing=prep, excluded_files=dict(getattr(src, "excluded", {})),
+    )  # fmt: skip

@@ -261,14 +261,7 @@ def _callbacks_and_resume(
     callbacks = [cbs.IterationLogger(), *_progress(runtime.verbose, config.recipe.iterations), nan, *lr_callbacks]
     start, earlier, earlier_s, checkpoint = 0, [], 0.0, None
     if model_dir:
-        ckpt_dir = os.path.join(model_dir, "checkpoints")
-        try:
-            os.makedirs(model_dir, exist_ok=True)  # only now: a run refused on its arguments or data leaves nothing
-            if chief:  # only the chief writes, so only the chief locks and tidies
-                lock.acquire()
-                ckpts.remove_stale_temporaries(model_dir, ckpt_dir)
-        except OSError as err:  # a read-only or vanished folder, no room: one line, exit 4
-            raise ckpts.CheckpointWriteError(f"cannot write in {model_dir} ({' '.join(str(err).split())})") from None
+        ckpt_dir = _open_run_folder(model_dir, chief, lock)
         checkpoint = cbs.StepCheckpoint(
             ckpt_dir,
             save_freq=config.recipe.checkpoint_every,
@@ -305,6 +298,21 @@ def _callbacks_and_resume(
     callbacks += [stop, cbs.StopAtStep(config.recipe.iterations), *extra_callbacks]
     run_json = os.path.join(model_dir, "run.json") if model_dir and chief else None
     return _Session(callbacks, nan, stop, start, earlier, earlier_s, checkpoint, run_json)
+
+
+def _open_run_folder(model_dir: str, chief: bool, lock: ckpts.RunLock) -> str:
+    """Make the run folder (only now: a run refused on its arguments or data leaves nothing), the
+    chief locking and tidying it (only the chief writes); its checkpoint folder. A read-only or
+    vanished folder, or no room: `CheckpointWriteError`, one line, exit 4."""
+    ckpt_dir = os.path.join(model_dir, "checkpoints")
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+        if chief:
+            lock.acquire()
+            ckpts.remove_stale_temporaries(model_dir, ckpt_dir)
+    except OSError as err:
+        raise ckpts.CheckpointWriteError(f"cannot write in {model_dir} ({' '.join(str(err).split())})") from None
+    return ckpt_dir
 
 
 def _earlier_history(model_dir: str, start: int) -> list[dict]:
@@ -444,6 +452,21 @@ def _report(result: TrainResult, chief: bool, label: str | None) -> None:
             ) from None
 
 
+def _readable_data_errors():
+    """`data.decode.readable_data_errors()`: tf.data's module, imported with the data, not before."""
+    from keras_resnet_paper.data.decode import readable_data_errors
+
+    return readable_data_errors()
+
+
+def _check_model_dir(model_dir: str | None, config: RunConfig, runtime: Runtime) -> None:
+    """A file is not a run folder; a folder that holds another run is refused before anything starts."""
+    if model_dir and os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise ValueError(f"model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
+    if model_dir and os.path.isdir(model_dir):
+        run_identity.check_same_run(model_dir, {**config.to_dict(), "runtime": runtime.to_dict()})
+
+
 def train(
     run: RunConfig | Recipe | str = "cifar10_paper",
     model_name: str | None = None,
@@ -472,37 +495,24 @@ def train(
     """
     t0 = time.time()
     config, runtime = split_options(run, model_name, runtime, options)
-    if model_dir and os.path.exists(model_dir) and not os.path.isdir(model_dir):
-        raise ValueError(f"model_dir={model_dir!r} is a file; give a folder for the run's checkpoints and logs.")
-    if model_dir and os.path.isdir(model_dir):  # another run in the folder: refused before anything starts
-        run_identity.check_same_run(model_dir, {**config.to_dict(), "runtime": runtime.to_dict()})
-    # the run's folder lock (taken as soon as the process knows it is the chief: a busy folder is
-    # refused at once), the signal handlers and the backend's distribution scope, released on any exit
+    _check_model_dir(model_dir, config, runtime)
+    # the folder lock, signal handlers and distribution scope, released on any exit
     with contextlib.ExitStack() as cleanup:
-        from keras_resnet_paper.data.decode import readable_data_errors  # tf.data's module, loaded with the data
-
-        cleanup.enter_context(readable_data_errors())  # a corrupt file met inside tf.data: a ValueError naming it
+        cleanup.enter_context(_readable_data_errors())  # a corrupt file met inside tf.data: a ValueError naming it
         backends.data_on_host()
         seed_process(config.seed, runtime.deterministic)
         strategy, options_ = _strategy_and_options(runtime)  # joins a multi-process JAX cluster first
         chief = backends.is_chief()
-        lock = cleanup.enter_context(ckpts.RunLock(model_dir if model_dir and chief else None))
+        lock = cleanup.enter_context(ckpts.RunLock(model_dir if model_dir and chief else None))  # taken at once
         cleanup.enter_context(backends.run_scope(strategy))
         task = ImageClassificationTask(
             config, data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs
         )
         inputs = _build_inputs(task, strategy, runtime.deterministic)
         model = _build_compiled_model(task, inputs.data, strategy, options_, runtime)
+        environment = backends.run_environment(strategy) if model_dir and chief else {}
         session = _callbacks_and_resume(
-            task,
-            model,
-            model_dir,
-            runtime,
-            extra_callbacks,
-            chief,
-            lock,
-            cleanup,
-            environment=backends.run_environment(strategy) if model_dir and chief else {},
+            task, model, model_dir, runtime, extra_callbacks, chief, lock, cleanup, environment
         )
         finished = _finished_report(model_dir, session.start, config.recipe.iterations)
         if finished is not None:  # run again when done: nothing is trained, evaluated or rewritten
@@ -510,19 +520,10 @@ def train(
         history = session.earlier_history + _fit(model, inputs, session, config.recipe)
         predictor, final = _finish(model, inputs, config, model_dir, chief)
         result = TrainResult(
-            model=predictor,
-            config=config,
-            runtime=runtime,
-            model_dir=model_dir,
-            history=history,
-            final=final,
-            steps=cbs.current_step(model),
-            resumed_from=session.start,
-            wall_time_s=time.time() - t0,
-            fallbacks=options_.fallbacks,
-            training_model=model,
-            earlier_wall_time_s=session.earlier_s,
+            model=predictor, config=config, runtime=runtime, model_dir=model_dir, history=history, final=final,
+            steps=cbs.current_step(model), resumed_from=session.start, wall_time_s=time.time() - t0,
+            fallbacks=options_.fallbacks, training_model=model, earlier_wall_time_s=session.earlier_s,
             skipped_files=dict(getattr(inputs.data, "skipped_files", {}) or {}),
-        )
+        )  # fmt: skip
         _report(result, chief, label)
     return result
