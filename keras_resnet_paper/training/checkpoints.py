@@ -273,6 +273,7 @@ def save_weights_checked(model: keras.Model, path: str) -> None:
     any failure is a `CheckpointWriteError` naming the file, the previous file intact."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
+        os.makedirs(directory, exist_ok=True)  # the best of a first evaluation comes before any checkpoint
         _check_room(directory, model)
         with replacing(path, suffix=".weights.h5") as tmp, outside_distribution():
             model.save_weights(tmp, overwrite=True)

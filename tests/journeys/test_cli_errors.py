@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from journey import assert_one_line_error
 
@@ -144,3 +146,26 @@ def test_skip_corrupt_trains_and_says_what_it_skipped(run_command):
     assert (
         '"skip_corrupt": true' in (run_command.work / "runs" / "imagenet_paper" / "resnet18" / "run.json").read_text()
     )
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs (where this machine lets the tests mount one), for a whole run on a full disk."""
+    mount_point = tmp_path / "small_disk"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_is_one_line_and_exit_4(run_command, small_disk):
+    """The whole command on a disk that fills up during the run: no traceback, no crash of HDF5."""
+    out = run_command(
+        f"{TRAIN} --model resnet8 --iterations 40 --model_dir {small_disk / 'run'} --override checkpoint_every=5"
+    )
+    assert out.returncode == 4, out.describe()
+    assert "Traceback" not in out.stdout + out.stderr and "Segmentation" not in out.stderr, out.describe()
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("Training stopped: ") and ("room" in last or "No space" in last), out.describe()

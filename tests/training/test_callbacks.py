@@ -135,3 +135,18 @@ def test_a_step_that_ends_an_evaluation_is_checkpointed_after_the_evaluation(tmp
         _data().repeat(), epochs=2, steps_per_epoch=4, callbacks=[Recording(str(tmp_path), save_freq=2)], verbose=0
     )
     assert calls == [("saved", 2), ("evaluated", 4), ("saved", 4), ("saved", 6), ("evaluated", 8), ("saved", 8)]
+
+
+def test_the_first_checkpoint_at_an_evaluation_writes_the_best_into_a_new_folder(tmp_path):
+    """The paper's recipes checkpoint and evaluate every 1000 steps: the first best comes before
+    any checkpoint has made the folder."""
+    folder = tmp_path / "run" / "checkpoints"
+    model = _model()
+    model.fit(
+        _data().repeat(),
+        epochs=1,
+        steps_per_epoch=4,
+        callbacks=[StepCheckpoint(str(folder), save_freq=4, monitor="loss")],
+        verbose=0,
+    )
+    assert (folder / "best.weights.h5").exists() and (folder / "ckpt-000000004").is_dir()
