@@ -53,3 +53,29 @@ def test_a_log_line_clears_the_live_line_and_has_no_prefix():
     assert terminal.PlainLogFormatter().format(error) == "error: Loss is nan"
     terminal.say("nothing drawn: no clearing", log)
     assert bar.getvalue().count(terminal.CLEAR_LINE) == 2  # the one drawn, the one erasing it
+
+
+def test_a_message_between_the_bar_and_its_registration_still_starts_a_line():
+    """A signal's log line can come at any bytecode: the bar registers itself before it is written."""
+    from keras_resnet_paper.training.progress import TrainingProgress
+
+    class Model:  # what the progress line reads of a model: its step
+        optimizer = type("Optimizer", (), {"iterations": type("Step", (), {"numpy": lambda self: 1})()})()
+
+    log = io.StringIO()
+
+    class Screen(io.StringIO):
+        signalled = False
+
+        def flush(self):  # the signal arrives right after the bar is written
+            if "/10" in self.getvalue() and not self.signalled:
+                self.signalled = True
+                terminal.say("SIGINT received", log)
+
+    screen = Screen()
+    progress = TrainingProgress(10, stream=screen, interactive=True, min_interval_s=0)
+    progress.set_model(Model())
+    progress.on_train_begin()
+    progress.on_train_batch_end(0, {"loss": 1.0})
+    assert log.getvalue() == "SIGINT received\n" and screen.getvalue().endswith("it/s" + terminal.CLEAR_LINE)
+    terminal.cleared(screen)

@@ -116,10 +116,10 @@ class TrainingProgress(keras.callbacks.Callback):
         rate = (step - self._first_step) / max(now - self._session_t0, 1e-9)
         done = int(30 * step / max(self.total_steps, 1))
         bar = "#" * done + "." * (30 - done)
+        terminal.drawn(self._out)  # before the write: a signal's message between the two still erases it first
         self._out.write(f"{_CLEAR}[{bar}] {step}/{self.total_steps}  loss {loss:.4f}  {rate:.1f} it/s")
         self._out.flush()
         self._drawn, self._last_draw = True, now
-        terminal.drawn(self._out)  # a message written now erases the line first (terminal.say)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
