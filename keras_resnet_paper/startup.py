@@ -34,6 +34,7 @@ __all__ = [
     "load_time_notices_dropped",
     "quiet_start",
     "run_as_command",
+    "stopped_at_start_up",
 ]
 
 #: The console scripts of the package (pyproject.toml).
@@ -41,9 +42,6 @@ COMMAND_SCRIPTS = ("keras-resnet-paper-train", "keras-resnet-paper-reproduce")
 
 #: The command-line switch that shows the framework's logs.
 FRAMEWORK_LOGS_FLAG = "--framework_logs"
-
-#: The switches that ask a command for its help.
-HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
 
 #: Fragments of the lines TensorFlow writes at every start, whatever the machine: not for the user.
 START_UP_NOTICES = (
@@ -104,13 +102,18 @@ def _raise_interrupted(signum, frame):
     raise Interrupted(signum)
 
 
-def _stopped_at_start_up(kind, value, traceback) -> None:
+def stopped_at_start_up(signum: int) -> str:
+    """The one line a command says when a signal stops it before anything was trained."""
+    return f"Stopped by {signal.Signals(signum).name} during start-up: nothing was trained."
+
+
+def _excepthook(kind, value, traceback) -> None:
     """`sys.excepthook` of a command: an `Interrupted` that no code answered (it came while modules
     were still being imported) is one line and 128 + the signal number, not a traceback."""
     if not isinstance(value, Interrupted):
         sys.__excepthook__(kind, value, traceback)
         return
-    print(f"Stopped by {value} during start-up: nothing was trained.", file=sys.stderr, flush=True)
+    print(stopped_at_start_up(value.signum), file=sys.stderr, flush=True)
     sys.stdout.flush()
     os._exit(value.exit_status)
 
@@ -122,11 +125,9 @@ def quiet_start(argv: Sequence[str] | None = None) -> None:
     argv = sys.argv if argv is None else argv
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _raise_interrupted)
-    sys.excepthook = _stopped_at_start_up
+    sys.excepthook = _excepthook
     if _framework_logs_asked(argv):
         return  # the user asked for the framework's logs: nothing hidden
-    if any(arg in HELP_FLAGS for arg in argv):  # help needs no framework: answered at once
-        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _standard_error_filtered():
         import tensorflow as tf

@@ -237,7 +237,7 @@ def run() -> None:
         cli.run(main, doc=__doc__, modules=(__name__, "keras_resnet_paper.train"))
     except KeyboardInterrupt as err:  # SIGINT or SIGTERM before `main` could answer it (startup.Interrupted)
         signum = getattr(err, "signum", signal.SIGINT)
-        terminal.say(f"Stopped by {signal.Signals(signum).name} during start-up: nothing was trained.")
+        terminal.say(startup.stopped_at_start_up(signum))
         sys.exit(128 + signum)
 
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import tensorflow as tf
 
-from keras_resnet_paper.data.augmentations import AUGMENT_PLACES, AUGMENTATIONS, SCALE_RANGE
+from keras_resnet_paper.data.augmentations import AUGMENT_PLACES, SCALE_RANGE
 from keras_resnet_paper.data.cifar import CifarData, cifar_datasets
 from keras_resnet_paper.data.cifar_binary import is_cifar_binary_path
 from keras_resnet_paper.data.imagenet import ImageData, imagenet_datasets
@@ -72,15 +72,15 @@ def training_data(
     (`cifar_datasets`); "imagenet" (tfds imagenet2012), another tfds name, a TFRecord pattern or a
     folder of class subfolders (`imagenet_datasets`).
 
-    The data part of a recipe, in one vocabulary for every set (`data.augment`): `augment` is
+    The data part of a recipe, in one vocabulary for every set (`data.augmentations`): `augment` is
     what is done to each training image ("paper", "inception" for ImageNet-style sets, "none");
     `augment_on` where CIFAR's pad/crop/flip runs ("host" or "device"); `image_size` and
     `scale_range` the ImageNet crop size and shorter-side range (Sec. 3.4). `holdout` applies to
     CIFAR-style sets, `skip_corrupt` (skip and count unreadable image files) to image files.
     An option a set does not have is a ValueError naming it, never silently ignored.
     """
-    check_choice("augment", augment, AUGMENTATIONS)
-    check_choice("augment_on", augment_on, AUGMENT_PLACES)
+    check_choice("augment_on", augment_on, AUGMENT_PLACES)  # `augment` is checked by the set's pipeline
+    scale_range = tuple(scale_range) if isinstance(scale_range, list) else scale_range
     common = dict(seed=seed, input_context=input_context, deterministic=deterministic, data_dir=data_dir)
     if is_cifar_style(dataset):
         _refuse_image_options(dataset, skip_corrupt, image_size, scale_range, augment)
@@ -93,7 +93,7 @@ def training_data(
         batch_size,
         augment=augment,
         image_size=image_size,
-        scale_range=tuple(scale_range) if isinstance(scale_range, list) else scale_range,
+        scale_range=scale_range,
         skip_corrupt=skip_corrupt,
         **common,
     )
@@ -105,11 +105,7 @@ def _refuse_image_options(dataset, skip_corrupt, image_size, scale_range, augmen
     for given, default, text in (
         (skip_corrupt, False, "skip_corrupt=True applies to image files (folders, TFRecords, tfds image sets)"),
         (image_size, None, f"image_size={image_size!r} applies to ImageNet-style sets (CIFAR images are 32x32)"),
-        (
-            tuple(scale_range) if isinstance(scale_range, (list, tuple)) else scale_range,
-            SCALE_RANGE,
-            f"scale_range={scale_range!r} applies to ImageNet-style sets",
-        ),
+        (scale_range, SCALE_RANGE, f"scale_range={scale_range!r} applies to ImageNet-style sets"),
         (
             augment == "inception",
             False,

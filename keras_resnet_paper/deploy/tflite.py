@@ -30,8 +30,9 @@ QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 
 
 def serving_model(model: keras.Model, preprocessing: Preprocessing | None) -> keras.Model:
-    """uint8 RGB images [N, H, W, 3] -> class probabilities: `preprocessing` (as its
-    `normalize` computes it), `model` (logits or probabilities), a softmax where it has none."""
+    """uint8 RGB images [N, H, W, 3] -> `model`'s outputs after `preprocessing` (as its
+    `normalize` computes it); a classifier's logits become probabilities (a softmax is added to a
+    Dense head without one), a headless backbone's features stay features."""
     size = tuple(model.input_shape[1:])
     if len(size) != 3 or None in size or size[-1] != 3:
         raise ValueError(f"model input shape {size} must be a known (height, width, 3) for a file of fixed size.")
@@ -46,8 +47,9 @@ def serving_model(model: keras.Model, preprocessing: Preprocessing | None) -> ke
             std = np.ones(3) if preprocessing.std is None else np.asarray(preprocessing.std, np.float64)
             x = x - (np.asarray(preprocessing.mean_image, np.float64) / std).astype("float32")
     scores = model(x)
-    if getattr(model.layers[-1], "activation", None) is not keras.activations.softmax:
-        scores = keras.layers.Softmax(name="scores")(scores)
+    head = model.layers[-1]
+    if isinstance(head, keras.layers.Dense) and head.activation is not keras.activations.softmax:
+        scores = keras.layers.Softmax(name="scores")(scores)  # a logits head: probabilities in the file
     return keras.Model(images, scores, name=f"{model.name}_uint8")
 
 

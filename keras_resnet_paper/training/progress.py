@@ -75,7 +75,6 @@ class TrainingProgress(keras.callbacks.Callback):
         self.best = math.inf
         self.earlier_s = 0.0  # a resumed run's training time before this session: times never go back
         self._t0 = self._session_t0 = self._last_draw = 0.0
-        self._drawn = False
         self._first_step = 0
 
     @property
@@ -88,11 +87,7 @@ class TrainingProgress(keras.callbacks.Callback):
         return bool(getattr(self._out, "isatty", lambda: False)())
 
     def _clear(self) -> None:
-        if self._drawn:
-            self._out.write(_CLEAR)
-            self._out.flush()
-            self._drawn = False
-            terminal.cleared(self._out)
+        terminal.end_live_line()  # the live line, if it is still drawn (a message may have erased it)
 
     def resume(self, earlier_s: float, best: float) -> None:
         """Go on from a resumed run: its training time so far and its best value."""
@@ -119,7 +114,7 @@ class TrainingProgress(keras.callbacks.Callback):
         terminal.drawn(self._out)  # before the write: a signal's message between the two still erases it first
         self._out.write(f"{_CLEAR}[{bar}] {step}/{self.total_steps}  loss {loss:.4f}  {rate:.1f} it/s")
         self._out.flush()
-        self._drawn, self._last_draw = True, now
+        self._last_draw = now
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

@@ -44,3 +44,24 @@ def test_bad_requests_are_value_errors(offline_run, tmp_path):
         to_tflite(result.model, str(tmp_path / "x.tflite"), quantize="int4")
     with pytest.raises(ValueError, match="needs representative images"):
         to_tflite(result.model, str(tmp_path / "x.tflite"), quantize="int8")
+
+
+def test_the_served_model_adds_a_softmax_to_a_logits_head_only(digits):
+    import keras_resnet_paper as krp
+    from keras_resnet_paper.deploy import serving_model
+    from keras_resnet_paper.weights.conventions import input_convention
+
+    x_train, x_test, _ = digits
+    mean = pixel_mean(x_train)
+    logits = krp.cifar_resnet(8, classifier_activation=None)
+    backbone = krp.cifar_resnet(8, include_top=False, pooling="avg", input_shape=(32, 32, 3))
+    normalised = x_test[:2].astype("float32") - mean
+    for model, expected in ((logits, None), (backbone, backbone.predict(normalised, verbose=0))):
+        served = serving_model(model, input_convention(mean))
+        got = served.predict(x_test[:2], verbose=0)
+        if expected is None:  # probabilities of the logits
+            want = model.predict(normalised, verbose=0).astype("float64")
+            want = np.exp(want - want.max(axis=1, keepdims=True))
+            np.testing.assert_allclose(got, want / want.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
+        else:  # features stay features
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
