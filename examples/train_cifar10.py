@@ -6,6 +6,10 @@
 Every flag of `python -m keras_resnet_paper.train` works here; this only sets the recipe default.
 """
 
+# A command: the package starts it as its own commands (no framework notices, interruptible from its
+# first second; keras_resnet_paper/startup.py). Set before anything imports TensorFlow.
+KERAS_RESNET_PAPER_COMMAND = True
+
 from absl import flags
 
 from keras_resnet_paper import train

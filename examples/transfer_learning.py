@@ -20,6 +20,13 @@ from that file with `weights=PATH` and fine-tuned on digits 5-9, classes it has 
 
 from __future__ import annotations
 
+# A command: the package starts it as its own commands (no framework notices, interruptible from its
+# first second; keras_resnet_paper/startup.py). Set before anything imports TensorFlow.
+KERAS_RESNET_PAPER_COMMAND = True
+
+import keras_resnet_paper  # noqa: F401  (first, so that it starts the command before TensorFlow loads)
+
+# isort: split
 import os
 import sys
 import tempfile

@@ -9,11 +9,13 @@ standard error captured, drops exactly the notices in `START_UP_NOTICES`, and wr
 line back; it also sets `TF_CPP_MIN_LOG_LEVEL=2` for the command's process (the framework's
 errors are still shown, its info and warnings not, e.g. the tf.data notices written into the
 progress bar); a level the user set is kept. Whoever wants the framework's own logs passes
-`--framework_logs` or sets `TF_CPP_MIN_LOG_LEVEL=0`: then nothing is hidden.
+`--framework_logs` or sets `TF_CPP_MIN_LOG_LEVEL=0`: then nothing is hidden. On a terminal, a
+live line says that TensorFlow is starting while it loads (a few seconds), erased once it has.
 
 A SIGTERM or SIGINT before training has started ends the command with one line and 128 + the
 signal number. Only a command calls `quiet_start` (the package's `__init__` when `run_as_command`,
-and the commands' entry points): the library itself changes no process-wide setting, and an
+a script that sets `KERAS_RESNET_PAPER_COMMAND = True` before its imports included, and the
+commands' entry points): the library itself changes no process-wide setting, and an
 import of it only drops the load-time notices while Keras loads (`load_time_notices_dropped`).
 """
 
@@ -26,7 +28,10 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 
+from keras_resnet_paper import terminal
+
 __all__ = [
+    "COMMAND_MARKER",
     "FRAMEWORK_LOGS_FLAG",
     "START_UP_NOTICES",
     "Interrupted",
@@ -39,6 +44,11 @@ __all__ = [
 
 #: The console scripts of the package (pyproject.toml).
 COMMAND_SCRIPTS = ("keras-resnet-paper-train", "keras-resnet-paper-reproduce")
+
+#: A script of its own that starts as the package's commands do sets this name to True in its
+#: `__main__` module before it imports TensorFlow, Keras or this package (the examples do):
+#:     KERAS_RESNET_PAPER_COMMAND = True
+COMMAND_MARKER = "KERAS_RESNET_PAPER_COMMAND"
 
 #: The command-line switch that shows the framework's logs.
 FRAMEWORK_LOGS_FLAG = "--framework_logs"
@@ -78,8 +88,11 @@ def is_start_up_notice(line: str) -> bool:
 
 def run_as_command(argv: Sequence[str] | None = None) -> bool:
     """Whether this process is a command of the package: `python -m keras_resnet_paper.<command>`
-    (Python sets `sys.argv[0]` to "-m" while it imports the command's package) or a console script."""
+    (Python sets `sys.argv[0]` to "-m" while it imports the command's package), a console script,
+    or a script that says it is one (`COMMAND_MARKER = True` before it imports anything)."""
     argv = sys.argv if argv is None else argv
+    if getattr(sys.modules.get("__main__"), COMMAND_MARKER, False) is True:
+        return True
     return bool(argv) and (argv[0] == "-m" or os.path.basename(argv[0]) in COMMAND_SCRIPTS)
 
 
@@ -129,7 +142,12 @@ def quiet_start(argv: Sequence[str] | None = None) -> None:
     if _framework_logs_asked(argv):
         return  # the user asked for the framework's logs: nothing hidden
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _standard_error_filtered():
+    # the seconds TensorFlow takes to load, said on a terminal (erased when it is loaded)
+    loading = "tensorflow" not in sys.modules
+    with (
+        terminal.Phase("Starting TensorFlow", stream=sys.stderr, live=None if loading else False),
+        _standard_error_filtered(),
+    ):
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")  # the first look for a GPU: cuInit's notice, inside the filter
@@ -153,5 +171,6 @@ def _standard_error_filtered() -> Iterator[None]:
             text = capture.read().decode("utf-8", errors="replace")
             kept = [line for line in text.splitlines(keepends=True) if not is_start_up_notice(line)]
             if kept:
+                terminal.end_live_line()
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()

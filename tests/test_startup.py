@@ -79,3 +79,63 @@ def test_a_message_between_the_bar_and_its_registration_still_starts_a_line():
     progress.on_train_batch_end(0, {"loss": 1.0})
     assert log.getvalue() == "SIGINT received\n" and screen.getvalue().endswith("it/s" + terminal.CLEAR_LINE)
     terminal.cleared(screen)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_phase_is_a_live_line_with_its_progress_that_its_end_erases():
+    screen = _Terminal()
+    with terminal.Phase("Evaluating on the test set", total=4, stream=screen, min_interval_s=0) as phase:
+        assert list(phase.steps("abcd")) == list("abcd")
+    shown = screen.getvalue().split(terminal.CLEAR_LINE)
+    assert shown == [
+        "",
+        "Evaluating on the test set  [....................] 0/4",
+        "Evaluating on the test set  [#####...............] 1/4",
+        "Evaluating on the test set  [##########..........] 2/4",
+        "Evaluating on the test set  [###############.....] 3/4",
+        "Evaluating on the test set  [####################] 4/4",
+        "",  # erased at its end: what comes next starts a clean line
+    ]
+    log = io.StringIO()
+    with terminal.Phase("Starting TensorFlow", stream=screen):  # no steps: its name alone
+        terminal.say("a warning of ours", log)  # erases the phase's line before it is written
+    assert screen.getvalue().endswith(terminal.CLEAR_LINE + "Starting TensorFlow…" + terminal.CLEAR_LINE)
+    assert log.getvalue() == "a warning of ours\n"
+
+
+def test_a_phase_draws_nothing_in_a_log_file_or_when_told_not_to():
+    log, screen = io.StringIO(), _Terminal()
+    with terminal.Phase("Evaluating", total=2, stream=log) as phase:
+        phase.advance(1)
+    with terminal.Phase("Evaluating", total=2, stream=screen, live=False) as phase:
+        phase.advance(2)
+    assert log.getvalue() == screen.getvalue() == ""
+    slow = _Terminal()
+    with terminal.Phase("Evaluating", total=100, stream=slow, min_interval_s=3600) as phase:
+        for done in range(1, 101):
+            phase.advance(done)  # drawn at its start and at its last step only
+    assert slow.getvalue().count("Evaluating") == 2 and "100/100" in slow.getvalue()
+
+
+def test_the_training_line_says_when_the_step_compiles_and_how_far_an_evaluation_is():
+    from keras_resnet_paper.training.progress import TrainingProgress
+
+    class Model:
+        optimizer = type("Optimizer", (), {"iterations": type("Step", (), {"numpy": lambda self: 3})()})()
+
+    screen = _Terminal()
+    progress = TrainingProgress(10, stream=screen, min_interval_s=0, evaluation_batches=5)
+    progress.set_model(Model())
+    progress.on_train_begin()
+    progress.on_train_batch_end(2, {"loss": 1.5})
+    progress.on_test_batch_end(1)
+    progress.on_epoch_end(0, {"iteration": 3, "loss": 1.5, "val_top1_error": 0.25})
+    shown = screen.getvalue().split(terminal.CLEAR_LINE)
+    assert shown[1] == "Compiling the training step…"
+    assert shown[2].startswith("[#########.....................] 3/10  loss 1.5000")
+    assert shown[3].startswith(shown[2]) and shown[3].endswith("  evaluating 2/5")
+    assert shown[4].startswith("iteration  3/10  loss 1.5000  val top-1 25.00%")

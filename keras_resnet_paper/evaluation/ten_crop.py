@@ -12,6 +12,8 @@ top-5 errors are computed from the averages (`evaluation.topk`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -34,6 +36,7 @@ def ten_crop_scores(
     resize_side: int = 256,
     batch_size: int = 8,
     from_logits: bool = False,
+    on_images: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(scores [N, C] averaged over the 10 crops, labels [N]) for a dataset of (image, label).
 
@@ -41,6 +44,7 @@ def ten_crop_scores(
     (crop_size, crop_size, 3)) is subtracted from every crop, or `preprocessing` (the convention of
     pretrained weights, e.g. `model.preprocessing`) normalises it; the crop geometry stays the
     protocol's. With `from_logits` the model's outputs go through a softmax before averaging.
+    `on_images(n)` is called after each batch with the number of images scored so far (progress).
     """
     check_int("crop_size", crop_size, minimum=1)
     check_int("resize_side", resize_side, minimum=crop_size, allow_none=True)
@@ -65,6 +69,8 @@ def ten_crop_scores(
         out = keras.ops.convert_to_numpy(out).astype(np.float64).reshape(n, 10, -1)
         scores.append(out.mean(axis=1))
         labels.append(label.numpy().reshape(-1))
+        if on_images is not None:
+            on_images(sum(len(part) for part in labels))
     if not scores:
         raise ValueError("ten-crop evaluation got an empty dataset.")
     return np.concatenate(scores), np.concatenate(labels)

@@ -1,8 +1,8 @@
 """What a training run prints while it runs, counted in iterations as in the paper (Sec. 4.2).
 
-On a terminal: one progress line redrawn in place (iteration, loss, lr, speed) and, at every
-evaluation, one line of errors that replaces the progress line (so nothing is ever glued onto
-it). When the output is not a terminal (a log file, a pipe, a batch scheduler): the evaluation
+On a terminal: one progress line redrawn in place (iteration, loss, lr, speed; while the first
+step compiles, that it does; during an evaluation, its progress) and, at every evaluation, one line
+of errors that replaces the progress line (so nothing is ever glued onto it). When the output is not a terminal (a log file, a pipe, a batch scheduler): the evaluation
 lines alone, no carriage returns, no colour codes.
 
     iteration   25/300  loss 1.9734  train top-1 62.50%  val top-1 56.39%  top-5 11.67%  lr 0.1  14 s  best
@@ -20,9 +20,32 @@ import keras
 from keras_resnet_paper import terminal
 from keras_resnet_paper.training.callbacks import current_step
 
-__all__ = ["TrainingProgress", "format_evaluation"]
+__all__ = ["PhaseSteps", "TrainingProgress", "batches_of", "format_evaluation"]
 
 _CLEAR = terminal.CLEAR_LINE
+
+
+def batches_of(dataset) -> int | None:
+    """The number of batches of a finite `tf.data.Dataset`, None where it is unknown or infinite."""
+    try:
+        n = int(dataset.cardinality())
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return n if n > 0 else None
+
+
+class PhaseSteps(keras.callbacks.Callback):
+    """Advance a `terminal.Phase` at each batch of `evaluate` or `predict`."""
+
+    def __init__(self, phase: terminal.Phase):
+        super().__init__()
+        self.phase = phase
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.phase.advance(batch + 1)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.phase.advance(batch + 1)
 
 
 def _pct(value) -> str:
@@ -65,9 +88,11 @@ class TrainingProgress(keras.callbacks.Callback):
         interactive: bool | None = None,
         min_interval_s: float = 0.25,
         monitor: str = "val_top1_error",
+        evaluation_batches: int | None = None,
     ):
         super().__init__()
         self.total_steps = int(total_steps)
+        self.evaluation_batches = evaluation_batches
         self.stream = stream
         self.interactive = interactive
         self.min_interval_s = min_interval_s
@@ -75,7 +100,7 @@ class TrainingProgress(keras.callbacks.Callback):
         self.best = math.inf
         self.earlier_s = 0.0  # a resumed run's training time before this session: times never go back
         self._t0 = self._session_t0 = self._last_draw = 0.0
-        self._first_step = 0
+        self._first_step, self._loss, self._rate = 0, math.nan, 0.0
 
     @property
     def _out(self) -> TextIO:
@@ -98,23 +123,38 @@ class TrainingProgress(keras.callbacks.Callback):
             self._session_t0 = time.time()
             self._t0 = self._session_t0 - self.earlier_s
             self._first_step = current_step(self.model)
+            if self._live():  # the first step is traced and compiled: seconds with nothing else to show
+                self._draw("Compiling the training step…")
 
     def on_train_batch_end(self, batch, logs=None):
         loss = float((logs or {}).get("loss", 0.0))
         if not math.isfinite(loss):
             self._clear()  # the NaN stop's message starts on a clean line
             return
+        self._loss = loss  # also what an evaluation's progress shows after the bar
         now = time.time()
         if not self._live() or now - self._last_draw < self.min_interval_s:
             return
         step = current_step(self.model)
-        rate = (step - self._first_step) / max(now - self._session_t0, 1e-9)
+        self._rate = (step - self._first_step) / max(now - self._session_t0, 1e-9)
+        self._draw(self._bar(step))
+
+    def on_test_batch_end(self, batch, logs=None):
+        """An evaluation during training: its progress after the bar (its line comes at its end)."""
+        if self._live() and time.time() - self._last_draw >= self.min_interval_s:
+            of = f"/{self.evaluation_batches}" if self.evaluation_batches else ""
+            self._draw(f"{self._bar(current_step(self.model))}  evaluating {batch + 1}{of}")
+
+    def _bar(self, step: int) -> str:
         done = int(30 * step / max(self.total_steps, 1))
         bar = "#" * done + "." * (30 - done)
+        return f"[{bar}] {step}/{self.total_steps}  loss {self._loss:.4f}  {self._rate:.1f} it/s"
+
+    def _draw(self, line: str) -> None:
         terminal.drawn(self._out)  # before the write: a signal's message between the two still erases it first
-        self._out.write(f"{_CLEAR}[{bar}] {step}/{self.total_steps}  loss {loss:.4f}  {rate:.1f} it/s")
+        self._out.write(f"{_CLEAR}{line}")
         self._out.flush()
-        self._last_draw = now
+        self._last_draw = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

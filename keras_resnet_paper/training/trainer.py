@@ -22,6 +22,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -29,12 +30,13 @@ from typing import Any
 import keras
 from absl import logging
 
-from keras_resnet_paper import compat
+from keras_resnet_paper import compat, terminal
+from keras_resnet_paper.terminal import Phase
 from keras_resnet_paper.training import backends, run_identity
 from keras_resnet_paper.training import callbacks as cbs
 from keras_resnet_paper.training import checkpoints as ckpts
 from keras_resnet_paper.training.bn_recalibration import recalibrate_bn as _recalibrate_bn
-from keras_resnet_paper.training.progress import TrainingProgress
+from keras_resnet_paper.training.progress import PhaseSteps, TrainingProgress, batches_of
 from keras_resnet_paper.training.recipes import Recipe
 from keras_resnet_paper.training.run_config import RUN_OPTIONS, RunConfig, resolve_run
 from keras_resnet_paper.training.runtime import RUNTIME_OPTIONS, Runtime, seed_process
@@ -111,12 +113,17 @@ def split_options(
     return config, runtime or Runtime(**runtime_options)
 
 
-def _progress(verbose: int | str, total: int) -> list[keras.callbacks.Callback]:
+def _live_lines(verbose: int | str) -> bool | None:
+    """Whether live lines are drawn: verbose 1 or "auto" on a terminal (None: where stdout is one)."""
+    return None if verbose in (1, "auto") else False
+
+
+def _progress(verbose: int | str, total: int, evaluation_batches: int | None) -> list[keras.callbacks.Callback]:
     """verbose 0: nothing; 1 or "auto": a live line on a terminal and a line per evaluation;
     2: a line per evaluation only."""
     if verbose == 0:
         return []
-    return [TrainingProgress(total, interactive=False if verbose == 2 else None)]
+    return [TrainingProgress(total, interactive=_live_lines(verbose), evaluation_batches=evaluation_batches)]
 
 
 # -------------------------------------------------------------------------------- the steps
@@ -250,6 +257,7 @@ def _callbacks_and_resume(
     lock: ckpts.RunLock,
     cleanup: contextlib.ExitStack,
     environment: dict,
+    evaluation_batches: int | None = None,
 ) -> _Session:
     """Progress, NaN stop, lr rules, logs, checkpoints and the SIGTERM/SIGINT stop (its signal
     handlers until `cleanup` closes); the model, optimizer and callback state restored from the
@@ -258,7 +266,8 @@ def _callbacks_and_resume(
     config = task.config
     stateful, lr_callbacks = task.build_lr_callbacks()
     nan = cbs.NanStop(config.recipe.explode_factor)
-    callbacks = [cbs.IterationLogger(), *_progress(runtime.verbose, config.recipe.iterations), nan, *lr_callbacks]
+    progress = _progress(runtime.verbose, config.recipe.iterations, evaluation_batches)
+    callbacks = [cbs.IterationLogger(), *progress, nan, *lr_callbacks]
     start, earlier, earlier_s, checkpoint = 0, [], 0.0, None
     if model_dir:
         ckpt_dir = _open_run_folder(model_dir, chief, lock)
@@ -288,7 +297,7 @@ def _callbacks_and_resume(
             earlier = _earlier_history(model_dir, start)
             diverged = (previous or {}).get("diverged")
             after = f"; the run diverged at step {diverged['step']}" if diverged else ""
-            print(f"Resuming from step {start} of {config.recipe.iterations} ({ckpt_dir}{after}).", flush=True)
+            terminal.say(f"Resuming from step {start} of {config.recipe.iterations} ({ckpt_dir}{after}).", sys.stdout)
         if chief:  # the log row before the checkpoint: a kill between them repeats a row, never loses one
             callbacks += _log_callbacks(model_dir, runtime)
             record.update(environment=environment, segments=run_identity.segments(previous, record, start))
@@ -384,18 +393,26 @@ def _diverged(session: _Session) -> None:
     raise cbs.NonFiniteLossError(session.nan.nan_step, session.nan.nan_value, healthy, session.nan.limit)
 
 
-def _finish(model, inputs: _Inputs, config: RunConfig, model_dir: str | None, chief: bool) -> tuple[keras.Model, dict]:
+def _finish(
+    model, inputs: _Inputs, config: RunConfig, model_dir: str | None, chief: bool, live: bool | None
+) -> tuple[keras.Model, dict]:
     """BN re-estimation (if the recipe asks), the final test errors, the 10-crop errors (if asked),
-    the final weights; returns (the softmax model, the final metrics)."""
-    if config.recipe.recalibrate_bn:
-        # Global training batches, not the per-replica stream: every replica/worker sets the same values.
-        _recalibrate_bn(model, inputs.data.train, config.recipe.recalibrate_bn_batches)
-    final = {k: float(v) for k, v in model.evaluate(inputs.test, verbose=0, return_dict=True).items()}
+    the final weights, each a `Phase` on a terminal; returns (the softmax model, the final metrics)."""
+    recipe = config.recipe
+    if recipe.recalibrate_bn:
+        with Phase("Re-estimating the BN statistics (Sec. 3.4)", recipe.recalibrate_bn_batches, live=live) as phase:
+            # Global training batches, not the per-replica stream: every replica/worker sets the same values.
+            _recalibrate_bn(model, phase.steps(inputs.data.train), recipe.recalibrate_bn_batches)
+    with Phase("Evaluating on the test set", batches_of(inputs.test), live=live) as phase:
+        final = model.evaluate(inputs.test, verbose=0, return_dict=True, callbacks=[PhaseSteps(phase)])
+    final = {k: float(v) for k, v in final.items()}
     predictor = inference_model(model)
     if config.ten_crop:
         from keras_resnet_paper.evaluation.ten_crop import evaluate_ten_crop
 
-        crops = evaluate_ten_crop(predictor, inputs.data.validation_images, mean=inputs.data.mean)
+        images = inputs.data.validation_images
+        with Phase("10-crop testing (Sec. 3.4)", batches_of(images), live=live) as phase:
+            crops = evaluate_ten_crop(predictor, images, mean=inputs.data.mean, on_images=phase.advance)
         final.update({f"ten_crop_{k}": float(v) for k, v in crops.items()})
     if model_dir and chief:
         ckpts.save_weights_checked(model, os.path.join(model_dir, "final.weights.h5"))
@@ -505,20 +522,23 @@ def train(
         chief = backends.is_chief()
         lock = cleanup.enter_context(ckpts.RunLock(model_dir if model_dir and chief else None))  # taken at once
         cleanup.enter_context(backends.run_scope(strategy))
-        task = ImageClassificationTask(
-            config, data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs
-        )
-        inputs = _build_inputs(task, strategy, runtime.deterministic)
-        model = _build_compiled_model(task, inputs.data, strategy, options_, runtime)
-        environment = backends.run_environment(strategy) if model_dir and chief else {}
-        session = _callbacks_and_resume(
-            task, model, model_dir, runtime, extra_callbacks, chief, lock, cleanup, environment
-        )
+        live = _live_lines(runtime.verbose)
+        with Phase(f"Loading the data and building {config.model}", live=live):
+            task = ImageClassificationTask(
+                config, data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs
+            )
+            inputs = _build_inputs(task, strategy, runtime.deterministic)
+            model = _build_compiled_model(task, inputs.data, strategy, options_, runtime)
+            environment = backends.run_environment(strategy) if model_dir and chief else {}
+            session = _callbacks_and_resume(
+                task, model, model_dir, runtime, extra_callbacks, chief, lock, cleanup, environment,
+                batches_of(inputs.evaluation),
+            )  # fmt: skip
         finished = _finished_report(model_dir, session.start, config.recipe.iterations)
         if finished is not None:  # run again when done: nothing is trained, evaluated or rewritten
             return _finished_result(finished, model, config, runtime, model_dir, session, options_)
         history = session.earlier_history + _fit(model, inputs, session, config.recipe)
-        predictor, final = _finish(model, inputs, config, model_dir, chief)
+        predictor, final = _finish(model, inputs, config, model_dir, chief, live)
         result = TrainResult(
             model=predictor, config=config, runtime=runtime, model_dir=model_dir, history=history, final=final,
             steps=cbs.current_step(model), resumed_from=session.start, wall_time_s=time.time() - t0,

@@ -52,9 +52,12 @@ def test_ten_crop_averages_softmax_over_the_ten_crops():
         crops += [c[:, ::-1] for c in crops]  # flips: the pixel mean is unchanged, but keep it honest
         probs = [_softmax((c - mean).mean((0, 1)) @ kernel + bias) for c in crops]
         expected.append(np.mean(probs, 0))
+    seen = []  # the progress a command shows: images scored after each batch
     scores, labels = ten_crop_scores(
-        model, _dataset(images, [0, 1, 2, 3]), mean=mean, crop_size=crop, resize_side=side, batch_size=3
-    )
+        model, _dataset(images, [0, 1, 2, 3]), mean=mean, crop_size=crop, resize_side=side, batch_size=3,
+        on_images=seen.append,
+    )  # fmt: skip
+    assert seen == [3, 4]
     np.testing.assert_allclose(scores, np.array(expected), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(labels, [0, 1, 2, 3])
     assert np.allclose(scores.sum(1), 1)

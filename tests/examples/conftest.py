@@ -87,8 +87,9 @@ class Run:
         return errors[0]
 
 
-def _environment(tmp_path: pathlib.Path, env: dict[str, str]) -> dict[str, str]:
-    return {
+def _environment(tmp_path: pathlib.Path, env: dict[str, str | None]) -> dict[str, str]:
+    """The examples' environment; a variable of `env` given as None is left unset."""
+    environment = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -97,6 +98,7 @@ def _environment(tmp_path: pathlib.Path, env: dict[str, str]) -> dict[str, str]:
         "KERAS_RESNET_PAPER_WEIGHTS_URL": closed_port_url(),
         **env,
     }
+    return {name: value for name, value in environment.items() if value is not None}
 
 
 @pytest.fixture

@@ -70,6 +70,13 @@ def test_terminal_shows_our_lines_only_and_a_ctrl_c_on_its_own_line(run_command)
         assert line.rsplit("\x1b[K", 1)[-1].startswith("iteration "), repr(line)
     assert screen.count("Done: resnet8") == 1
     assert "New best" not in screen  # the best evaluation is marked on its own line instead
+    # every phase of seconds says what it does, with its steps where it has them, and is erased after
+    phases = ["Starting TensorFlow…", "Loading the data and building resnet8…", "Compiling the training step…"]
+    phases += ["  evaluating ", "Evaluating on the test set  [####################] 3/3"]
+    for phase in phases:
+        assert phase in screen, repr(screen[:2000])
+        after = screen[screen.index(phase) + len(phase) :].lstrip("0123456789/")
+        assert after.startswith("\r\x1b[K"), repr(after[:200])  # nothing glued on: the next line replaces it
 
 
 # What a log file (stdout a pipe) shows is asserted by test_readme_commands.py::test_main_job_shortened.

@@ -112,6 +112,7 @@ def test_main_job_shortened(run_command):
     assert [l.split("  ")[0] for l in lines if l.startswith("iteration")] == ["iteration 10/20", "iteration 20/20"]
     assert sum(l.startswith("Done: resnet20") for l in lines) == 1, out.describe()
     assert "\r" not in out.stdout and "\x1b" not in out.stdout  # not a terminal: no bar, no colours
+    assert "…" not in out.stdout + out.stderr  # nor the live lines of its phases (start-up, evaluation)
     # a log file has one line per evaluation, then the summary (merged from test_output.py)
     shown = [l for l in lines if l.strip()]
     assert shown[0].startswith("iteration 10/20") and shown[0].endswith("best"), shown
