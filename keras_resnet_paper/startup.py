@@ -22,6 +22,7 @@ import of it only drops the load-time notices while Keras loads (`load_time_noti
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -35,6 +36,7 @@ __all__ = [
     "FRAMEWORK_LOGS_FLAG",
     "START_UP_NOTICES",
     "Interrupted",
+    "framework_output_hidden",
     "is_start_up_notice",
     "load_time_notices_dropped",
     "quiet_start",
@@ -153,20 +155,54 @@ def quiet_start(argv: Sequence[str] | None = None) -> None:
         tf.config.list_physical_devices("GPU")  # the first look for a GPU: cuInit's notice, inside the filter
 
 
+#: The Python loggers of the framework and its converters (TensorFlow, absl, tf2onnx).
+FRAMEWORK_LOGGERS = ("tensorflow", "absl", "tf2onnx")
+
+
 @contextlib.contextmanager
-def _standard_error_filtered() -> Iterator[None]:
-    """Capture file descriptor 2 (C++ and Python writers alike); on leaving, write back every line
-    that is not a start-up notice."""
+def framework_output_hidden() -> Iterator[None]:
+    """While a converter of the framework runs (TFLite, SavedModel, tf2onnx, an interpreter's
+    start): its Python log records below ERROR and whatever is written to standard error (its C++
+    notices) are dropped; the loggers' levels and the descriptor are restored after. A failure
+    still raises its exception, which carries the message; `--framework_logs` or
+    `TF_CPP_MIN_LOG_LEVEL=0` shows everything."""
+    if _framework_logs_asked(sys.argv):
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in FRAMEWORK_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryFile() as sink, _standard_error_into(sink):
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _standard_error_into(file) -> Iterator[None]:
+    """File descriptor 2 (C++ and Python writers alike) written into `file` until the block ends."""
     sys.stderr.flush()
     saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def _standard_error_filtered() -> Iterator[None]:
+    """Capture file descriptor 2; on leaving, write back every line that is not a start-up notice."""
     with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
         try:
-            yield
+            with _standard_error_into(capture):
+                yield
         finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
             capture.seek(0)
             text = capture.read().decode("utf-8", errors="replace")
             kept = [line for line in text.splitlines(keepends=True) if not is_start_up_notice(line)]

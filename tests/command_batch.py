@@ -116,6 +116,12 @@ def _entry(command: str):
         return argv0, lambda argv: cli.call(
             reproduce.main, argv, doc=reproduce.__doc__, modules=(reproduce.__name__,), prog=reproduce._prog()
         )
+    if words[:3] == ["python", "-m", "keras_resnet_paper.export"]:
+        from keras_resnet_paper import export
+
+        return export.__file__, lambda argv: cli.call(
+            export.main, argv, doc=export.__doc__, modules=(export.__name__,), prog=export.PROG
+        )
     if words[:3] == ["python", "-m", "keras_resnet_paper.train"] or words[0] == "keras-resnet-paper-train":
         from keras_resnet_paper import train
 

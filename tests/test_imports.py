@@ -9,7 +9,7 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).parents[1] / "keras_resnet_paper"
-LEAVES = ("paper.py", "names.py", "graph.py", "terminal.py", "startup.py", "data/augmentations.py")
+LEAVES = ("paper.py", "names.py", "graph.py", "terminal.py", "data/augmentations.py")
 
 
 def _imports(path: pathlib.Path) -> set[str]:
@@ -31,3 +31,11 @@ def test_weights_never_import_the_models(path):
 @pytest.mark.parametrize("name", LEAVES)
 def test_leaf_modules_import_nothing_of_the_package(name):
     assert not [m for m in _imports(PACKAGE / name) if m.startswith("keras_resnet_paper")]
+
+
+def test_the_start_of_a_command_imports_only_the_terminal():
+    """startup.py runs first in the package's __init__: it may draw its phase line, nothing more."""
+    assert {m for m in _imports(PACKAGE / "startup.py") if m.startswith("keras_resnet_paper")} == {
+        "keras_resnet_paper",
+        "keras_resnet_paper.terminal",
+    }

@@ -139,3 +139,14 @@ def test_the_training_line_says_when_the_step_compiles_and_how_far_an_evaluation
     assert shown[2].startswith("[#########.....................] 3/10  loss 1.5000")
     assert shown[3].startswith(shown[2]) and shown[3].endswith("  evaluating 2/5")
     assert shown[4].startswith("iteration  3/10  loss 1.5000  val top-1 25.00%")
+
+
+def test_a_converters_output_is_hidden_and_everything_restored_after(capfd):
+    logger = logging.getLogger("tensorflow")
+    before = logger.level
+    with startup.framework_output_hidden():
+        os.write(2, b"fully_quantize: 0, inference_type: 6\n")  # what TFLite's C++ converter writes
+        logger.warning("Function `__call__` contains input name(s) resource with unsupported characters")
+        assert logger.level == logging.ERROR
+    os.write(2, b"a line after it\n")
+    assert capfd.readouterr().err == "a line after it\n" and logger.level == before

@@ -22,7 +22,7 @@ import numpy as np
 from keras_resnet_paper.deploy.batchnorm_folding import fold_batchnorm
 from keras_resnet_paper.weights.conventions import Preprocessing, input_convention
 
-__all__ = ["QUANTIZATIONS", "serving_model", "to_tflite", "tflite_scores"]
+__all__ = ["QUANTIZATIONS", "serving_model", "tflite_interpreter", "tflite_scores", "to_tflite"]
 
 #: What `to_tflite` can do to the weights: keep float32, store float16, quantize the weights
 #: ("dynamic": int8 weights, float activations) or the whole net ("int8", calibrated).
@@ -91,7 +91,8 @@ def to_tflite(
     return path
 
 
-def _interpreter(path: str, num_threads: int):
+def tflite_interpreter(path: str, num_threads: int = 1):
+    """A TFLite interpreter of the file at `path` on `num_threads` CPU threads (LiteRT's where installed)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -108,7 +109,7 @@ def _interpreter(path: str, num_threads: int):
 def tflite_scores(path: str, images: Iterable[np.ndarray], num_threads: int = 1) -> np.ndarray:
     """The class probabilities [N, classes] of the TFLite file at `path` for uint8 RGB images
     [H, W, 3], one image at a time on `num_threads` CPU threads."""
-    interpreter = _interpreter(path, num_threads)
+    interpreter = tflite_interpreter(path, num_threads)
     interpreter.allocate_tensors()
     given, output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     scores = []

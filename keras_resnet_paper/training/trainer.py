@@ -476,6 +476,14 @@ def _readable_data_errors():
     return readable_data_errors()
 
 
+def _set_up_process(cleanup: contextlib.ExitStack, config: RunConfig, runtime: Runtime) -> None:
+    """Corrupt files met inside tf.data become a ValueError naming them (until `cleanup` closes);
+    tf.data on the host; the run's seeds (and determinism, if asked)."""
+    cleanup.enter_context(_readable_data_errors())
+    backends.data_on_host()
+    seed_process(config.seed, runtime.deterministic)
+
+
 def _check_model_dir(model_dir: str | None, config: RunConfig, runtime: Runtime) -> None:
     """A file is not a run folder; a folder that holds another run is refused before anything starts."""
     if model_dir and os.path.exists(model_dir) and not os.path.isdir(model_dir):
@@ -507,25 +515,21 @@ def train(
     loss diverges (`checkpoints.NonFiniteStateError` if the weights do first), `TrainingInterrupted`
     after checkpointing on SIGTERM/SIGINT, `checkpoints.RunFolderBusyError` if another run holds
     `model_dir`, `checkpoints.CheckpointWriteError` if a checkpoint cannot be written,
-    `data.decode.CorruptDataError` (a ValueError) if an image file cannot be read. See the
-    module doc for the steps.
+    `data.decode.CorruptDataError` (a ValueError) if an image file cannot be read (steps: module doc).
     """
     t0 = time.time()
     config, runtime = split_options(run, model_name, runtime, options)
     _check_model_dir(model_dir, config, runtime)
     # the folder lock, signal handlers and distribution scope, released on any exit
     with contextlib.ExitStack() as cleanup:
-        cleanup.enter_context(_readable_data_errors())  # a corrupt file met inside tf.data: a ValueError naming it
-        backends.data_on_host()
-        seed_process(config.seed, runtime.deterministic)
+        _set_up_process(cleanup, config, runtime)
         strategy, options_ = _strategy_and_options(runtime)  # joins a multi-process JAX cluster first
         chief = backends.is_chief()
         lock = cleanup.enter_context(ckpts.RunLock(model_dir if model_dir and chief else None))  # taken at once
         cleanup.enter_context(backends.run_scope(strategy))
-        live = _live_lines(runtime.verbose)
-        with Phase(f"Loading the data and building {config.model}", live=live):
+        with Phase(f"Loading the data and building {config.model}", live=_live_lines(runtime.verbose)):
             task = ImageClassificationTask(
-                config, data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs
+                config, **dict(data_source=data_source, input_shape=input_shape, model_kwargs=model_kwargs)
             )
             inputs = _build_inputs(task, strategy, runtime.deterministic)
             model = _build_compiled_model(task, inputs.data, strategy, options_, runtime)
@@ -538,7 +542,7 @@ def train(
         if finished is not None:  # run again when done: nothing is trained, evaluated or rewritten
             return _finished_result(finished, model, config, runtime, model_dir, session, options_)
         history = session.earlier_history + _fit(model, inputs, session, config.recipe)
-        predictor, final = _finish(model, inputs, config, model_dir, chief, live)
+        predictor, final = _finish(model, inputs, config, model_dir, chief, _live_lines(runtime.verbose))
         result = TrainResult(
             model=predictor, config=config, runtime=runtime, model_dir=model_dir, history=history, final=final,
             steps=cbs.current_step(model), resumed_from=session.start, wall_time_s=time.time() - t0,

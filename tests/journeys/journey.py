@@ -13,6 +13,7 @@ import os
 import pathlib
 import shlex
 import sys
+import tempfile
 
 from command_batch import Outcome
 
@@ -39,11 +40,10 @@ def offline_env(extra: dict[str, str] | None = None) -> dict[str, str]:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "MPLBACKEND": "Agg",
             "PYTHONUNBUFFERED": "1",
-            "KERAS_HOME": env.get("KERAS_HOME", ""),
+            # a Keras home of its own: a command's downloads (from a local mirror) never reach the user's cache
+            "KERAS_HOME": tempfile.mkdtemp(prefix="keras_home_"),
         }
     )
-    if not env["KERAS_HOME"]:
-        del env["KERAS_HOME"]
     env.update(extra or {})
     return env
 

@@ -29,6 +29,15 @@ SHORT = ["--iterations", "20", "--eval_every", "10", "--notensorboard"]
 #: README command -> the test that runs it ("module::test" for tests outside this file).
 COVERED = {
     MAIN_JOB: "test_main_job_shortened",
+    "python -m keras_resnet_paper.export --model_dir runs/cifar10_offline/resnet20 --format tflite --quantize int8": (
+        "tests/journeys/test_export.py"
+    ),
+    "python -m keras_resnet_paper.export --model_dir runs/cifar10_offline/resnet20 --format onnx": (
+        "tests/journeys/test_export.py"
+    ),
+    "python -m keras_resnet_paper.export --model resnet50 --weights imagenet --format tflite": (
+        "tests/journeys/test_export.py"
+    ),
     "ruff check .": "the README's test command: .ci/run runs it",
     "ruff format --check .": "the README's test command: .ci/run runs it",
     "python -m pytest": "the README's test command: .ci/run runs it",
