@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 
 from absl import flags
@@ -83,29 +82,12 @@ def _exportable(f):
 
 
 def _converted(item, f) -> str:
-    """The file written, a converter's refusal one line naming what it could not take."""
+    """The file written (a converter's refusal is a `measure.ConversionError` naming the layer)."""
     from keras_resnet_paper.deploy import measure
 
-    try:
-        quantized = "" if f.quantize == "none" else f" ({f.quantize})"
-        with terminal.Phase(f"Writing {item.name} as {f.format}{quantized}"), startup.framework_output_hidden():
-            return measure.export(item, f.format, f.quantize, f.out_dir)
-    except (ValueError, ImportError, cli.UsageError):
-        raise
-    except Exception as err:  # the converters raise their own kinds (ConverterError, tf2onnx's, ...)
-        raise cli.UsageError(f"the {f.format} converter cannot take {item.name}: {_culprit(err, item.model)}") from None
-
-
-def _culprit(err: BaseException, model) -> str:
-    """The layers of `model` and the ops a converter's error names, else its first words."""
-    from keras_resnet_paper.graph import iter_layers
-
-    text = " ".join(str(err).split())
-    layers = [layer.name for layer in iter_layers(model) if re.search(rf"/{re.escape(layer.name)}(_\d+)?/", text)]
-    ops = sorted({op for op in re.findall(r'fused\["(\w+):', text) if op != "StatefulPartitionedCall"})
-    if layers:
-        return f"layer {', '.join(map(repr, layers))}" + (f" (op {', '.join(ops)})" if ops else "")
-    return text[:300]
+    quantized = "" if f.quantize == "none" else f" ({f.quantize})"
+    with terminal.Phase(f"Writing {item.name} as {f.format}{quantized}"), startup.framework_output_hidden():
+        return measure.export(item, f.format, f.quantize, f.out_dir)
 
 
 def _summary(report: dict, threads: int | None) -> str:
@@ -124,15 +106,11 @@ def _summary(report: dict, threads: int | None) -> str:
 
 
 def _measured(item, path: str, f, threads: int | None) -> dict:
-    """The report of the written file; a file its runtime cannot run is one line naming the layer."""
     from keras_resnet_paper.deploy import measure
 
-    try:
-        with terminal.Phase(f"Measuring the file, the float and the folded model on {len(item.images)} images"):
-            with startup.framework_output_hidden():
-                return {"quantize": f.quantize, "threads": threads, **measure.measure(item, path, f.format)}
-    except Exception as err:  # e.g. an op onnxruntime lacks
-        raise cli.UsageError(f"{path} was written but does not run: {_culprit(err, item.model)}") from None
+    with terminal.Phase(f"Measuring the file, the float and the folded model on {len(item.images)} images"):
+        with startup.framework_output_hidden():
+            return {"quantize": f.quantize, "threads": threads, **measure.measure(item, path, f.format)}
 
 
 def main(argv) -> int:

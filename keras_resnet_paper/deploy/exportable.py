@@ -20,7 +20,15 @@ import os
 import keras
 import numpy as np
 
-__all__ = ["MIN_CALIBRATION", "RUN_WEIGHTS", "Exportable", "from_release", "from_run_folder"]
+__all__ = [
+    "MIN_CALIBRATION",
+    "RUN_WEIGHTS",
+    "Exportable",
+    "from_model",
+    "from_release",
+    "from_run_folder",
+    "images_at_hand",
+]
 
 #: The weights of a run folder an export can take.
 RUN_WEIGHTS = {"final": "final.weights.h5", "best": os.path.join("checkpoints", "best.weights.h5")}
@@ -152,9 +160,38 @@ def _photos(images_dir: str | None) -> list[np.ndarray]:
     return photos
 
 
+def images_at_hand(preprocessing, images_dir: str | None = None, max_images: int = 1000) -> np.ndarray:
+    """The photos of `images_dir` (else scikit-learn's samples) resized and centre-cropped as at
+    test time by `preprocessing` (Sec. 3.4), as uint8 RGB [N, size, size, 3]."""
+    photos = _photos(images_dir)[: max_images or None]
+    crops = [np.clip(np.round(np.asarray(preprocessing.center_crop(p))), 0, 255).astype(np.uint8) for p in photos]
+    return np.stack(crops)
+
+
+def from_model(
+    model: keras.Model, preprocessing, images_dir: str | None = None, max_images: int = 1000, name: str | None = None
+) -> Exportable:
+    """`model` with the input convention of its weights (`weights.conventions.Preprocessing`,
+    sized to the model's input), measured on the images at hand by agreement (module docstring)."""
+    size = int(model.input_shape[1] or preprocessing.input_size[0])
+    preprocessing = dataclasses.replace(preprocessing, input_size=(size, size, 3))
+    images = images_at_hand(preprocessing, images_dir, max_images)
+    return Exportable(
+        name=name or model.name,
+        model=model,
+        images=images,
+        labels=None,
+        calibration=images if len(images) >= MIN_CALIBRATION else None,
+        preprocessing=preprocessing,
+        out_dir="export",
+        described=f"{model.name}, on {len(images)} images at hand "
+        + ("(scikit-learn's sample photos)" if images_dir is None else f"({images_dir})"),
+    )
+
+
 def from_release(model_name: str, weights: str, images_dir: str | None = None, max_images: int = 1000) -> Exportable:
     """The net `model_name` with its pretrained `weights` (a tag or a file) and their
-    preprocessing; the images at hand centre-cropped to its size, uint8 (module docstring)."""
+    preprocessing, on the images at hand (`from_model`)."""
     from keras_resnet_paper.models import get_model
 
     model = get_model(model_name, weights=weights)
@@ -164,19 +201,11 @@ def from_release(model_name: str, weights: str, images_dir: str | None = None, m
             f"weights={weights!r} carry no preprocessing (a weights file of this package): export the "
             "training run it came from with --model_dir, which knows its mean."
         )
-    size = int(model.input_shape[1] or preprocessing.input_size[0])
-    preprocessing = dataclasses.replace(preprocessing, input_size=(size, size, 3))
-    photos = _photos(images_dir)[: max_images or None]
-    crops = [np.clip(np.round(np.asarray(preprocessing.center_crop(p))), 0, 255).astype(np.uint8) for p in photos]
-    images = np.stack(crops)
-    return Exportable(
-        name=f"{model_name}_{os.path.splitext(os.path.basename(str(weights)))[0]}",
-        model=model,
-        images=images,
-        labels=None,
-        calibration=images if len(images) >= MIN_CALIBRATION else None,
-        preprocessing=preprocessing,
-        out_dir="export",
-        described=f"{model_name} with weights {weights}, on {len(images)} images at hand "
-        + ("(scikit-learn's sample photos)" if images_dir is None else f"({images_dir})"),
-    )
+    item = from_model(model, preprocessing, images_dir, max_images, f"{model_name}_{_stem(weights)}")
+    item.described = f"{model_name} with weights {weights}" + item.described[len(model.name) :]
+    return item
+
+
+def _stem(weights: str) -> str:
+    name = os.path.basename(str(weights))
+    return name.split(".")[0] or name

@@ -10,6 +10,7 @@ calls after a warm-up, on as many CPU threads as the process runs (the export co
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 
@@ -18,15 +19,31 @@ import numpy as np
 
 from keras_resnet_paper.deploy.batchnorm_folding import fold_batchnorm
 from keras_resnet_paper.deploy.exportable import MIN_CALIBRATION, Exportable
-from keras_resnet_paper.deploy.onnx import onnx_session, to_onnx
+from keras_resnet_paper.deploy.onnx import MissingDeployDependencyError, onnx_session, to_onnx
 from keras_resnet_paper.deploy.tflite import QUANTIZATIONS, serving_model, tflite_interpreter, to_tflite
+from keras_resnet_paper.graph import iter_layers
 from keras_resnet_paper.weights.conventions import input_convention
 
-__all__ = ["FORMATS", "SUFFIXES", "export", "file_runner", "latency_ms", "measure"]
+__all__ = ["FORMATS", "SUFFIXES", "ConversionError", "export", "file_runner", "latency_ms", "measure"]
 
 #: The file formats an export writes, and their file names' endings.
 FORMATS = ("saved_model", "tflite", "onnx")
 SUFFIXES = {"saved_model": "", "tflite": ".tflite", "onnx": ".onnx"}
+
+
+class ConversionError(ValueError):
+    """A converter cannot take the net, or its runtime cannot run the file: the message names the
+    layers (and ops) its error names."""
+
+
+def culprit(err: BaseException, model: keras.Model) -> str:
+    """The layers of `model` and the ops a converter's or runtime's error names, else its first words."""
+    text = " ".join(str(err).split())
+    layers = [layer.name for layer in iter_layers(model) if re.search(rf"/{re.escape(layer.name)}(_\d+)?/", text)]
+    ops = sorted({op for op in re.findall(r'fused\["(\w+):', text) if op != "StatefulPartitionedCall"})
+    if layers:
+        return f"layer {', '.join(map(repr, layers))}" + (f" (op {', '.join(ops)})" if ops else "")
+    return text[:300]
 
 
 def _check(fmt: str, quantize: str, item: Exportable) -> None:
@@ -50,6 +67,15 @@ def export(item: Exportable, fmt: str = "tflite", quantize: str = "none", out_di
     _check(fmt, quantize, item)
     suffix = "" if quantize == "none" else f"_{quantize}"
     path = os.path.join(out_dir or item.out_dir, f"{item.name}{suffix}{SUFFIXES[fmt]}")
+    try:
+        return _write(item, fmt, quantize, path)
+    except MissingDeployDependencyError:
+        raise
+    except Exception as err:  # the converters raise their own kinds (ConverterError, tf2onnx's, ValueError, ...)
+        raise ConversionError(f"the {fmt} converter cannot take {item.name}: {culprit(err, item.model)}") from None
+
+
+def _write(item: Exportable, fmt: str, quantize: str, path: str) -> str:
     if fmt == "tflite":
         return to_tflite(item.model, path, quantize=quantize, representative=item.calibration, **item.convention)
     if fmt == "onnx":
@@ -117,14 +143,20 @@ def _top1(scores: np.ndarray, item: Exportable, reference: np.ndarray) -> dict:
 
 
 def measure(item: Exportable, path: str, fmt: str, repeats: int = 20) -> dict:
-    """The report of the file at `path` (module docstring): errors or agreement, size, latencies."""
+    """The report of the file at `path` (module docstring): errors or agreement, size, latencies;
+    a file its runtime cannot run is a `ConversionError` naming the layer."""
     convention = input_convention(**item.convention)
     runners = {
         "keras_float": _keras_runner(serving_model(item.model, convention)),
         "keras_folded": _keras_runner(serving_model(fold_batchnorm(item.model), convention)),
-        "file": file_runner(path, fmt),
     }
-    scores = {name: _scores(run, item.images) for name, run in runners.items()}
+    try:
+        runners["file"] = file_runner(path, fmt)
+        scores = {name: _scores(run, item.images) for name, run in runners.items()}
+    except MissingDeployDependencyError:
+        raise
+    except Exception as err:  # e.g. an op onnxruntime lacks
+        raise ConversionError(f"{path} was written but does not run: {culprit(err, item.model)}") from None
     reference = scores["keras_float"]
     size = (
         sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)

@@ -1,7 +1,7 @@
 """Exports measured (deploy/exportable.py, deploy/measure.py, deploy/onnx.py): a run folder's net
 rebuilt with its weights, mean and test images; an ONNX file equal to the Keras model; the report's
 errors, sizes and latencies; a release measured by agreement; each mistake a ValueError naming it.
-The command itself: tests/journeys/test_export.py."""
+The command itself: tests/journeys/test_export_command.py."""
 
 from __future__ import annotations
 
@@ -105,12 +105,8 @@ def test_a_release_is_measured_by_agreement_on_the_images_at_hand(tmp_path):
 def test_a_layer_a_converter_or_runtime_cannot_take_is_named_in_one_line(tmp_path):
     """A Python function inside the net (tf.py_function): TFLite refuses it, tf2onnx writes a file
     onnxruntime cannot run; the command's message names the layer either way."""
-    import types
-
     import keras
     import tensorflow as tf
-
-    from keras_resnet_paper import cli, export
 
     class PythonStep(keras.layers.Layer):
         def call(self, x):
@@ -123,12 +119,9 @@ def test_a_layer_a_converter_or_runtime_cannot_take_is_named_in_one_line(tmp_pat
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(pooled))
     item = exportable.Exportable("odd", model, np.zeros((2, 8, 8, 3), np.uint8), None, None, mean=np.zeros(3))
     item.out_dir = str(tmp_path)
-    flags = types.SimpleNamespace(format="tflite", quantize="none", out_dir=None)
-    with pytest.raises(
-        cli.UsageError, match=r"^the tflite converter cannot take odd: layer 'python_step' \(op EagerPyFunc\)$"
-    ):
-        export._converted(item, flags)
-    flags.format = "onnx"
-    path = export._converted(item, flags)
-    with pytest.raises(cli.UsageError, match=r"odd.onnx was written but does not run: layer 'python_step'$"):
-        export._measured(item, path, flags, 1)
+    refused = r"^the tflite converter cannot take odd: layer 'python_step' \(op EagerPyFunc\)$"
+    with pytest.raises(measure.ConversionError, match=refused):
+        measure.export(item, "tflite")
+    path = measure.export(item, "onnx")
+    with pytest.raises(measure.ConversionError, match=r"odd.onnx was written but does not run: layer 'python_step'$"):
+        measure.measure(item, path, "onnx", repeats=1)

@@ -30,13 +30,13 @@ SHORT = ["--iterations", "20", "--eval_every", "10", "--notensorboard"]
 COVERED = {
     MAIN_JOB: "test_main_job_shortened",
     "python -m keras_resnet_paper.export --model_dir runs/cifar10_offline/resnet20 --format tflite --quantize int8": (
-        "tests/journeys/test_export.py"
+        "tests/journeys/test_export_command.py"
     ),
     "python -m keras_resnet_paper.export --model_dir runs/cifar10_offline/resnet20 --format onnx": (
-        "tests/journeys/test_export.py"
+        "tests/journeys/test_export_command.py"
     ),
     "python -m keras_resnet_paper.export --model resnet50 --weights imagenet --format tflite": (
-        "tests/journeys/test_export.py"
+        "tests/journeys/test_export_command.py"
     ),
     "ruff check .": "the README's test command: .ci/run runs it",
     "ruff format --check .": "the README's test command: .ci/run runs it",
@@ -52,6 +52,7 @@ COVERED = {
     "python benchmarks/model_throughput.py": "test_benchmarks_run_shortened",
     "python benchmarks/train_throughput.py --batch_imagenet 128 --batch_cifar 128 --steps 50": "test_benchmarks_run_shortened",
     "python benchmarks/torch_reader.py": "test_torch_reader_benchmark",
+    "python benchmarks/quantized_latency.py --model resnet50": "test_benchmarks_run_shortened",
     **{
         command: "tests/journeys/test_backend_commands.py"
         for command in (
@@ -255,7 +256,7 @@ def test_torch_reader_benchmark(run_command):
 
 @pytest.mark.slow
 def test_benchmarks_run_shortened(run_command):
-    """The three benchmark commands, shortened to a few images and steps: they run and report ratios."""
+    """The benchmark commands, shortened to a few images and steps: they run and report ratios."""
     out = run_command(
         "python benchmarks/input_pipeline.py --num_files 8 --images 64 --warmup 32 --batch_size 8 --repeats 1",
         timeout=600,
@@ -274,6 +275,11 @@ def test_benchmarks_run_shortened(run_command):
     )
     assert out.returncode == 0, out.describe()
     assert "resnet20" in out.stdout
+    out = run_command(
+        "python benchmarks/quantized_latency.py --model resnet20 --calibration 4 --repeats 2", timeout=600
+    )
+    assert out.returncode == 0, out.describe()
+    assert re.search(r"^resnet20 TFLite, .* int8 [\d.]+x faster; top-1 agreement", out.stdout, re.M), out.describe()
 
 
 # The README's Python blocks, the training one among them: test_readme_python.py.
