@@ -264,10 +264,11 @@ def test_benchmarks_run_shortened(run_command):
     assert out.returncode == 0, out.describe()
     assert "decode" in out.stdout
     out = run_command(
-        "python benchmarks/model_throughput.py --batch_size 1 --image_size 64 --steps 1 --rounds 1", timeout=600
+        "python benchmarks/model_throughput.py --depths 50,20 --batch_size 1 --image_size 64 --steps 1 --rounds 1",
+        timeout=600,
     )
     assert out.returncode == 0, out.describe()
-    assert "keras.applications" in out.stdout
+    assert "keras.applications" in out.stdout and "ResNet-20 (32px): ours" in out.stdout
     out = run_command(
         "python benchmarks/train_throughput.py --models resnet20 --precisions float32 --jit off "
         "--batch_cifar 8 --steps 2 --warmup 1",
