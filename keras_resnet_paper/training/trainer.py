@@ -393,27 +393,52 @@ def _diverged(session: _Session) -> None:
     raise cbs.NonFiniteLossError(session.nan.nan_step, session.nan.nan_value, healthy, session.nan.limit)
 
 
+class _Stopped(Exception):
+    """A signal came during 10-crop testing: the loop ends at its next batch."""
+
+
+def _ten_crop(predictor, inputs: _Inputs, live: bool | None, stop: cbs.SignalStop) -> dict:
+    """The 10-crop errors (Sec. 3.4) with their progress; a signal stops them at the next batch
+    (this process's own loop, no collective), then `stop` checkpoints and raises."""
+    from keras_resnet_paper.evaluation.ten_crop import evaluate_ten_crop
+
+    images = inputs.data.validation_images
+    with Phase("10-crop testing (Sec. 3.4)", batches_of(images), live=live) as phase:
+
+        def on_images(done: int) -> None:
+            phase.advance(done)
+            if stop.signum is not None:
+                raise _Stopped
+
+        try:
+            crops = evaluate_ten_crop(predictor, images, mean=inputs.data.mean, on_images=on_images)
+        except _Stopped:
+            crops = None
+    stop.stop_if_asked()  # every process comes here: they agree, checkpoint and raise `TrainingInterrupted`
+    return {f"ten_crop_{k}": float(v) for k, v in crops.items()}
+
+
 def _finish(
-    model, inputs: _Inputs, config: RunConfig, model_dir: str | None, chief: bool, live: bool | None
+    model, inputs: _Inputs, config: RunConfig, model_dir: str | None, chief: bool, live: bool | None, stop
 ) -> tuple[keras.Model, dict]:
     """BN re-estimation (if the recipe asks), the final test errors, the 10-crop errors (if asked),
-    the final weights, each a `Phase` on a terminal; returns (the softmax model, the final metrics)."""
+    the final weights, each a `Phase` on a terminal; returns (the softmax model, the final metrics).
+    A SIGTERM/SIGINT (`stop`) ends the run after the phase it came in: checkpointed, resumable."""
     recipe = config.recipe
+    if stop.model is None:  # a resumed run with nothing left to train: fit never gave it the model
+        stop.set_model(model)
     if recipe.recalibrate_bn:
         with Phase("Re-estimating the BN statistics (Sec. 3.4)", recipe.recalibrate_bn_batches, live=live) as phase:
             # Global training batches, not the per-replica stream: every replica/worker sets the same values.
             _recalibrate_bn(model, phase.steps(inputs.data.train), recipe.recalibrate_bn_batches)
+        stop.stop_if_asked()
     with Phase("Evaluating on the test set", batches_of(inputs.test), live=live) as phase:
         final = model.evaluate(inputs.test, verbose=0, return_dict=True, callbacks=[PhaseSteps(phase)])
+    stop.stop_if_asked()
     final = {k: float(v) for k, v in final.items()}
     predictor = inference_model(model)
     if config.ten_crop:
-        from keras_resnet_paper.evaluation.ten_crop import evaluate_ten_crop
-
-        images = inputs.data.validation_images
-        with Phase("10-crop testing (Sec. 3.4)", batches_of(images), live=live) as phase:
-            crops = evaluate_ten_crop(predictor, images, mean=inputs.data.mean, on_images=phase.advance)
-        final.update({f"ten_crop_{k}": float(v) for k, v in crops.items()})
+        final.update(_ten_crop(predictor, inputs, live, stop))
     if model_dir and chief:
         ckpts.save_weights_checked(model, os.path.join(model_dir, "final.weights.h5"))
     return predictor, final
@@ -542,7 +567,7 @@ def train(
         if finished is not None:  # run again when done: nothing is trained, evaluated or rewritten
             return _finished_result(finished, model, config, runtime, model_dir, session, options_)
         history = session.earlier_history + _fit(model, inputs, session, config.recipe)
-        predictor, final = _finish(model, inputs, config, model_dir, chief, _live_lines(runtime.verbose))
+        predictor, final = _finish(model, inputs, config, model_dir, chief, _live_lines(runtime.verbose), session.stop)
         result = TrainResult(
             model=predictor, config=config, runtime=runtime, model_dir=model_dir, history=history, final=final,
             steps=cbs.current_step(model), resumed_from=session.start, wall_time_s=time.time() - t0,

@@ -405,3 +405,51 @@ def test_a_diverged_run_resumes_from_its_last_healthy_checkpoint_at_a_lower_lr(t
     assert (
         f"Resumed at step {result.resumed_from} with base_lr 0.1, rolled back after the loss diverged at step" in report
     )
+
+
+def test_a_signal_during_the_final_phases_stops_after_the_phase_checkpointed(offline_run, tmp_path):
+    """SIGINT while the test set is evaluated at the end: the evaluation ends, then the run stops
+    with its step checkpointed (the final weights not written), as a signal during training does."""
+    from keras_resnet_paper import data
+    from keras_resnet_paper.training import callbacks as cbs
+    from keras_resnet_paper.training import trainer
+
+    result, _ = offline_run
+    digits = data.cifar_datasets("digits", 64, augment="none")
+    inputs = trainer._Inputs(digits, None, digits.test, digits.test)
+    checkpoint = cbs.StepCheckpoint(str(tmp_path / "checkpoints"), save_freq=1000)
+    checkpoint.set_model(result.training_model)
+    stop = cbs.SignalStop(checkpoint)
+    stop.signum = signal.SIGINT  # as its handler sets it
+    with pytest.raises(cbs.TrainingInterrupted, match=r"Stopped by SIGINT at step 100: checkpoint saved in"):
+        trainer._finish(result.training_model, inputs, result.config, str(tmp_path), True, False, stop)
+    assert not (tmp_path / "final.weights.h5").exists() and list((tmp_path / "checkpoints").glob("*100*"))
+
+
+def test_a_signal_during_10_crop_testing_stops_it_at_the_next_batch(offline_run):
+    import keras
+    import tensorflow as tf
+
+    from keras_resnet_paper.training import callbacks as cbs
+    from keras_resnet_paper.training import trainer
+
+    class Batches(keras.layers.Layer):  # counts the batches the predictor is called on (eagerly)
+        calls = 0
+
+        def call(self, x):
+            Batches.calls += 1
+            return x
+
+    result, _ = offline_run
+    inputs = keras.Input((224, 224, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(Batches()(inputs))
+    predictor = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(pooled))
+    Batches.calls = 0
+    images = tf.data.Dataset.from_tensor_slices((np.zeros((40, 256, 256, 3), np.float32), np.zeros(40, np.int32)))
+    data = type("Data", (), {"validation_images": images, "mean": np.zeros(3, np.float32)})()
+    stop = cbs.SignalStop(None)
+    stop.set_model(result.training_model)
+    stop.signum = signal.SIGTERM  # as its handler sets it
+    with pytest.raises(cbs.TrainingInterrupted, match=r"Stopped by SIGTERM at step 100: no model_dir: nothing saved"):
+        trainer._ten_crop(predictor, trainer._Inputs(data, None, None, None), False, stop)
+    assert Batches.calls == 1  # the first batch of 8 images of 40, then the stop
