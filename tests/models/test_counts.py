@@ -83,7 +83,7 @@ def test_custom_blocks_equal_named_depth():
 
 
 @pytest.mark.slow
-def test_resnet1202_builds_counts_and_loads_with_keras_alone(tmp_path):
+def test_resnet1202_builds_counts_and_loads_with_keras_alone_as_resnet50_does(tmp_path):
     import sys
 
     import numpy as np
@@ -95,18 +95,22 @@ def test_resnet1202_builds_counts_and_loads_with_keras_alone(tmp_path):
     assert [l.name for l in model.layers if isinstance(l, type(model))] == ["conv2_x", "conv3_x", "conv4_x"]
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
     expected = model(x, training=False)
-    path = tmp_path / "resnet1202.keras"
-    model.save(path)
+    model.save(tmp_path / "resnet1202.keras")
+    resnet50 = krp.ResNet50(input_shape=(32, 32, 3))  # the standard net (option B), beside the deepest
+    resnet50.save(tmp_path / "resnet50.keras")
     np.save(tmp_path / "x.npy", x)
     # a fresh process with nothing but Keras: the nested stages and option A are Keras' own layers
     script = (
         "import sys, numpy as np, keras\n"
-        "model = keras.models.load_model(sys.argv[1] + '/resnet1202.keras')\n"
-        "np.save(sys.argv[1] + '/y.npy', np.asarray(model(np.load(sys.argv[1] + '/x.npy'), training=False)))\n"
+        "for name in ('resnet1202', 'resnet50'):\n"
+        "    model = keras.models.load_model(f'{sys.argv[1]}/{name}.keras')\n"
+        "    np.save(f'{sys.argv[1]}/{name}.npy', np.asarray(model(np.load(sys.argv[1] + '/x.npy'), training=False)))\n"
         "assert not [m for m in sys.modules if m.startswith('keras_resnet_paper')]\n"
     )
     import subprocess
 
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.load(tmp_path / "resnet1202.npy"), expected, rtol=1e-5, atol=1e-6)
+    want = resnet50(x, training=False)
+    np.testing.assert_allclose(np.load(tmp_path / "resnet50.npy"), want, rtol=1e-5, atol=1e-6)
