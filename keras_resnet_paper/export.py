@@ -14,7 +14,7 @@ the float Keras model, the folded one (BatchNorm in the convolutions) and the fi
 deploy extra (pip install "keras_resnet_paper[deploy]").
 
 Exit status: 0 written; 2 a command-line mistake, a folder without a finished run, a dependency
-missing, or a net the converter cannot take.
+missing, or a net the converter cannot take; 4 the file or its report could not be written.
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ import sys
 from absl import flags
 
 from keras_resnet_paper import cli, startup, terminal
+from keras_resnet_paper.errors import ResourceUnavailableError
 
 PROG = "python -m keras_resnet_paper.export"
+#: Exit status when the file or its report could not be written (as the training command's).
+WRITE_FAILED_EXIT = 4
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model_dir", None, "A training run's folder: export its net (its recipe's preprocessing).")
@@ -124,11 +127,15 @@ def main(argv) -> int:
             item = _exportable(f)
         path = _converted(item, f)
         report = _measured(item, path, f, threads)
+        from keras_resnet_paper.atomic_files import atomic_write_text
+
+        atomic_write_text(path.rstrip(os.sep) + ".json", json.dumps(report, indent=1))
     except (ValueError, MissingDeployDependencyError) as err:
         raise cli.UsageError(str(err)) from None
-    from keras_resnet_paper.atomic_files import atomic_write_text
-
-    atomic_write_text(path.rstrip(os.sep) + ".json", json.dumps(report, indent=1))
+    except ResourceUnavailableError:  # weights that cannot be fetched: cli says it in one line, exit 2
+        raise
+    except OSError as err:  # a full disk, a read-only or missing folder: what could not be written
+        cli.fail(PROG, f"could not write the export ({' '.join(str(err).split())})", status=WRITE_FAILED_EXIT)
     print(_summary(report, threads), flush=True)
     return 0
 

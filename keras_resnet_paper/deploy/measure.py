@@ -69,7 +69,7 @@ def export(item: Exportable, fmt: str = "tflite", quantize: str = "none", out_di
     path = os.path.join(out_dir or item.out_dir, f"{item.name}{suffix}{SUFFIXES[fmt]}")
     try:
         return _write(item, fmt, quantize, path)
-    except MissingDeployDependencyError:
+    except (MissingDeployDependencyError, OSError):  # a package missing, a folder that cannot be written
         raise
     except Exception as err:  # the converters raise their own kinds (ConverterError, tf2onnx's, ValueError, ...)
         raise ConversionError(f"the {fmt} converter cannot take {item.name}: {culprit(err, item.model)}") from None

@@ -60,9 +60,11 @@ def test_a_release_without_a_network_and_each_mistake_is_one_line(run_folder, ru
         "--model resnet50": ["--model needs --weights"],
     }
     runs = [(c.split()[3:] if c.startswith("python") else c.split()) for c in mistakes]
-    *outcomes, shown = run_commands("python -m keras_resnet_paper.export", [*runs, ["--help"]])
+    unwritable = ["--model_dir", folder, "--format", "onnx", "--out_dir", f"{folder}/final.weights.h5/export"]
+    *outcomes, full, shown = run_commands("python -m keras_resnet_paper.export", [*runs, unwritable, ["--help"]])
     for outcome, fragments in zip(outcomes, mistakes.values(), strict=True):
         assert_one_line_error(outcome, *fragments)
+    assert_one_line_error(full, "could not write the export", "Not a directory", status=4)
     assert shown.returncode == 0 and shown.stdout.startswith("usage: python -m keras_resnet_paper.export [flags]")
     for flag in ("--model_dir", "--checkpoint", "--model", "--weights", "--format", "--quantize", "--images"):
         assert f"\n  {flag}=" in shown.stdout, flag
