@@ -38,7 +38,7 @@ import tensorflow as tf
 from absl import flags
 
 import keras_resnet_paper as krp
-from keras_resnet_paper import cli
+from keras_resnet_paper import cli, startup
 from keras_resnet_paper import weights as weights_lib
 from keras_resnet_paper.errors import WeightsUnavailableError
 from keras_resnet_paper.graph import graph_inputs
@@ -445,14 +445,15 @@ def run(
         "every BatchNormalization in inference mode)"
     )
     compile_detector(detector, learning_rate)
-    before = float(detector.evaluate(validation, verbose=0, return_dict=True)["loss"])
-    say(f"validation loss before training: {before:.4f}")
-    say(f"training: {epochs} epochs of {steps_per_epoch} steps, batch {batch_size}, Adam lr {learning_rate:g}")
-    verbose, callbacks = epoch_lines(epochs)
-    history = detector.fit(
-        train, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=verbose, callbacks=callbacks, shuffle=False
-    )  # the data set shuffles itself
-    after = float(detector.evaluate(validation, verbose=0, return_dict=True)["loss"])
+    with startup.framework_notices_dropped():  # its lines go to stdout; TensorFlow's oneDNN notice is dropped
+        before = float(detector.evaluate(validation, verbose=0, return_dict=True)["loss"])
+        say(f"validation loss before training: {before:.4f}")
+        say(f"training: {epochs} epochs of {steps_per_epoch} steps, batch {batch_size}, Adam lr {learning_rate:g}")
+        verbose, callbacks = epoch_lines(epochs)
+        history = detector.fit(
+            train, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=verbose, callbacks=callbacks, shuffle=False
+        )  # the data set shuffles itself
+        after = float(detector.evaluate(validation, verbose=0, return_dict=True)["loss"])
     return {
         "model": model_name,
         "weights": weights,

@@ -35,8 +35,11 @@ __all__ = [
     "COMMAND_MARKER",
     "FRAMEWORK_LOGS_FLAG",
     "START_UP_NOTICES",
+    "RUNTIME_NOTICES",
     "Interrupted",
+    "framework_notices_dropped",
     "framework_output_hidden",
+    "is_framework_notice",
     "is_start_up_notice",
     "load_time_notices_dropped",
     "quiet_start",
@@ -71,6 +74,11 @@ START_UP_NOTICES = (
 )
 
 
+#: Lines TensorFlow writes while a net runs that give the user nothing to act on; logged at its
+#: ERROR level, so `TF_CPP_MIN_LOG_LEVEL=2` keeps them (keras-cv's detector on a CPU, TF 2.21).
+RUNTIME_NOTICES = ("oneDNN supports DT_INT64 only on platforms with AVX-512",)
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGTERM or SIGINT before training started (`signum`); raised by the start-up handler."""
 
@@ -86,6 +94,24 @@ class Interrupted(KeyboardInterrupt):
 def is_start_up_notice(line: str) -> bool:
     """Whether `line` is one of TensorFlow's start-up notices (`START_UP_NOTICES`)."""
     return any(fragment in line for fragment in START_UP_NOTICES)
+
+
+def is_framework_notice(line: str) -> bool:
+    """Whether `line` is one of TensorFlow's notices (`START_UP_NOTICES`, `RUNTIME_NOTICES`)."""
+    return is_start_up_notice(line) or any(fragment in line for fragment in RUNTIME_NOTICES)
+
+
+@contextlib.contextmanager
+def framework_notices_dropped() -> Iterator[None]:
+    """While the block runs standard error is held; on leaving, every line of it but TensorFlow's
+    notices is written back (nothing is hidden with `--framework_logs` or
+    `TF_CPP_MIN_LOG_LEVEL=0`). For a stretch whose own lines go to standard output (the examples'
+    training)."""
+    if _framework_logs_asked(sys.argv):
+        yield
+        return
+    with _standard_error_filtered():
+        yield
 
 
 def run_as_command(argv: Sequence[str] | None = None) -> bool:
@@ -205,7 +231,7 @@ def _standard_error_filtered() -> Iterator[None]:
         finally:
             capture.seek(0)
             text = capture.read().decode("utf-8", errors="replace")
-            kept = [line for line in text.splitlines(keepends=True) if not is_start_up_notice(line)]
+            kept = [line for line in text.splitlines(keepends=True) if not is_framework_notice(line)]
             if kept:
                 terminal.end_live_line()
                 sys.stderr.write("".join(kept))

@@ -150,3 +150,15 @@ def test_a_converters_output_is_hidden_and_everything_restored_after(capfd):
         assert logger.level == logging.ERROR
     os.write(2, b"a line after it\n")
     assert capfd.readouterr().err == "a line after it\n" and logger.level == before
+
+
+def test_runtime_notices_are_dropped_and_every_other_line_kept(capfd):
+    notice = (
+        "E0000 00:00:1796492428.755231    8439 util.cc:131] oneDNN supports DT_INT64 only on platforms with "
+        "AVX-512. Falling back to the default Eigen-based implementation if present."
+    )
+    with startup.framework_notices_dropped():
+        os.write(2, (notice + "\n").encode())
+        os.write(2, b"UserWarning: a warning the user should read\n")
+    assert capfd.readouterr().err == "UserWarning: a warning the user should read\n"
+    assert startup.is_framework_notice(notice) and not startup.is_start_up_notice(notice)
