@@ -24,7 +24,7 @@ MULTI_WORKER_RUN = (
     "python -m keras_resnet_paper.train --recipe imagenet_paper --model resnet50 --strategy multi_worker "
     "--batch_size 256 --model_dir /shared/runs/resnet50"
 )
-SHORT = ["--iterations", "20", "--eval_every", "10", "--notensorboard"]
+SHORT = ["--iterations", "20", "--eval_every", "10", "--batch_size", "32", "--notensorboard"]
 
 #: README command -> the test that runs it ("module::test" for tests outside this file).
 COVERED = {

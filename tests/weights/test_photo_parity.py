@@ -25,11 +25,11 @@ def test_validation_pipeline_with_the_weights_preprocessing_matches_keras_applic
     imnet = data.imagenet_datasets(str(photo_folder), 2, preprocessing=model.preprocessing, augment="none")
     images, labels = next(iter(imnet.validation))
     assert labels.numpy().tolist() == [0, 1] and imnet.preprocessing is CAFFE
-    ours = model.predict(images, verbose=0)
+    ours = np.asarray(model(images, training=False))
 
     # keras.applications with its own preprocess_input on the same resized crop of the same photos
     crops = np.stack([data.center_crop(data.resize_shorter_side(x, 256), 224).numpy() for x in _decoded(photo_folder)])
-    expected = reference.predict(keras.applications.resnet.preprocess_input(crops.copy()), verbose=0)
+    expected = np.asarray(reference(keras.applications.resnet.preprocess_input(crops.copy()), training=False))
     assert rel_error(ours, expected) < 1e-5, rel_error(ours, expected)
 
     # the model's own preprocessing object, on the decoded photos
@@ -37,4 +37,4 @@ def test_validation_pipeline_with_the_weights_preprocessing_matches_keras_applic
     assert rel_error(own, expected) < 1e-4, rel_error(own, expected)
 
     # what the pipelines fed these weights before (RGB minus an RGB mean) is far off
-    assert rel_error(model.predict(crops - data.IMAGENET_CHANNEL_MEAN, verbose=0), expected) > 0.05
+    assert rel_error(np.asarray(model(crops - data.IMAGENET_CHANNEL_MEAN, training=False)), expected) > 0.05

@@ -84,12 +84,12 @@ def _numpy_reference_check(model, sd, bottleneck, stride_in_1x1=False):
     x = _x(1)
     stem, c2, c3, logits = _probe(
         model, ["pool1_pool", f"conv2_block{2 if not bottleneck else 3}_out", "conv3_block1_out", "predictions"]
-    ).predict(x, verbose=0)
+    )(x, training=False)
     ref_stem = _maxpool(_relu(_bn(_conv(_nchw(x), sd["conv1.weight"], 2, 3), sd, "bn1")))
     assert rel_error(_nchw(stem), ref_stem) < 1e-4
     ref_c3 = _block(_nchw(c2), sd, "layer2.0", bottleneck, 2, stride_in_1x1)
     assert rel_error(_nchw(c3), ref_c3) < 1e-4
-    pooled = keras.Model(model.input, models.find_layer(model, "avg_pool").output).predict(x, verbose=0)
+    pooled = keras.Model(model.input, models.find_layer(model, "avg_pool").output)(x, training=False)
     assert rel_error(logits, pooled @ sd["fc.weight"].T + sd["fc.bias"]) < 1e-4
 
 
@@ -106,7 +106,7 @@ def test_resnet18_round_trip_and_numpy_forward(tmp_path):
         path = tmp_path / f"r18.{ext}"
         converters.save_torchvision_checkpoint(src, path)
         loaded = _build(18, weights=str(path))
-        assert rel_error(loaded.predict(_x(), verbose=0), src.predict(_x(), verbose=0)) < 1e-6
+        assert rel_error(loaded(_x(), training=False), src(_x(), training=False)) < 1e-6
 
 
 def test_resnet50_v1_5_round_trip_and_numpy_forward(tmp_path):
@@ -118,7 +118,7 @@ def test_resnet50_v1_5_round_trip_and_numpy_forward(tmp_path):
     converters.save_torchvision_checkpoint(src, path)
     loaded = _build(50, weights=str(path))  # the checkpoint's v1.5 geometry, built by itself
     assert detect_stride_in_1x1(loaded) is False and loaded.preprocessing is TORCH
-    assert rel_error(loaded.predict(_x(), verbose=0), src.predict(_x(), verbose=0)) < 1e-6
+    assert rel_error(loaded(_x(), training=False), src(_x(), training=False)) < 1e-6
     # The Caffe geometry contradicts the file, and shapes could not tell them apart: refused.
     with pytest.raises(ValueError, match="needs stride_in_1x1=False but got stride_in_1x1=True"):
         _build(50, weights=str(path), stride_in_1x1=True)
@@ -172,19 +172,19 @@ def test_source_layout_passes_through_the_constructors_or_is_recorded(tmp_path):
     np.savez(foreign, **converters.to_torchvision_state_dict(src))
     as_torchvision = _tiny(weights=str(foreign))  # the default layout builds the 3x3 stride ...
     assert detect_stride_in_1x1(as_torchvision) is False
-    assert rel_error(as_torchvision.predict(x, verbose=0), src.predict(x, verbose=0)) > 1e-2  # ... and differs
+    assert rel_error(as_torchvision(x, training=False), src(x, training=False)) > 1e-2  # ... and differs
     with pytest.raises(WeightsMismatchError, match="build it with stride_in_1x1=True"):  # a built model
         converters.load_torchvision_weights(as_torchvision, str(foreign), source_layout="caffe")
     as_caffe = _tiny(weights=str(foreign), source_layout="caffe")
     assert detect_stride_in_1x1(as_caffe) is True
-    assert rel_error(as_caffe.predict(x, verbose=0), src.predict(x, verbose=0)) < 1e-6
+    assert rel_error(as_caffe(x, training=False), src(x, training=False)) < 1e-6
     with pytest.raises(ValueError, match="needs stride_in_1x1=True but got stride_in_1x1=False"):
         models.ResNet50(weights=str(foreign), source_layout="caffe", stride_in_1x1=False)  # through the zoo
     for ext in ("npz", "safetensors"):  # a file this package wrote records its layout
         ours = tmp_path / f"exported.{ext}"
         converters.save_torchvision_checkpoint(src, ours)
         assert converters.checkpoint_metadata(ours)["source_layout"] == "caffe"
-        assert rel_error(_tiny(weights=str(ours)).predict(x, verbose=0), src.predict(x, verbose=0)) < 1e-6
+        assert rel_error(_tiny(weights=str(ours))(x, training=False), src(x, training=False)) < 1e-6
         with pytest.raises(ValueError, match="contradicts"):
             _tiny(weights=str(ours), source_layout="torchvision")
     with pytest.raises(ValueError, match="applies to torchvision/timm checkpoints"):
@@ -200,4 +200,4 @@ def test_include_top_false_leaves_out_the_head_and_logs_it(tmp_path, caplog):
     assert "leaving out the checkpoint's fc.weight, fc.bias" in caplog.text
     features = keras.Model(src.input, models.find_layer(src, "avg_pool").output)
     x = _x()
-    assert rel_error(backbone.predict(x, verbose=0), features.predict(x, verbose=0)) < 1e-6
+    assert rel_error(backbone(x, training=False), features(x, training=False)) < 1e-6
