@@ -129,3 +129,29 @@ def test_a_layer_a_converter_or_runtime_cannot_take_is_named_in_one_line(tmp_pat
     path = measure.export(item, "onnx")
     with pytest.raises(measure.ConversionError, match=r"odd.onnx was written but does not run: layer 'python_step'$"):
         measure.measure(item, path, "onnx", repeats=1)
+
+
+def test_a_run_that_augmented_on_the_device_loads_through_its_augmentation_layer(offline_run, tmp_path):
+    """`--augment_on_device` runs save the net behind the PadCropFlip layer: the export rebuilds
+    that wrapper to load the file, and exports the net without it."""
+    from keras_resnet_paper import data
+    from keras_resnet_paper.training.task import ImageClassificationTask
+
+    _, folder = offline_run
+    run = tmp_path / "device_run"
+    shutil.copytree(folder, run)
+    record = json.loads((run / "run.json").read_text())
+    record["recipe"]["augment_on"] = "device"
+    (run / "run.json").write_text(json.dumps(record))
+    config = exportable._run_config(record)
+    digits = data.cifar_datasets("digits", 8, seed=0, augment_on="device")
+    trained = ImageClassificationTask(config).build_model(digits)  # as the trainer builds it
+    assert type(trained.layers[1]).__name__ == "PadCropFlip"
+    trained.save_weights(run / "final.weights.h5")
+    item = exportable.from_run_folder(str(run), max_images=4)
+    assert not [l for l in item.model.layers if type(l).__name__ == "PadCropFlip"]
+    x = item.images.astype("float32") - item.mean
+    logits = np.asarray(trained.layers[-1](x, training=False), np.float64)  # the trainer's net: logits
+    want = np.exp(logits - logits.max(1, keepdims=True))
+    got = np.asarray(item.model(x, training=False))  # the exported net: its softmax head
+    np.testing.assert_allclose(got, want / want.sum(1, keepdims=True), rtol=1e-4, atol=1e-6)
