@@ -22,7 +22,17 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TextIO, TypeVar
 
-__all__ = ["CLEAR_LINE", "Phase", "PlainLogFormatter", "cleared", "drawn", "end_live_line", "is_terminal", "say"]
+__all__ = [
+    "CLEAR_LINE",
+    "Phase",
+    "PlainLogFormatter",
+    "cleared",
+    "draw",
+    "drawn",
+    "end_live_line",
+    "is_terminal",
+    "say",
+]
 
 T = TypeVar("T")
 
@@ -42,6 +52,13 @@ def cleared(stream: TextIO) -> None:
     """The live line on `stream` has been erased or ended."""
     if stream in _live:
         _live.remove(stream)
+
+
+def draw(stream: TextIO, line: str) -> None:
+    """Draw `line` as the live line of `stream`, replacing what was drawn there."""
+    drawn(stream)  # before the write: a message that comes between the two still erases it first
+    stream.write(CLEAR_LINE + line)
+    stream.flush()
 
 
 def end_live_line() -> None:
@@ -120,9 +137,7 @@ class Phase:
             line = f"{self.text}  [{'#' * filled}{'.' * (20 - filled)}] {done}/{self.total}"
         elif done is not None:
             line = f"{self.text}  {done}"
-        drawn(self.stream)  # before the write: a message that comes between the two still erases it
-        self.stream.write(CLEAR_LINE + line)
-        self.stream.flush()
+        draw(self.stream, line)
         self._last_draw = time.monotonic()
 
 

@@ -39,7 +39,7 @@ _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
 @dataclasses.dataclass
 class Exportable:
-    """A net ready to export: `model` (logits or probabilities), the preprocessing its file
+    """A net ready to export: `model` (logits or probabilities: a file gives probabilities), the preprocessing its file
     carries (`mean` of a run or `preprocessing` of a release), `images` uint8 [N, H, W, 3] with
     `labels` (None: agreement with the float model is measured instead), `calibration` images."""
 
@@ -88,22 +88,27 @@ def _weights_file(model_dir: str, weights: str) -> str:
     return path
 
 
-def _trained_as_saved(model: keras.Model, config) -> keras.Model:
-    """The model as the trainer saved it: behind the augmentation layer when the run augmented on
-    the accelerator (`ImageClassificationTask.build_model`), so that its weights file loads."""
-    if config.recipe.augment != "paper" or config.recipe.augment_on != "device":
-        return model
-    from keras_resnet_paper.data.augment_layers import PadCropFlip
+def _trained_net(config, input_shape, classes: int, weights_file: str) -> keras.Model:
+    """The run's net with its weights, built by the trainer's own `ImageClassificationTask`
+    (logits), behind the augmentation layer when the run augmented on the accelerator (as the
+    file was saved); returns the net without that layer."""
+    import types
 
-    inputs = keras.Input(model.input_shape[1:])
-    return keras.Model(inputs, model(PadCropFlip(4, seed=config.seed)(inputs)), name=model.name)
+    from keras_resnet_paper.data.augment_layers import PadCropFlip
+    from keras_resnet_paper.training.task import ImageClassificationTask
+
+    on_device = config.recipe.augment == "paper" and config.recipe.augment_on == "device"
+    augmentation = PadCropFlip(4, seed=config.seed) if on_device else None
+    data = types.SimpleNamespace(num_classes=classes, augmentation=augmentation)
+    saved = ImageClassificationTask(config, input_shape=input_shape).build_model(data)
+    saved.load_weights(weights_file)
+    return saved.layers[-1] if on_device else saved
 
 
 def from_run_folder(model_dir: str, weights: str = "final", max_images: int = 1000) -> Exportable:
     """The net of the training run in `model_dir` with its `weights` ("final" or "best"), its
     mean, its test images and its first 100 training images (module docstring)."""
     from keras_resnet_paper.data.cifar import load_cifar_arrays, pixel_mean
-    from keras_resnet_paper.models import get_model
     from keras_resnet_paper.training import run_identity
 
     if not os.path.isdir(model_dir):
@@ -120,8 +125,7 @@ def from_run_folder(model_dir: str, weights: str = "final", max_images: int = 10
         )
     x_train, y_train, x_test, y_test = load_cifar_arrays(config.recipe.dataset, config.data_dir)
     classes = int(max(y_train.max(), y_test.max())) + 1  # as `data.cifar_datasets` counts them
-    model = get_model(config.model, classes=classes, input_shape=x_test.shape[1:], **config.model_kwargs())
-    _trained_as_saved(model, config).load_weights(path)
+    model = _trained_net(config, x_test.shape[1:], classes, path)
     n = len(x_test) if not max_images else min(max_images, len(x_test))
     return Exportable(
         name=f"{config.model}_{weights}",

@@ -22,8 +22,6 @@ from keras_resnet_paper.training.callbacks import current_step
 
 __all__ = ["PhaseSteps", "TrainingProgress", "batches_of", "format_evaluation"]
 
-_CLEAR = terminal.CLEAR_LINE
-
 
 def batches_of(dataset) -> int | None:
     """The number of batches of a finite `tf.data.Dataset`, None where it is unknown or infinite."""
@@ -151,9 +149,7 @@ class TrainingProgress(keras.callbacks.Callback):
         return f"[{bar}] {step}/{self.total_steps}  loss {self._loss:.4f}  {self._rate:.1f} it/s"
 
     def _draw(self, line: str) -> None:
-        terminal.drawn(self._out)  # before the write: a signal's message between the two still erases it first
-        self._out.write(f"{_CLEAR}{line}")
-        self._out.flush()
+        terminal.draw(self._out, line)
         self._last_draw = time.time()
 
     def on_epoch_end(self, epoch, logs=None):

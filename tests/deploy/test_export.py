@@ -32,16 +32,17 @@ def test_a_run_folder_gives_its_net_weights_mean_and_test_images(offline_run, ru
     assert run_item.images.dtype == np.uint8 and run_item.calibration.shape == (100, 32, 32, 3)
     np.testing.assert_allclose(run_item.mean, pixel_mean(x_train))
     normalised = x_test[:8].astype("float32") - run_item.mean
-    want = result.model.predict(normalised, verbose=0)  # the trained softmax model
-    np.testing.assert_allclose(run_item.model.predict(normalised, verbose=0), want, rtol=1e-4, atol=1e-6)
+    want = result.training_model(normalised, training=False)  # the trained net: logits
+    np.testing.assert_allclose(run_item.model(normalised, training=False), want, rtol=1e-4, atol=1e-6)
 
 
 def test_an_onnx_file_takes_uint8_images_and_equals_the_keras_model(run_item, tmp_path):
     path = measure.export(run_item, "onnx", out_dir=str(tmp_path))
     assert path == str(tmp_path / "resnet8_final.onnx")
     got = onnx_scores(path, run_item.images[:16])
-    want = run_item.model.predict(run_item.images[:16].astype("float32") - run_item.mean, verbose=0)
-    np.testing.assert_allclose(got, want, atol=1e-5)  # probabilities: the net's own softmax head
+    logits = np.asarray(run_item.model(run_item.images[:16].astype("float32") - run_item.mean), np.float64)
+    want = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(got, want / want.sum(1, keepdims=True), atol=1e-5)  # the file adds the softmax
     report = measure.measure(run_item, path, "onnx", repeats=3)
     assert report["images"] == 120 and report["size_bytes"] > 100_000
     assert report["file_top1_error"] == pytest.approx(report["keras_float_top1_error"], abs=0.01)
@@ -151,7 +152,5 @@ def test_a_run_that_augmented_on_the_device_loads_through_its_augmentation_layer
     item = exportable.from_run_folder(str(run), max_images=4)
     assert not [l for l in item.model.layers if type(l).__name__ == "PadCropFlip"]
     x = item.images.astype("float32") - item.mean
-    logits = np.asarray(trained.layers[-1](x, training=False), np.float64)  # the trainer's net: logits
-    want = np.exp(logits - logits.max(1, keepdims=True))
-    got = np.asarray(item.model(x, training=False))  # the exported net: its softmax head
-    np.testing.assert_allclose(got, want / want.sum(1, keepdims=True), rtol=1e-4, atol=1e-6)
+    want = trained.layers[-1](x, training=False)  # the trainer's net: logits, as the export's
+    np.testing.assert_allclose(item.model(x, training=False), want, rtol=1e-5, atol=1e-6)
