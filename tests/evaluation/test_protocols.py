@@ -97,7 +97,9 @@ def test_multi_scale_averages_scores_over_scales():
             per_scale.append(model(x).numpy()[0])
         expected.append(np.mean(per_scale, 0))
     scores, labels = multi_scale_scores(model, _dataset(images, [3, 4]), scales=scales, mean=[1.0, 2.0, 3.0])
-    np.testing.assert_allclose(scores, np.array(expected), rtol=1e-4, atol=1e-6)
+    # atol 1e-5: a random net's saturated probabilities differ by up to 7.6e-6 between two call
+    # paths of the same float32 convolutions (thread order of the CPU kernels; one full run in five)
+    np.testing.assert_allclose(scores, np.array(expected), rtol=1e-4, atol=1e-5)
     result = evaluate_multi_scale(model, _dataset(images, [3, 4]), scales=scales, mean=[1.0, 2.0, 3.0], flip=True)
     assert set(result) == {"top1_error", "top5_error"} and result["top5_error"] == 0.0
 
